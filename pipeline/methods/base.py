@@ -1,0 +1,113 @@
+"""The interface every in-between method implements, and the method registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from pipeline.errors import UsageError
+
+
+@dataclass
+class Keyframe:
+    """One photo of the time-lapse, aligned and ready to render.
+
+    Attributes:
+        image (np.ndarray): [S, S, 3] uint8 aligned face at the output size.
+        landmarks (np.ndarray): [68, 2] float32 (x, y) in `image` pixels.
+        age (float): age in years.
+        age_exact (bool): the age comes from a birth date and a capture date.
+        date (datetime.date | None): capture date, if known.
+        label (str): the photo's file name.
+        key (str): stable identifier of the source photo (content hash), for caches.
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    age: float
+    age_exact: bool = False
+    date: dt.date | None = None
+    label: str = ""
+    key: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class TransitionMethod(ABC):
+    """Renders the frames between consecutive keyframes.
+
+    The renderer calls `prepare` once with all keyframes (in video order),
+    then `transition(j, lambdas)` for each pair (j, j+1); `lambdas` are the
+    interpolation positions in [0, 1) of that transition's frames. The
+    renderer applies holds and the cosine keyframe blend itself, for every
+    method.
+    """
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    # Default blend strength (share of the real photo at a keyframe) when the
+    # user does not set one: only generative methods need it.
+    default_gamma: ClassVar[float] = 0.0
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Whether the method can run here, and if not, a one-line reason."""
+        return True, ""
+
+    @abstractmethod
+    def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
+        """Precompute whatever the transitions need (landmark paths, latents)."""
+
+    @abstractmethod
+    def transition(self, j: int, lambdas: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield one [size, size, 3] uint8 frame per entry of `lambdas`."""
+
+
+_REGISTRY: dict[str, type[TransitionMethod]] = {}
+# Modules that register the built-in methods; imported lazily so that a
+# missing optional dependency of one method never breaks the others.
+_BUILTIN_MODULES = {
+    "morph": "pipeline.methods.morph",
+    "crossfade": "pipeline.methods.crossfade",
+    "stylegan": "pipeline.stylegan.method",
+}
+
+
+def register_method(cls: type[TransitionMethod]) -> type[TransitionMethod]:
+    """Class decorator: make a method available under `cls.name`."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def method_names() -> list[str]:
+    """All known method names, the default (``morph``) first."""
+    return list(_BUILTIN_MODULES)
+
+
+def get_method(name: str) -> type[TransitionMethod]:
+    """Look up a method class by name.
+
+    Raises:
+        UsageError: the name is not a known method.
+    """
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    if name not in _REGISTRY:
+        raise UsageError(f"Unknown method {name!r}; choose one of: {', '.join(method_names())}.")
+    return _REGISTRY[name]
+
+
+def available_methods() -> dict[str, tuple[bool, str]]:
+    """Name -> (available, reason when not) for every known method."""
+    out: dict[str, tuple[bool, str]] = {}
+    for name in method_names():
+        try:
+            out[name] = get_method(name).availability()
+        except Exception as exc:  # a broken optional method must not hide the others
+            out[name] = (False, f"{name} could not be loaded: {exc}")
+    return out

@@ -1,0 +1,195 @@
+"""Records shared by the analysis, the renderer, the CLI and the app.
+
+A `PhotoRecord` is one input photo and everything learnt about it; an
+`Analysis` is the whole album in its final order. Both serialise to the JSON
+that `python -m pipeline analyze --json` writes and the app's `/analyze`
+endpoint returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Per-photo status codes. "ok" means the photo was read; whether a face was
+# found is in `faces` / `chosen_face`, and whether it should be used is in
+# `recommended_remove` and `include`.
+STATUS_OK = "ok"
+STATUS_CODES = (
+    STATUS_OK,
+    "unreadable",  # the file could not be opened
+    "empty",  # zero bytes
+    "truncated",  # the image data ends early
+    "not_image",  # not an image format we read
+    "too_large",  # over the pixel budget (decompression bomb)
+    "no_face",  # read fine, but no face was found
+)
+
+
+@dataclass
+class FaceRecord:
+    """One detected face in a photo.
+
+    Attributes:
+        box (tuple[int, int, int, int]): left, top, right, bottom in the
+            full-resolution (EXIF-rotated) photo's pixels.
+        landmarks (np.ndarray): [68, 2] float32 (x, y), full-resolution pixels.
+        detector (str): ``hog`` or ``cnn``.
+        score (float): detector confidence.
+        descriptor (np.ndarray | None): [128] float32 identity descriptor.
+        flags (list[str]): quality flags, e.g. ``small``, ``side``.
+        reasons (list[str]): one human sentence per flag.
+        eye_distance (float): distance between the eye centres, full-res pixels.
+        yaw (float): rough head turn in degrees (0 = frontal, sign = side).
+    """
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+    detector: str = "hog"
+    score: float = 0.0
+    descriptor: np.ndarray | None = None
+    flags: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    eye_distance: float = 0.0
+    yaw: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box": [int(v) for v in self.box],
+            "detector": self.detector,
+            "score": round(float(self.score), 4),
+            "flags": list(self.flags),
+            "reasons": list(self.reasons),
+            "eye_distance": round(float(self.eye_distance), 1),
+            "yaw": round(float(self.yaw), 1),
+        }
+
+
+@dataclass
+class PhotoRecord:
+    """One input photo and what the analysis found.
+
+    Attributes:
+        file (str): display name (the file name, unique within the album).
+        path (str | None): where it was read from (None for in-memory images).
+        status (str): one of `STATUS_CODES`.
+        message (str): human explanation of the status (empty when ok).
+        width, height (int): size of the EXIF-rotated full-resolution photo.
+        sha256 (str): hash of the file's bytes (or of the pixels for in-memory images).
+        faces (list[FaceRecord]): every face found.
+        chosen_face (int | None): index into `faces` of the target person's face.
+        identity_distance (float | None): distance of the chosen face to the target.
+        recommended_remove (bool): the analysis thinks this photo should not be used.
+        reason (str): why (identity, duplicate, small/side face, no face...).
+        duplicate_of (str | None): `file` of the first copy of this photo.
+        date (datetime.date | None): capture date.
+        date_source (str | None): ``exif``, ``filename``, ``metadata`` or ``edit``.
+        age (float | None): age in years used for ordering and timing.
+        age_source (str | None): ``date`` (exact), ``estimate`` or ``edit``.
+        age_estimate (float | None): the model's estimate, kept even when overridden.
+        include (bool): whether the photo goes into the video.
+        order (int | None): 0-based position in the video among included photos.
+        aligned (np.ndarray | None): [S, S, 3] uint8 FFHQ-aligned crop of the chosen face.
+        aligned_landmarks (np.ndarray | None): [68, 2] float32 landmarks in `aligned` pixels.
+        credits (dict | None): author / licence / url for photos fetched by name.
+    """
+
+    file: str
+    path: str | None = None
+    status: str = STATUS_OK
+    message: str = ""
+    width: int = 0
+    height: int = 0
+    sha256: str = ""
+    faces: list[FaceRecord] = field(default_factory=list)
+    chosen_face: int | None = None
+    identity_distance: float | None = None
+    recommended_remove: bool = False
+    reason: str = ""
+    duplicate_of: str | None = None
+    date: dt.date | None = None
+    date_source: str | None = None
+    age: float | None = None
+    age_source: str | None = None
+    age_estimate: float | None = None
+    include: bool = True
+    order: int | None = None
+    aligned: np.ndarray | None = field(default=None, repr=False)
+    aligned_landmarks: np.ndarray | None = field(default=None, repr=False)
+    credits: dict[str, Any] | None = None
+
+    @property
+    def usable(self) -> bool:
+        """True when the photo can go into the video (read, face chosen, included, has an age)."""
+        return (
+            self.status == STATUS_OK
+            and self.include
+            and self.chosen_face is not None
+            and self.aligned is not None
+            and self.age is not None
+        )
+
+    @property
+    def face(self) -> FaceRecord | None:
+        if self.chosen_face is None or not (0 <= self.chosen_face < len(self.faces)):
+            return None
+        return self.faces[self.chosen_face]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "status": self.status,
+            "message": self.message,
+            "width": self.width,
+            "height": self.height,
+            "faces": [f.to_json() for f in self.faces],
+            "chosen_face": self.chosen_face,
+            "identity_distance": None
+            if self.identity_distance is None
+            else round(float(self.identity_distance), 4),
+            "recommended_remove": bool(self.recommended_remove),
+            "reason": self.reason,
+            "duplicate_of": self.duplicate_of,
+            "date": self.date.isoformat() if self.date else None,
+            "date_source": self.date_source,
+            "age": None if self.age is None else round(float(self.age), 2),
+            "age_source": self.age_source,
+            "age_estimate": None if self.age_estimate is None else round(float(self.age_estimate), 1),
+            "include": bool(self.include),
+            "order": self.order,
+            "credits": self.credits,
+        }
+
+
+@dataclass
+class Analysis:
+    """The analysed album, records sorted in video order (included first, by age, then date).
+
+    Attributes:
+        photos (list[PhotoRecord]): every input, none dropped.
+        size (int): side of the aligned crops in pixels.
+        birth_date (datetime.date | None): the person's birth date, if given.
+        timings (dict[str, float]): wall time per stage in seconds.
+    """
+
+    photos: list[PhotoRecord]
+    size: int = 512
+    birth_date: dt.date | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> list[PhotoRecord]:
+        """Photos that go into the video, in video order."""
+        return sorted((p for p in self.photos if p.usable), key=lambda p: p.order or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "usable": len(self.usable),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "photos": [p.to_json() for p in self.photos],
+        }
