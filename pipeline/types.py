@@ -179,6 +179,9 @@ class Analysis:
     size: int = 512
     birth_date: dt.date | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # Scan results that re-finalising needs (sources, aligned crops per face);
+    # owned by pipeline.analysis, never serialised.
+    state: Any = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> list[PhotoRecord]:

@@ -1,0 +1,325 @@
+"""Album analysis: from photos to an ordered, checked list of aligned faces.
+
+Two phases:
+
+* `scan` reads every photo once (decoding runs one photo ahead in a thread),
+  detects faces, landmarks and identity descriptors, aligns the largest face
+  and reports duplicates. Only the aligned crops are kept, never the
+  full-resolution photos, so memory stays flat in the album's size.
+* `finalize` is cheap and can run again whenever the user changes something
+  (birth date, ages, include, which face): it chooses the target person,
+  flags photos, dates and ages them and puts them in order.
+
+`analyze` does both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline import age as age_model
+from pipeline import faces as face_ops
+from pipeline import models
+from pipeline.dates import age_between, exif_date, filename_date
+from pipeline.duplicates import DuplicateFinder
+from pipeline.edits import Edits
+from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
+from pipeline.identity import choose_target
+from pipeline.photos import LoadedPhoto, PhotoSource, collect_sources, load_photo
+from pipeline.types import STATUS_OK, Analysis, PhotoRecord
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+SIZES = (256, 512, 1024)
+IDENTITY_THRESHOLD = 0.6
+
+
+@dataclass
+class ScanState:
+    """What `finalize` needs besides the records: sources and aligned crops per face."""
+
+    sources: dict[str, PhotoSource] = field(default_factory=dict)
+    crops: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ages: dict[tuple[str, int], float] = field(default_factory=dict)
+    date_precision: dict[str, str] = field(default_factory=dict)
+    matched: dict[str, bool] = field(default_factory=dict)
+    use_cnn: bool = False
+
+
+def analyze(
+    sources: Any,
+    *,
+    birth_date: dt.date | None = None,
+    edits: Edits | None = None,
+    size: int = 512,
+    use_cnn: bool = False,
+    metadata: dict[str, dict[str, Any]] | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Analyse an album.
+
+    Args:
+        sources: a folder, a file, or a list of files / (name, image) pairs / images.
+        birth_date (date | None): gives exact ages for photos with a capture date.
+        edits (Edits | None): user edits; they win over everything automatic.
+        size (int): side of the aligned crops: 256, 512 or 1024.
+        use_cnn (bool): run dlib's CNN detector on photos where HOG finds no face.
+        metadata (dict | None): per file name, ``date`` (date) and ``credits``
+            (dict), e.g. for photos fetched by name.
+        progress (callable | None): ``progress(stage, fraction)``.
+
+    Returns:
+        Analysis: every photo, none dropped, in video order.
+
+    Raises:
+        UsageError: bad settings.
+        NotEnoughPhotosError: the album is empty.
+    """
+    analysis = scan(sources, size=size, use_cnn=use_cnn, metadata=metadata, progress=progress)
+    return finalize(analysis, birth_date=birth_date, edits=edits, progress=progress)
+
+
+def check_size(size: int) -> int:
+    if size not in SIZES:
+        raise UsageError(f"Size {size} is not supported; choose 256, 512 or 1024.")
+    return int(size)
+
+
+def scan(
+    sources: Any,
+    *,
+    size: int = 512,
+    use_cnn: bool = False,
+    metadata: dict[str, dict[str, Any]] | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Read every photo, find faces and align the largest one (see module docstring)."""
+    check_size(size)
+    report = progress or (lambda stage, fraction: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    items = collect_sources(sources)
+    if not items:
+        raise NotEnoughPhotosError("The album is empty: add photos of the person (JPEG, PNG, HEIC, WebP...).")
+    report("loading models", 0.0)
+    models.load_all()
+    timings["load_models"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    state = ScanState(sources={s.name: s for s in items}, use_cnn=use_cnn)
+    dups = DuplicateFinder()
+    records: list[PhotoRecord] = []
+    metadata = metadata or {}
+    for i, (src, loaded) in enumerate(_prefetch(items)):
+        report("finding faces", i / len(items))
+        rec = PhotoRecord(file=src.name, path=str(src.path) if src.path else None)
+        meta = metadata.get(src.name) or {}
+        rec.credits = meta.get("credits")
+        records.append(rec)
+        if isinstance(loaded, BadImageError):
+            rec.status, rec.message = loaded.code, str(loaded)
+            rec.include = False
+            continue
+        _scan_photo(rec, loaded, meta, size, state)
+        rec.duplicate_of = dups.check(src.name, loaded.sha256, loaded.image)
+        del loaded
+    report("finding faces", 1.0)
+    timings["scan"] = time.perf_counter() - t1
+    return Analysis(photos=records, size=size, timings=timings, state=state)
+
+
+def _prefetch(items: list[PhotoSource]) -> Iterator[tuple[PhotoSource, LoadedPhoto | BadImageError]]:
+    """Decode photos one ahead in a worker thread (Pillow releases the GIL while decoding)."""
+
+    def load(src: PhotoSource) -> LoadedPhoto | BadImageError:
+        try:
+            return load_photo(src)
+        except BadImageError as exc:
+            return exc
+        except MemoryError:
+            return BadImageError("too_large", f"{src.name}: not enough memory to decode this photo; downscale it.")
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending: Future | None = pool.submit(load, items[0]) if items else None
+        for i, src in enumerate(items):
+            assert pending is not None
+            current = pending.result()
+            pending = pool.submit(load, items[i + 1]) if i + 1 < len(items) else None
+            yield src, current
+            del current
+
+
+def _scan_photo(rec: PhotoRecord, loaded: LoadedPhoto, meta: dict[str, Any], size: int, state: ScanState) -> None:
+    image = loaded.image
+    rec.sha256 = loaded.sha256
+    rec.height, rec.width = image.shape[:2]
+
+    d, note = exif_date(loaded.exif)
+    precision = "day"
+    if d is not None:
+        rec.date, rec.date_source = d, "exif"
+    elif meta.get("date"):
+        rec.date, rec.date_source = meta["date"], str(meta.get("date_source") or "metadata")
+    else:
+        d, precision = filename_date(rec.file)
+        if d is not None:
+            rec.date, rec.date_source = d, "filename"
+    if note:
+        rec.message = note
+    state.date_precision[rec.file] = precision if rec.date else ""
+
+    rec.faces = face_ops.detect_faces(image, use_cnn=state.use_cnn)
+    if not rec.faces:
+        rec.status = "no_face"
+        rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible" + (
+            "" if state.use_cnn else ", or try the CNN detector (--cnn)"
+        )
+        rec.include = False
+        return
+    face_ops.compute_descriptors(image, rec.faces)
+    # Align the largest face now, while the photo is in memory; another face is
+    # aligned later only if it turns out to be the target (rare: group photos).
+    state.crops[(rec.file, 0)] = face_ops.align_face(image, rec.faces[0].landmarks, size)
+
+
+def finalize(
+    analysis: Analysis,
+    *,
+    birth_date: dt.date | None = None,
+    edits: Edits | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Choose the target, flag, date, age and order the photos; cheap, safe to call again.
+
+    Raises:
+        UsageError: an edit names a face that does not exist.
+    """
+    state: ScanState = analysis.state
+    edits = edits or Edits()
+    t0 = time.perf_counter()
+    analysis.birth_date = birth_date or edits.birth_date
+    for name in edits.unknown_files([p.file for p in analysis.photos]):
+        log.warning("edits name %s, which is not in the album", name)
+
+    ok = [p for p in analysis.photos if p.status == STATUS_OK and p.faces]
+    preferred: list[int | None] = []
+    for p in ok:
+        face = edits.get(p.file).face
+        if face is not None and face >= len(p.faces):
+            raise UsageError(
+                f"{p.file}: face {face} does not exist; this photo has {len(p.faces)} face(s), numbered from 0."
+            )
+        preferred.append(face)
+    choice = choose_target(
+        [[f.descriptor for f in p.faces if f.descriptor is not None] for p in ok],
+        threshold=IDENTITY_THRESHOLD,
+        preferred=preferred,
+    )
+    for p, chosen, dist, matched in zip(ok, choice.chosen, choice.distances, choice.matched):
+        p.chosen_face, p.identity_distance = chosen, dist
+        state.matched[p.file] = matched
+
+    _align_chosen(analysis, state, progress)
+    _estimate_ages(analysis, state)
+
+    for p in analysis.photos:
+        _apply(p, edits, analysis.birth_date, state, analysis.size, len(ok))
+    _order(analysis)
+    analysis.timings["finalize"] = time.perf_counter() - t0
+    return analysis
+
+
+def _align_chosen(analysis: Analysis, state: ScanState, progress: Progress | None) -> None:
+    """Align the chosen face where it is not the one aligned during the scan."""
+    todo = [
+        p for p in analysis.photos
+        if p.chosen_face is not None and (p.file, p.chosen_face) not in state.crops
+    ]  # fmt: skip
+    for i, p in enumerate(todo):
+        if progress:
+            progress("aligning faces", i / len(todo))
+        try:
+            loaded = load_photo(state.sources[p.file])
+        except BadImageError as exc:  # the file changed or vanished since the scan
+            p.status, p.message, p.chosen_face = exc.code, str(exc), None
+            continue
+        state.crops[(p.file, p.chosen_face)] = face_ops.align_face(
+            loaded.image, p.faces[p.chosen_face].landmarks, analysis.size
+        )
+
+
+def _estimate_ages(analysis: Analysis, state: ScanState) -> None:
+    keys = [(p.file, p.chosen_face) for p in analysis.photos if p.chosen_face is not None]
+    todo = [k for k in keys if k not in state.ages and k in state.crops]
+    if todo:
+        crops = [state.crops[k] for k in todo]
+        estimates = age_model.estimate_ages([c[0] for c in crops], [c[1] for c in crops])
+        state.ages.update(zip(todo, estimates))
+
+
+def _apply(p: PhotoRecord, edits: Edits, birth: dt.date | None, state: ScanState, size: int, n_ok: int) -> None:
+    """Set flags, date, age and include for one photo from automatic values and edits."""
+    edit = edits.get(p.file)
+    reasons: list[str] = []
+    if p.status != STATUS_OK:
+        reasons.append(p.message or p.status)
+    elif p.chosen_face is not None:
+        key = (p.file, p.chosen_face)
+        p.aligned, p.aligned_landmarks = state.crops.get(key, (None, None))
+        p.age_estimate = state.ages.get(key)
+        face = p.faces[p.chosen_face]
+        if not state.matched.get(p.file, True) and n_ok > 1:
+            reasons.append(
+                f"no face matches the person seen in most photos (closest distance {p.identity_distance:.2f}, "
+                f"limit {IDENTITY_THRESHOLD}); keep it only if it is them"
+            )
+        reasons.extend(face.reasons)
+    if p.duplicate_of:
+        reasons.append(f"duplicate of {p.duplicate_of}")
+    p.recommended_remove = bool(reasons) and p.status in (STATUS_OK, "no_face")
+    p.reason = "; ".join(reasons)
+
+    if edit.date is not None:
+        p.date, p.date_source = edit.date, "edit"
+        state.date_precision[p.file] = "day"
+    p.age, p.age_source = p.age_estimate, ("estimate" if p.age_estimate is not None else None)
+    if birth and p.date:
+        if p.date < birth:
+            p.reason = "; ".join(filter(None, [p.reason, f"date {p.date} is before the birth date {birth}; age estimated"]))
+        else:
+            p.age = age_between(birth, p.date)
+            p.age_source = "date" if state.date_precision.get(p.file) == "day" else "year"
+    if edit.age is not None:
+        p.age, p.age_source = edit.age, "edit"
+
+    usable = p.status == STATUS_OK and p.chosen_face is not None and p.aligned is not None
+    p.include = usable and (edit.include if edit.include is not None else not p.recommended_remove)
+
+
+def _order(analysis: Analysis) -> None:
+    """Included photos by age (ties by date, then name) first, then the rest."""
+
+    def key(p: PhotoRecord) -> tuple:
+        return (
+            p.age if p.age is not None else float("inf"),
+            p.date or dt.date.max,
+            p.file,
+        )
+
+    included = sorted((p for p in analysis.photos if p.usable), key=key)
+    rest = sorted((p for p in analysis.photos if not p.usable), key=key)
+    for i, p in enumerate(included):
+        p.order = i
+    for p in rest:
+        p.order = None
+    analysis.photos = included + rest
+

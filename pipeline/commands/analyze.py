@@ -1,0 +1,65 @@
+"""`python -m pipeline analyze ALBUM`: faces, target person, dates, ages and order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from pipeline.commands.common import add_album_arguments, analysis_from_args
+from pipeline.errors import NotEnoughPhotosError
+from pipeline.progress import TqdmProgress
+from pipeline.types import Analysis
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "analyze",
+        help="find the person's face in every photo, date, age and order them",
+        description="Analyse an album: faces, the target person, dates, ages and order. Nothing is deleted.",
+    )
+    add_album_arguments(p)
+    p.add_argument("--json", metavar="OUT.json", help="write the per-photo results as JSON")
+    p.add_argument("--faces-dir", metavar="DIR", help="write the aligned face crops as PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    with TqdmProgress(enabled=not args.quiet) as progress:
+        analysis = analysis_from_args(args, progress=progress)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(analysis.to_json(), indent=2) + "\n", encoding="utf-8")
+    if args.faces_dir:
+        write_faces(analysis, Path(args.faces_dir))
+    print_summary(analysis)
+    if not analysis.usable:
+        raise NotEnoughPhotosError("No usable photo: no face of the person was found in any photo that could be read.")
+    return 0
+
+
+def write_faces(analysis: Analysis, folder: Path) -> None:
+    """Aligned crops as ``<order>_<file stem>.png`` (excluded photos get an ``x`` prefix)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in analysis.photos:
+        if p.aligned is None:
+            continue
+        prefix = f"{p.order:03d}" if p.order is not None else "x"
+        Image.fromarray(p.aligned).save(folder / f"{prefix}_{Path(p.file).stem}.png")
+
+
+def print_summary(analysis: Analysis) -> None:
+    """One line per photo on stdout, in video order."""
+    for p in analysis.photos:
+        pos = f"{p.order + 1:>3}" if p.order is not None else "  -"
+        age = f"{p.age:5.1f} y ({p.age_source})" if p.age is not None else "    ?"
+        date = p.date.isoformat() if p.date else "no date"
+        flag = " [recommended remove: " + p.reason + "]" if p.recommended_remove else ""
+        status = "" if p.status == "ok" else f" [{p.status}] {p.message}"
+        print(f"{pos} {p.file}: {age}, {date}{status}{flag}", file=sys.stdout)
+    print(f"{len(analysis.usable)} of {len(analysis.photos)} photos usable", file=sys.stdout)

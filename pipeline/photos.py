@@ -1,0 +1,265 @@
+"""Reading photos: folders, file lists and in-memory images into 8-bit RGB arrays.
+
+Every failure becomes a `BadImageError` with a status code and a message that
+names the file, so one bad photo never stops the rest of an album.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pipeline.errors import BadImageError, UsageError
+
+log = logging.getLogger(__name__)
+
+try:  # HEIC/HEIF support; Pillow 12 reads WebP and AVIF itself.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - listed in requirements.txt
+    log.warning("pillow-heif is not installed: HEIC/HEIF photos cannot be read")
+
+# A photo with more pixels than this is refused (decompression bombs, absurd
+# scans). 100 MP covers every phone and most DSLR panoramas.
+MAX_PIXELS = 100_000_000
+# Pillow's own bomb check would raise before ours with a less helpful message.
+Image.MAX_IMAGE_PIXELS = None
+
+IMAGE_EXTENSIONS = {
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".heic", ".heif",
+    ".bmp", ".dib", ".tif", ".tiff", ".gif",
+}  # fmt: skip
+
+InMemory = np.ndarray | Image.Image | bytes
+
+
+@dataclass
+class PhotoSource:
+    """Where one photo comes from: a file or an in-memory image."""
+
+    name: str
+    path: Path | None = None
+    data: InMemory | None = None
+
+    def read_bytes(self) -> bytes | None:
+        if self.path is not None:
+            return self.path.read_bytes()
+        return self.data if isinstance(self.data, bytes) else None
+
+
+@dataclass
+class LoadedPhoto:
+    """A decoded photo.
+
+    Attributes:
+        image (np.ndarray): [H, W, 3] uint8 RGB, EXIF orientation applied.
+        sha256 (str): hash of the file bytes (of the pixels for arrays).
+        exif (Image.Exif | None): EXIF block of the original file, if any.
+        format (str): Pillow's format name (``JPEG``, ``PNG`` ...).
+    """
+
+    source: PhotoSource
+    image: np.ndarray
+    sha256: str
+    exif: Image.Exif | None
+    format: str
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+def collect_sources(sources: str | Path | Iterable[Any]) -> list[PhotoSource]:
+    """Turn a folder, a file, or a list of files / (name, image) pairs into sources.
+
+    A folder is read non-recursively, sorted by name; files whose extension is
+    not an image's are still listed (they get a `not_image` status rather than
+    vanishing), except hidden files and obvious sidecars (``.json``, ``.csv``,
+    ``.txt``, ``.md``), which an album folder often holds.
+
+    Raises:
+        UsageError: the path does not exist, or an entry has an unusable type.
+    """
+    if isinstance(sources, (str, Path)):
+        root = Path(sources)
+        if root.is_dir():
+            files = sorted(
+                p
+                for p in root.iterdir()
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() not in {".json", ".csv", ".txt", ".md", ".xmp", ".aae"}
+            )
+            return [PhotoSource(name=p.name, path=p) for p in files]
+        if root.is_file():
+            return [PhotoSource(name=root.name, path=root)]
+        raise UsageError(f"{root}: no such file or folder; give a folder of photos or photo files.")
+
+    out: list[PhotoSource] = []
+    for i, item in enumerate(sources):
+        if isinstance(item, PhotoSource):
+            out.append(item)
+        elif isinstance(item, (str, Path)):
+            p = Path(item)
+            out.append(PhotoSource(name=p.name, path=p))
+        elif isinstance(item, tuple) and len(item) == 2:
+            name, data = item
+            if isinstance(data, (str, Path)):
+                out.append(PhotoSource(name=str(name), path=Path(data)))
+            else:
+                out.append(PhotoSource(name=str(name), data=data))
+        elif isinstance(item, (np.ndarray, Image.Image, bytes)):
+            out.append(PhotoSource(name=f"image_{i + 1:03d}", data=item))
+        else:
+            raise UsageError(f"Item {i + 1} of the album is a {type(item).__name__}; expected a file path or an image.")
+    return _unique_names(out)
+
+
+def _unique_names(sources: list[PhotoSource]) -> list[PhotoSource]:
+    """Make display names unique (two uploads may share a file name)."""
+    seen: dict[str, int] = {}
+    for s in sources:
+        if s.name in seen:
+            seen[s.name] += 1
+            stem, dot, ext = s.name.rpartition(".")
+            s.name = f"{stem} ({seen[s.name]}).{ext}" if dot else f"{s.name} ({seen[s.name]})"
+        else:
+            seen[s.name] = 1
+    return sources
+
+
+def load_photo(source: PhotoSource, *, max_pixels: int = MAX_PIXELS) -> LoadedPhoto:
+    """Decode one photo to 8-bit RGB with EXIF orientation applied.
+
+    Raises:
+        BadImageError: with code ``empty``, ``unreadable``, ``not_image``,
+            ``truncated`` or ``too_large``.
+    """
+    name = source.name
+    if isinstance(source.data, np.ndarray):
+        image = to_rgb8_array(source.data, name)
+        return LoadedPhoto(source, image, hashlib.sha256(image.tobytes()).hexdigest(), None, "array")
+    if isinstance(source.data, Image.Image):
+        _check_pixels(source.data.size, name, max_pixels)
+        image = to_rgb8(ImageOps.exif_transpose(source.data) or source.data, name)
+        return LoadedPhoto(source, image, hashlib.sha256(image.tobytes()).hexdigest(), None, source.data.format or "PIL")
+
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise BadImageError("unreadable", f"{name}: file not found.") from None
+    except OSError as exc:
+        raise BadImageError("unreadable", f"{name}: cannot be read ({exc.strerror or exc}); check the file's permissions.") from None
+    if not raw:
+        raise BadImageError("empty", f"{name}: the file is empty (0 bytes); upload the photo again.")
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(raw))
+            fmt = img.format or "?"
+            _check_pixels(img.size, name, max_pixels)
+            img.seek(0)  # first frame of GIFs and multi-page TIFFs
+            img.load()
+            exif = img.getexif()
+            img = ImageOps.exif_transpose(img) or img
+    except BadImageError:
+        raise
+    except UnidentifiedImageError:
+        raise BadImageError(
+            "not_image",
+            f"{name}: not an image this tool can read; use JPEG, PNG, WebP, AVIF, HEIC, BMP, TIFF or GIF.",
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        text = str(exc).lower()
+        if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError):
+            raise BadImageError(
+                "truncated", f"{name}: the image data is cut short (incomplete download or copy); upload the full file again."
+            ) from None
+        raise BadImageError("unreadable", f"{name}: the image is damaged and cannot be decoded ({exc}).") from None
+    image = to_rgb8(img, name)
+    return LoadedPhoto(source, image, digest, exif if len(exif) else None, fmt)
+
+
+def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise BadImageError("unreadable", f"{name}: the image has no pixels.")
+    if w * h > max_pixels:
+        raise BadImageError(
+            "too_large",
+            f"{name}: {w}x{h} pixels is over the limit of {max_pixels / 1e6:.0f} megapixels; "
+            "downscale the photo and try again.",
+        )
+
+
+def to_rgb8(img: Image.Image, name: str = "image") -> np.ndarray:
+    """Convert any Pillow mode (grayscale, palette, CMYK, 16-bit, alpha) to [H, W, 3] uint8 RGB.
+
+    Transparent areas are laid over white, as a viewer would show them.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return to_rgb8_array(np.asarray(img), name)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img)
+
+
+def to_rgb8_array(arr: np.ndarray, name: str = "image") -> np.ndarray:
+    """Convert an array (gray, RGB, RGBA; uint8, uint16, int or float) to [H, W, 3] uint8."""
+    a = np.asarray(arr)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] == 0 or a.shape[1] == 0:
+        raise BadImageError("unreadable", f"{name}: an image array must be HxW, HxWx3 or HxWx4, not {a.shape}.")
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating):
+            hi = 1.0 if np.nanmax(a) <= 1.0 else 255.0
+            a = np.clip(np.nan_to_num(a) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        else:
+            hi = 255 if a.max(initial=0) <= 255 else 65535
+            a = (a.astype(np.float32) * (255.0 / hi) + 0.5).clip(0, 255).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.shape[2] == 4:
+        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
+        a = (a[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most `max_side`; returns (image, scale applied)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return image, 1.0
+    import cv2
+
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def thumbnail(image: np.ndarray, side: int = 256) -> np.ndarray:
+    """A small copy for galleries and duplicate checks."""
+    return downscale(image, side)[0]
+
+
