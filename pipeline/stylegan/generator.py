@@ -15,6 +15,7 @@ numerically the same as the grouped-convolution form.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import torch
@@ -390,8 +391,8 @@ def generator_config_from_state_dict(state_dict: dict[str, torch.Tensor]) -> dic
     Raises:
         ValueError: the keys do not look like a rosinality StyleGAN2 generator.
     """
-    n_rgbs = sum(1 for k in state_dict if k.startswith("to_rgbs.") and k.endswith(".bias"))
-    n_mlp = sum(1 for k in state_dict if k.startswith("style.") and k.endswith(".weight"))
+    n_rgbs = sum(1 for k in state_dict if re.fullmatch(r"to_rgbs\.\d+\.bias", k))
+    n_mlp = sum(1 for k in state_dict if re.fullmatch(r"style\.\d+\.weight", k))
     if "input.input" not in state_dict or n_mlp == 0:
         raise ValueError("not a StyleGAN2 generator state dict (no input.input / style.N keys)")
     size = 2 ** (n_rgbs + 2)
