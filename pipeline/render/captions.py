@@ -1,0 +1,187 @@
+"""Captions burned into the frames: the age (``3 y``, ``3 y 6 m`` when exact) or the year.
+
+The caption follows the video's time: between two keyframes it shows the
+interpolated age (or date), so the numbers count up as the face ages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from pipeline.errors import UsageError
+from pipeline.methods.base import Keyframe
+
+CAPTION_MODES = ("age", "year", "none")
+_DAYS_PER_YEAR = 365.2425
+
+
+def calendar_age(birth: dt.date, when: dt.date) -> tuple[int, int]:
+    """Whole (years, months) between two dates, the way people count birthdays."""
+    months = (
+        (when.year - birth.year) * 12
+        + (when.month - birth.month)
+        - (1 if when.day < birth.day else 0)
+    )
+    months = max(0, months)
+    return months // 12, months % 12
+
+
+def format_age(age: float, *, exact: bool, months: tuple[int, int] | None = None) -> str:
+    """``3 y 6 m`` for exact ages (``6 m`` under one, ``3 y`` on a birthday month), else ``3 y``."""
+    if exact:
+        if months is None:
+            total = max(0, math.floor(age * 12 + 1e-6))
+            months = (total // 12, total % 12)
+        y, m = months
+        if y == 0:
+            return f"{m} m"
+        return f"{y} y" if m == 0 else f"{y} y {m} m"
+    if age < 1.0:
+        return f"{max(0, math.floor(age * 12 + 0.5))} m"
+    return f"{math.floor(age + 0.5)} y"
+
+
+def _lerp_date(a: dt.date, b: dt.date, lam: float) -> dt.date:
+    return a + dt.timedelta(days=round((b - a).days * lam))
+
+
+def _decimal_year(d: dt.date) -> float:
+    start = dt.date(d.year, 1, 1)
+    return d.year + (d - start).days / (dt.date(d.year + 1, 1, 1) - start).days
+
+
+class Captioner:
+    """Caption text per frame and its drawing.
+
+    Args:
+        keyframes (Sequence[Keyframe]): in video order. ``extra["birth_date"]``
+            (set from the analysis) gives calendar-exact ages.
+        mode (str): ``age``, ``year`` or ``none``.
+        size (int): frame side in pixels; the font scales with it.
+
+    Raises:
+        UsageError: ``year`` captions without any capture date to anchor them.
+    """
+
+    def __init__(self, keyframes: Sequence[Keyframe], mode: str, size: int) -> None:
+        if mode not in CAPTION_MODES:
+            raise UsageError(f"Caption {mode!r} unknown; choose age, year or none.")
+        self.keyframes = list(keyframes)
+        self.mode = mode
+        self.size = size
+        self.birth: dt.date | None = next(
+            (kf.extra.get("birth_date") for kf in keyframes if kf.extra.get("birth_date")), None
+        )
+        self._years: list[float] = []
+        if mode == "year":
+            dated = [kf for kf in keyframes if kf.date is not None]
+            if not dated:
+                raise UsageError(
+                    "Year captions need at least one photo with a capture date (EXIF or edits); use --caption age or none."
+                )
+            # Photos without a date are placed by their age relative to the dated ones.
+            offset = float(np.median([_decimal_year(kf.date) - kf.age for kf in dated]))
+            self._years = [
+                _decimal_year(kf.date) if kf.date else kf.age + offset for kf in keyframes
+            ]
+
+    def _exact_date(self, kf: Keyframe) -> dt.date | None:
+        return (
+            kf.date if (kf.age_exact and kf.date is not None and self.birth is not None) else None
+        )
+
+    def text(self, j: int, lam: float) -> str:
+        """Caption of a frame at position `lam` between keyframes j and j+1 ('' for none)."""
+        if self.mode == "none":
+            return ""
+        if lam >= 1.0:
+            j, lam = j + 1, 0.0
+        a = self.keyframes[j]
+        b = self.keyframes[j + 1] if lam > 0.0 else a
+        if self.mode == "year":
+            if lam == 0.0 and a.date is not None:
+                return str(a.date.year)
+            year = (
+                self._years[j] + lam * (self._years[j + 1] - self._years[j])
+                if lam > 0.0
+                else self._years[j]
+            )
+            return str(math.floor(year + 1e-9))
+        da, db = self._exact_date(a), self._exact_date(b)
+        if da is not None and db is not None and self.birth is not None:
+            return format_age(
+                0.0, exact=True, months=calendar_age(self.birth, _lerp_date(da, db, lam))
+            )
+        age = a.age + lam * (b.age - a.age)
+        exact = a.age_exact and b.age_exact
+        return format_age(age, exact=exact)
+
+    def keyframe_texts(self) -> list[str]:
+        """Caption at each keyframe, for the report and the contact sheet."""
+        return [
+            self.text(j, 0.0) if j < len(self.keyframes) - 1 else self.text(j - 1, 1.0)
+            for j in range(len(self.keyframes))
+        ]
+
+    def draw(self, frame: np.ndarray, text: str) -> np.ndarray:
+        """Composite `text` at the bottom centre of `frame` (in place; returns it)."""
+        if not text:
+            return frame
+        patch, alpha, (x0, y0) = _caption_patch(text, self.size)
+        h, w = alpha.shape[:2]
+        region = frame[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+        region += (patch - region) * alpha
+        frame[y0 : y0 + h, x0 : x0 + w] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        return frame
+
+
+def font_for(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled scalable font at a size proportional to the frame side."""
+    return _font(max(10, round(size * 0.065)))
+
+
+@functools.lru_cache(maxsize=8)
+def _font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=px)
+
+
+@functools.lru_cache(maxsize=1024)
+def _caption_patch(text: str, size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Rendered caption: RGB [h, w, 3] float32, alpha [h, w, 1] float32, top-left (x, y) in the frame."""
+    font = font_for(size)
+    stroke = max(1, round(size / 160))
+    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    shadow = max(1, round(size / 256))
+    pad = stroke + shadow + 2
+    w, h = right - left + 2 * pad, bottom - top + 2 * pad
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    origin = (pad - left, pad - top)
+    # A soft drop shadow, then white text with a dark outline: readable on any background.
+    draw.text(
+        (origin[0] + shadow, origin[1] + shadow),
+        text,
+        font=font,
+        fill=(0, 0, 0, 140),
+        stroke_width=stroke,
+        stroke_fill=(0, 0, 0, 140),
+    )
+    draw.text(
+        origin,
+        text,
+        font=font,
+        fill=(255, 255, 255, 255),
+        stroke_width=stroke,
+        stroke_fill=(20, 20, 20, 255),
+    )
+    arr = np.asarray(img, dtype=np.float32)
+    x0 = max(0, (size - w) // 2)
+    y0 = max(0, size - h - round(size * 0.035))
+    w, h = min(w, size - x0), min(h, size - y0)
+    return arr[:h, :w, :3].copy(), arr[:h, :w, 3:] / 255.0, (x0, y0)
