@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.stylegan.encoders import ENCODER_INPUT_SIZE
-from pipeline.stylegan.models import StyleGANModels, get_models
+from pipeline.stylegan.models import StyleGANModels, models_for
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,9 @@ def images_to_encoder_input(images: Sequence[np.ndarray], device: torch.device) 
         arr = np.asarray(img)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
             raise ValueError(f"expected an [S, S, 3] uint8 image, got {arr.shape} {arr.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(2, 0, 1)[None].float()
+        if not arr.flags.writeable or not arr.flags.c_contiguous:
+            arr = np.array(arr, copy=True, order="C")
+        x = torch.from_numpy(arr).to(device).permute(2, 0, 1)[None].float()
         if x.shape[-2:] != (ENCODER_INPUT_SIZE, ENCODER_INPUT_SIZE):
             x = F.interpolate(
                 x,
@@ -146,28 +148,49 @@ def _clamp_duration(seconds: float) -> int:
     return int(min(_GPU_MAX_S, math.ceil(seconds)))
 
 
-def _encode_duration(encoder: str, device: str, images: Sequence[np.ndarray]) -> int:
+def _encode_duration(
+    encoder: str, device: str, checkpoint_id: str, images: Sequence[np.ndarray]
+) -> int:
     return _clamp_duration(_GPU_BASE_S + _GPU_PER_FACE_S * len(images))
 
 
 def _render_duration(
-    encoder: str, device: str, wplus: np.ndarray, size: int, batch_size: int
+    encoder: str, device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
 ) -> int:
     return _clamp_duration(_GPU_BASE_S + _GPU_PER_FRAME_S * len(wplus))
 
 
 @_gpu(duration=_encode_duration)
-def gpu_encode(encoder: str, device: str, images: Sequence[np.ndarray]) -> np.ndarray:
-    """Encode faces with the cached `encoder` networks on `device` -> [N, n_latent, 512] float32."""
-    return encode_images(get_models(encoder, device), images).numpy()
+def gpu_encode(
+    encoder: str, device: str, checkpoint_id: str, images: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Encode faces with the cached networks -> [N, n_latent, 512] float32 (``latent_avg`` added).
+
+    Args:
+        encoder (str): ``e4e`` or ``psp``.
+        device (str): torch device name.
+        checkpoint_id (str): the weights to use (from :func:`get_models`).
+        images (Sequence[np.ndarray]): [S, S, 3] uint8 aligned faces.
+    """
+    return encode_images(models_for(encoder, device, checkpoint_id), images).numpy()
 
 
 @_gpu(duration=_render_duration)
 def gpu_render(
-    encoder: str, device: str, wplus: np.ndarray, size: int, batch_size: int
+    encoder: str, device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
 ) -> np.ndarray:
-    """Render W+ latents with the cached generator on `device` -> [N, size, size, 3] uint8."""
-    return render_wplus(get_models(encoder, device), wplus, size=size, batch_size=batch_size)
+    """Render W+ latents with the cached generator -> [N, size, size, 3] uint8.
+
+    Args:
+        encoder (str): ``e4e`` or ``psp``.
+        device (str): torch device name.
+        checkpoint_id (str): the weights to use (those that encoded the latents).
+        wplus (np.ndarray): [N, n_latent, 512] latents.
+        size (int): output side in pixels.
+        batch_size (int): frames per generator call.
+    """
+    models = models_for(encoder, device, checkpoint_id)
+    return render_wplus(models, wplus, size=size, batch_size=batch_size)
 
 
 def estimated_gpu_seconds(n_frames: int) -> int:

@@ -62,6 +62,7 @@ class StyleGANMethod(TransitionMethod):
         self.batch_size = int(batch_size) if batch_size else default_batch_size(self.device)
         self._latents: np.ndarray | None = None
         self._size = 0
+        self._checkpoint_id = ""
         # Faces the encoder actually ran on in the last `prepare` (0 = all from the cache).
         self.encoded_last_prepare = 0
 
@@ -121,13 +122,16 @@ class StyleGANMethod(TransitionMethod):
                 todo[key] = kf.image
         if todo:
             log.info("Encoding %d face(s) with %s on %s", len(todo), self.encoder, self.device)
-            codes = gpu_encode(self.encoder, str(self.device), list(todo.values()))
+            codes = gpu_encode(
+                self.encoder, str(self.device), models.checkpoint_id, list(todo.values())
+            )
             for key, code in zip(todo, codes):
                 LATENT_CACHE.put(key, code)
                 found[key] = code
         self.encoded_last_prepare = len(todo)
         self._latents = np.stack([found[key] for key in keys]).astype(np.float32)
         self._size = int(size)
+        self._checkpoint_id = models.checkpoint_id
 
     def _check_prepared(self) -> np.ndarray:
         if self._latents is None:
@@ -140,6 +144,7 @@ class StyleGANMethod(TransitionMethod):
         return gpu_render(
             self.encoder,
             str(self.device),
+            self._checkpoint_id,
             np.asarray(wplus, np.float32),
             self._size,
             self.batch_size,

@@ -178,6 +178,30 @@ def get_models(encoder: str, device: torch.device | str | None = None) -> StyleG
         return models
 
 
+def models_for(encoder: str, device: torch.device | str, checkpoint_id: str) -> StyleGANModels:
+    """The cached networks with exactly `checkpoint_id` (the ones a ``prepare`` used).
+
+    Falls back to :func:`get_models` (e.g. in a fresh worker process) and checks
+    that it still finds the same weights, so latents are never rendered by a
+    generator other than the one paired with their encoder.
+
+    Raises:
+        MethodUnavailableError: the weights changed or disappeared since.
+    """
+    key = (check_encoder(encoder), str(torch.device(device)))
+    with _models_lock:
+        cached = _models.get(key)
+    if cached is not None and cached[1].checkpoint_id == checkpoint_id:
+        return cached[1]
+    models = get_models(encoder, device)
+    if models.checkpoint_id != checkpoint_id:
+        raise MethodUnavailableError(
+            f"The {encoder} weights changed since the keyframes were encoded "
+            f"({checkpoint_id[:16]} -> {models.checkpoint_id[:16]}); prepare the video again."
+        )
+    return models
+
+
 def clear_models() -> None:
     """Drop every cached network (frees memory; the next call reloads)."""
     with _models_lock:
