@@ -14,9 +14,9 @@ import numpy as np
 
 _THUMB = 32
 # Mean absolute difference (0-255 grey levels) between normalised thumbnails
-# under which two photos count as the same. Re-encoding at JPEG quality 60 or
-# a 4x resize stay below 3; a different shot of the same person is above 10.
-_MAX_MEAN_DIFF = 4.0
+# under which two photos count as the same. Re-encoding at JPEG quality 30 or
+# a 10x downscale stay below 2.5; a 10 px crop or a face pasted in a corner give 5-9.
+_MAX_MEAN_DIFF = 3.0
 _MAX_ASPECT_DIFF = 0.02
 
 
