@@ -1,0 +1,187 @@
+"""Landmark morph: exact warps, kept detail, one face mid-transition, smooth paths and colour."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline import faces
+from pipeline.methods.base import Keyframe, get_method
+from pipeline.render import colour
+from pipeline.render.warp import warp
+
+SIZE = 256
+
+
+def _aligned(image: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    face = faces.detect_faces(image)[0]
+    return faces.align_face(image, face.landmarks, size)
+
+
+def _moved(image: np.ndarray, landmarks: np.ndarray, angle: float, scale: float, shift: tuple[float, float]):
+    """The aligned face turned, scaled and shifted (a keyframe in another pose), landmarks moved alike."""
+    size = image.shape[0]
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    m[:, 2] += shift
+    out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
+    return out, (np.c_[landmarks, np.ones(68)] @ m.T).astype(np.float32), m
+
+
+def _detail(image: np.ndarray, mask: np.ndarray) -> float:
+    """High-frequency energy: variance of the Laplacian inside `mask`."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(cv2.Laplacian(grey, cv2.CV_32F)[mask > 0].var())
+
+
+def _landmark_error(frame: np.ndarray, expected: np.ndarray) -> float:
+    """Mean distance from landmarks detected on `frame` to `expected` (inf when no face is found)."""
+    found = faces.detect_faces(frame)
+    if not found:
+        return float("inf")
+    return float(np.linalg.norm(found[0].landmarks - expected, axis=1).mean())
+
+
+@pytest.fixture(scope="module")
+def astro(astronaut):
+    return _aligned(astronaut)
+
+
+@pytest.fixture(scope="module")
+def posed_pair(astro):
+    image, landmarks = astro
+    moved, moved_landmarks, _ = _moved(image, landmarks, angle=12.0, scale=1.1, shift=(14.0, -10.0))
+    return [Keyframe(image, landmarks, 30.0, label="a"), Keyframe(moved, moved_landmarks, 31.0, label="b")]
+
+
+@pytest.mark.parametrize("size", [256, 1024])
+def test_warp_to_own_landmarks_is_identity(astronaut, size):
+    image, landmarks = _aligned(astronaut, size)
+    for interpolation in (cv2.INTER_LINEAR, cv2.INTER_CUBIC):
+        out = warp(image, landmarks, landmarks, interpolation=interpolation)
+        np.testing.assert_array_equal(out, image)
+
+
+def test_warp_follows_a_global_motion(astro):
+    """Landmarks moved by a similarity: the warp equals that similarity applied to the image."""
+    image, landmarks = astro
+    expected, moved, _ = _moved(image, landmarks, angle=4.0, scale=1.03, shift=(3.0, -2.0))
+    out = warp(image, landmarks, moved, interpolation=cv2.INTER_CUBIC)
+    mask = colour.face_mask(moved, SIZE)
+    diff = np.abs(out.astype(np.int16) - expected.astype(np.int16))[mask > 0]
+    assert diff.mean() < 2.0
+
+
+def test_warp_to_a_nearby_shape_keeps_fine_detail(astro):
+    image, landmarks = astro
+    rng = np.random.default_rng(3)
+    nearby = landmarks + rng.uniform(-1.5, 1.5, landmarks.shape).astype(np.float32)
+    mask = colour.face_mask(landmarks, SIZE)
+    before = _detail(image, mask)
+    after = _detail(warp(image, landmarks, nearby, interpolation=cv2.INTER_CUBIC), mask)
+    blurred = _detail(cv2.GaussianBlur(image, (0, 0), 0.8), mask)
+    assert after > 0.85 * before
+    assert after > 1.5 * blurred
+
+
+def test_morph_returns_the_keyframes_at_the_ends(posed_pair):
+    morph = get_method("morph")()
+    morph.prepare(posed_pair, size=SIZE)
+    first, last = morph.transition(0, np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(first, posed_pair[0].image)
+    np.testing.assert_array_equal(last, posed_pair[1].image)
+
+
+def test_morph_middle_frame_is_one_face_unlike_the_cross_fade(posed_pair):
+    morph = get_method("morph")()
+    morph.prepare(posed_pair, size=SIZE)
+    crossfade = get_method("crossfade")()
+    crossfade.prepare(posed_pair, size=SIZE)
+    half = np.array([0.5])
+    expected = morph.landmarks_at(0, half)[0]
+    np.testing.assert_allclose(expected, (posed_pair[0].landmarks + posed_pair[1].landmarks) / 2, atol=1e-3)
+    morph_error = _landmark_error(next(morph.transition(0, half)), expected)
+    cross_error = _landmark_error(next(crossfade.transition(0, half)), expected)
+    keyframe_error = _landmark_error(posed_pair[0].image, posed_pair[0].landmarks)
+    assert morph_error < max(2.0, 2 * keyframe_error)
+    assert cross_error > 2.5 * morph_error
+
+
+def test_morph_between_two_people_stays_one_face(astro, hanks):
+    other = _aligned(hanks)
+    keyframes = [Keyframe(*astro, 30.0), Keyframe(*other, 40.0)]
+    morph = get_method("morph")()
+    morph.prepare(keyframes, size=SIZE)
+    half = np.array([0.5])
+    assert _landmark_error(next(morph.transition(0, half)), morph.landmarks_at(0, half)[0]) < 2.5
+
+
+def _three_poses(astro):
+    image, landmarks = astro
+    b, lb, _ = _moved(image, landmarks, angle=1.0, scale=1.0, shift=(4.0, 0.0))
+    c, lc, _ = _moved(image, landmarks, angle=2.0, scale=1.0, shift=(20.0, 0.0))
+    return [Keyframe(image, landmarks, 1.0), Keyframe(b, lb, 2.0), Keyframe(c, lc, 3.0)]
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+def test_landmark_paths_do_not_kink_at_a_keyframe(astro, smooth):
+    """The face moves about 4 px then 16 px: a smooth path changes speed gradually, a linear one jumps."""
+    keyframes = _three_poses(astro)
+    for i, kf in enumerate(keyframes):
+        kf.extra["time"] = float(i)
+    morph = get_method("morph")(smooth=smooth)
+    morph.prepare(keyframes, size=SIZE)
+    d = 24
+    before = morph.landmarks_at(0, np.array([1 - 1 / d, 1.0]))
+    after = morph.landmarks_at(1, np.array([0.0, 1 / d]))
+    np.testing.assert_allclose(before[1], after[0], atol=1e-4)  # passes through the keyframe
+    v_before = np.linalg.norm(before[1] - before[0], axis=1).mean()
+    v_after = np.linalg.norm(after[1] - after[0], axis=1).mean()
+    ratio = max(v_before, v_after) / min(v_before, v_after)
+    if smooth:
+        assert ratio < 1.3
+    else:
+        assert ratio > 3.0
+
+
+def test_colour_harmonisation_makes_lighting_flow(astro):
+    """Exposure rises a little, then a lot: harmonised, the brightness curve bends smoothly at the middle photo."""
+    image, landmarks = astro
+    lab = colour.to_lab(image)
+
+    def exposed(gain: float) -> np.ndarray:
+        shifted = lab.copy()
+        shifted[..., 0] = np.clip(shifted[..., 0] * gain, 0, 100)
+        return colour.from_lab(shifted)
+
+    keyframes = [Keyframe(exposed(g), landmarks, float(i)) for i, g in enumerate((0.7, 0.77, 1.15))]
+    mask = colour.face_mask(landmarks, SIZE)
+    d = 12
+
+    def brightness(harmonize: bool) -> tuple[float, float]:
+        for i, kf in enumerate(keyframes):
+            kf.extra["time"] = float(i)
+        morph = get_method("morph")(harmonize=harmonize)
+        morph.prepare(keyframes, size=SIZE)
+        lams = np.array([1 - 1 / d, 1.0 - 1e-9])
+        tail = [colour.lab_stats(colour.to_lab(f), mask)[0] for f in morph.transition(0, lams)]
+        head = [colour.lab_stats(colour.to_lab(f), mask)[0] for f in morph.transition(1, np.array([1e-9, 1 / d]))]
+        return tail[1] - tail[0], head[1] - head[0]
+
+    smooth_before, smooth_after = brightness(True)
+    plain_before, plain_after = brightness(False)
+    assert smooth_before > 0 and smooth_after > 0
+    smooth_ratio = smooth_after / smooth_before
+    plain_ratio = plain_after / plain_before
+    assert smooth_ratio < 1.6
+    assert plain_ratio > 2.5
+
+
+def test_morph_speed_does_not_depend_on_keyframe_count(astro):
+    """Only the current pair of keyframes is kept in Lab form (memory flat in album size)."""
+    keyframes = _three_poses(astro) * 2
+    morph = get_method("morph")()
+    morph.prepare(keyframes, size=SIZE)
+    for j in range(len(keyframes) - 1):
+        list(morph.transition(j, np.array([0.5])))
+        assert len(morph._lab_cache) <= 2
