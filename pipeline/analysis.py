@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models
 from pipeline.dates import age_between, exif_date, filename_date
-from pipeline.duplicates import DuplicateFinder
+from pipeline.duplicates import DuplicateFinder, signature
 from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
@@ -119,41 +120,48 @@ def scan(
     dups = DuplicateFinder()
     records: list[PhotoRecord] = []
     metadata = metadata or {}
-    for i, (src, loaded) in enumerate(_prefetch(items)):
+    for i, (src, decoded) in enumerate(_prefetch(items)):
         report("finding faces", i / len(items))
         rec = PhotoRecord(file=src.name, path=str(src.path) if src.path else None)
         meta = metadata.get(src.name) or {}
         rec.credits = meta.get("credits")
         records.append(rec)
-        if isinstance(loaded, BadImageError):
-            rec.status, rec.message = loaded.code, str(loaded)
+        if isinstance(decoded, BadImageError):
+            rec.status, rec.message = decoded.code, str(decoded)
             rec.include = False
             continue
+        loaded, sig = decoded
         _scan_photo(rec, loaded, meta, size, state)
-        rec.duplicate_of = dups.check(src.name, loaded.sha256, loaded.image)
-        del loaded
+        rec.duplicate_of = dups.check(src.name, loaded.sha256, sig)
+        del loaded, decoded
     report("finding faces", 1.0)
     timings["scan"] = time.perf_counter() - t1
     return Analysis(photos=records, size=size, timings=timings, state=state)
 
 
-def _prefetch(items: list[PhotoSource]) -> Iterator[tuple[PhotoSource, LoadedPhoto | BadImageError]]:
-    """Decode photos one ahead in a worker thread (Pillow releases the GIL while decoding)."""
+Decoded = tuple[LoadedPhoto, np.ndarray] | BadImageError
 
-    def load(src: PhotoSource) -> LoadedPhoto | BadImageError:
+
+def _prefetch(items: list[PhotoSource], ahead: int = 2) -> Iterator[tuple[PhotoSource, Decoded]]:
+    """Decode photos (and their duplicate signatures) `ahead` photos in advance in worker
+    threads; Pillow and OpenCV release the GIL, so this overlaps with face detection.
+    At most `ahead` + 1 full-resolution photos are in memory at once."""
+
+    def load(src: PhotoSource) -> Decoded:
         try:
-            return load_photo(src)
+            loaded = load_photo(src)
+            return loaded, signature(loaded.image)
         except BadImageError as exc:
             return exc
         except MemoryError:
             return BadImageError("too_large", f"{src.name}: not enough memory to decode this photo; downscale it.")
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        pending: Future | None = pool.submit(load, items[0]) if items else None
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="decode") as pool:
+        pending: deque[Future] = deque(pool.submit(load, s) for s in items[:ahead])
         for i, src in enumerate(items):
-            assert pending is not None
-            current = pending.result()
-            pending = pool.submit(load, items[i + 1]) if i + 1 < len(items) else None
+            current = pending.popleft().result()
+            if i + ahead < len(items):
+                pending.append(pool.submit(load, items[i + ahead]))
             yield src, current
             del current
 
