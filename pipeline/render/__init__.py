@@ -18,6 +18,7 @@ from pipeline.render.orchestrator import (
     fit_keyframe,
     keyframes_from_analysis,
     plan_render,
+    preflight,
     render,
 )
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
@@ -33,5 +34,6 @@ __all__ = [
     "keyframes_from_analysis",
     "plan_render",
     "plan_timing",
+    "preflight",
     "render",
 ]

@@ -351,7 +351,14 @@ def plan_render(
         NotEnoughPhotosError: fewer than two usable photos.
     """
     settings.validate()
-    cls = check_method(settings)
+    return _plan(analysis_or_keyframes, settings, check_method(settings))
+
+
+def _plan(
+    analysis_or_keyframes: Analysis | Sequence[Keyframe],
+    settings: RenderSettings,
+    cls: type[TransitionMethod],
+) -> RenderPlan:
     if isinstance(analysis_or_keyframes, Analysis):
         keyframes = keyframes_from_analysis(analysis_or_keyframes, settings.size)
     else:
@@ -395,6 +402,37 @@ def _check_output(path: Path | None, suffix: str, what: str) -> Path | None:
     except OSError as exc:
         raise UsageError(f"Cannot create the folder {path.parent} for the {what}: {exc}") from exc
     return path
+
+
+def preflight(
+    settings: RenderSettings,
+    *,
+    video: Path | None,
+    gif: Path | None = None,
+    contact_sheet: Path | None = None,
+    report: Path | None = None,
+) -> tuple[Path | None, Path | None, Path | None, Path | None]:
+    """Everything that can fail before any work: settings, method availability, output paths.
+
+    Creates the output folders. Returns the four paths as `Path` (or None).
+
+    Raises:
+        UsageError: a bad setting or output path, or nothing to write.
+        MethodUnavailableError: the method cannot run here (its one-line reason).
+    """
+    settings.validate()
+    check_method(settings)
+    out = (
+        _check_output(video, ".mp4", "video"),
+        _check_output(gif, ".gif", "GIF"),
+        _check_output(contact_sheet, ".png", "contact sheet"),
+        _check_output(report, ".json", "report"),
+    )
+    if not any(out):
+        raise UsageError(
+            "Nothing to write: give a video (.mp4), a GIF, a contact sheet or a report path."
+        )
+    return out
 
 
 class _Throttle:
@@ -451,15 +489,10 @@ def render(
     """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    plan = plan_render(analysis_or_keyframes, settings)
-    video = _check_output(video, ".mp4", "video")
-    gif = _check_output(gif, ".gif", "GIF")
-    contact_sheet = _check_output(contact_sheet, ".png", "contact sheet")
-    report_path = _check_output(report, ".json", "report")
-    if not (video or gif or contact_sheet or report_path):
-        raise UsageError(
-            "Nothing to write: give a video (.mp4), a GIF, a contact sheet or a report path."
-        )
+    video, gif, contact_sheet, report_path = preflight(
+        settings, video=video, gif=gif, contact_sheet=contact_sheet, report=report
+    )
+    plan = _plan(analysis_or_keyframes, settings, get_method(settings.method))
     timings["plan"] = time.perf_counter() - t_start
     report_progress = _Throttle(progress)
     timing, size = plan.timing, settings.size
