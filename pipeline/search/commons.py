@@ -701,18 +701,25 @@ def rank_photos(
         pages.update(part)
     photos: list[FoundPhoto] = []
     rejected: list[tuple[str, str]] = list(dropped.items())
-    seen_sha1: dict[str, str] = {}
     for cand in cands:
         photo, reason = _photo_from_page(pages.get(cand.title, {"missing": True}), cand, person)
         if photo is None:
             rejected.append((cand.title, reason))
-            continue
-        if photo.sha1 and photo.sha1 in seen_sha1:
-            rejected.append((cand.title, f"same file as {seen_sha1[photo.sha1]}"))
-            continue
-        if photo.sha1:
-            seen_sha1[photo.sha1] = cand.title
-        photos.append(photo)
+        else:
+            photos.append(photo)
+    # the same file under several titles: keep the best-scored copy
+    best: dict[str, FoundPhoto] = {}
+    for photo in photos:
+        if photo.sha1 and (photo.sha1 not in best or photo.score > best[photo.sha1].score):
+            best[photo.sha1] = photo
+    unique = []
+    for photo in photos:
+        keep = best.get(photo.sha1, photo) if photo.sha1 else photo
+        if keep is photo:
+            unique.append(photo)
+        else:
+            rejected.append((photo.title, f"same file as {keep.title}"))
+    photos = unique
     # the Wikidata main image is usually the best portrait: it always goes first
     main = [
         p

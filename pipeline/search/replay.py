@@ -314,7 +314,10 @@ class WikimediaReplay:
         self._server = server
         self._stop.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, name="wikimedia-replay", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="wikimedia-replay",
+            daemon=True,
         )
         self._thread.start()
         return self
