@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pipeline.search.client import WikimediaClient
 from pipeline.search.dates import parse_date_text, plausible, strip_html, year_from_text
+from pipeline.search.errors import SearchError
 from pipeline.search.wikidata import Person, _norm
 
 log = logging.getLogger(__name__)
@@ -469,7 +470,6 @@ def collect_titles(
     """
     cands: dict[str, _Candidate] = {}
     dropped: dict[str, str] = {}
-    birth_year = person.birth_date.year if person.birth_date else None
 
     def add(title: str, source: str, year: int | None = None) -> None:
         if not title.startswith("File:"):
@@ -488,34 +488,43 @@ def collect_titles(
 
     if person.image:
         add(f"File:{person.image}", "wikidata")
-    if person.commons_category:
-        seen: set[str] = set()
-        level = [f"Category:{person.commons_category}"]
-        depth = 0
-        while level and len(seen) < MAX_CATEGORIES:
-            level = level[: MAX_CATEGORIES - len(seen)]
-            seen.update(level)
-            listings = _parallel(lambda t: _list_category(client, t), level)
-            subcats: list[str] = []
-            for cat, (files, subs) in zip(level, listings, strict=True):
-                year = _plausible_year(
-                    year_from_text(_text_for(cat), birth_year=birth_year), person
-                )
-                for f in files:
-                    add(f, "category", year if depth > 0 else None)
-                subcats += [s for s in subs if s not in seen]
-            depth += 1
-            if depth > MAX_DEPTH:
-                break
-            level = _choose_subcats(
-                list(dict.fromkeys(subcats)), person, MAX_CATEGORIES - len(seen)
-            )
-    try:
-        for t in _search_files(client, person):
-            add(t, "search")
-    except Exception as exc:  # the search only adds candidates; the category may be enough
-        log.warning("Commons file search failed: %s", exc)
+    # the file search runs beside the category walk
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commons-search") as side:
+        searching = side.submit(_search_files, client, person)
+        if person.commons_category:
+            _walk_categories(client, person, add)
+        try:
+            for t in searching.result():
+                add(t, "search")
+        except SearchError as exc:
+            if not person.commons_category:
+                raise
+            log.warning("Commons file search failed (the category is used alone): %s", exc)
     return cands, dropped
+
+
+def _walk_categories(
+    client: WikimediaClient, person: Person, add: Callable[[str, str, int | None], None]
+) -> None:
+    """List the person's category and the best sub-categories, level by level, in parallel."""
+    birth_year = person.birth_date.year if person.birth_date else None
+    seen: set[str] = set()
+    level = [f"Category:{person.commons_category}"]
+    depth = 0
+    while level and len(seen) < MAX_CATEGORIES:
+        level = level[: MAX_CATEGORIES - len(seen)]
+        seen.update(level)
+        listings = _parallel(lambda t: _list_category(client, t), level)
+        subcats: list[str] = []
+        for cat, (files, subs) in zip(level, listings, strict=True):
+            year = _plausible_year(year_from_text(_text_for(cat), birth_year=birth_year), person)
+            for f in files:
+                add(f, "category", year if depth > 0 else None)
+            subcats += [s for s in subs if s not in seen]
+        depth += 1
+        if depth > MAX_DEPTH:
+            break
+        level = _choose_subcats(list(dict.fromkeys(subcats)), person, MAX_CATEGORIES - len(seen))
 
 
 def _choose_subcats(subcats: list[str], person: Person, budget: int) -> list[str]:

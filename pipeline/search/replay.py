@@ -79,6 +79,7 @@ class WikimediaReplay:
         self.routes: dict[str, Route] = {}
         self.faults: dict[str, list[Route]] = {}
         self.log: list[Logged] = []
+        self.api_delay = 0.0  # seconds added to every API answer (to simulate a distant server)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -294,6 +295,7 @@ class WikimediaReplay:
                         Route(
                             body=text.encode("utf-8"),
                             content_type="application/json; charset=utf-8",
+                            delay=replay.api_delay,
                         )
                     )
                     return
