@@ -43,9 +43,12 @@ class TransitionMethod(ABC):
 
     The renderer calls `prepare` once with all keyframes (in video order),
     then `transition(j, lambdas)` for each pair (j, j+1); `lambdas` are the
-    interpolation positions in [0, 1) of that transition's frames. The
+    interpolation positions in [0, 1) of that transition's frames, and
+    finally `transition(n - 2, [1.0])` once for the video's last frame. The
     renderer applies holds and the cosine keyframe blend itself, for every
-    method.
+    method. It sets ``keyframe.extra["time"]`` (seconds into the video) on
+    every keyframe before `prepare`, so a method can make motion smooth in
+    video time.
     """
 
     name: ClassVar[str] = ""
