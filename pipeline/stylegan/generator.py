@@ -63,11 +63,14 @@ def upfirdn2d(
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
     p0, p1 = pad
-    if p0 or p1:
+    conv_pad = 0
+    if p0 == p1 and p0 > 0:
+        conv_pad = p0  # symmetric: let the convolution pad (no extra copy)
+    elif p0 or p1:
         x = F.pad(x, [p0, p1, p0, p1])
     kh, kw = kernel.shape
     weight = torch.flip(kernel, [0, 1]).to(dtype=x.dtype).reshape(1, 1, kh, kw)
-    x = F.conv2d(x, weight.expand(c, 1, kh, kw), groups=c)
+    x = F.conv2d(x, weight.expand(c, 1, kh, kw), padding=conv_pad, groups=c)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x
@@ -189,11 +192,20 @@ class ModulatedConv2d(nn.Module):
         )
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1.0)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Convolve `x` [N, Cin, H, W] modulated by latent `w` [N, style_dim]."""
+    def modulated(
+        self, x: torch.Tensor, w: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Modulated convolution before demodulation.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor | None]: the raw output [N, Cout, H', W'] and
+            the demodulation coefficients [N, Cout] (None when not demodulating), so a
+            caller can fold them into its next elementwise operation.
+        """
         n = x.shape[0]
         style = self.modulation(w)  # [N, Cin]
         weight = self.weight[0] * self.scale  # [Cout, Cin, k, k]
+        dcoefs = None
         if self.demodulate:
             # Demodulation makes the output invariant to a per-sample scale of the
             # style; dividing by its max keeps fp16 activations far from overflow.
@@ -207,9 +219,14 @@ class ModulatedConv2d(nn.Module):
             x = self.blur(x)
         else:
             x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
-        if self.demodulate:
-            x = x * dcoefs.to(x.dtype).reshape(n, -1, 1, 1)
-        return x
+        return x, dcoefs
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Convolve `x` [N, Cin, H, W] modulated by latent `w` [N, style_dim]."""
+        out, dcoefs = self.modulated(x, w)
+        if dcoefs is not None:
+            out = out * dcoefs.to(out.dtype).reshape(*dcoefs.shape, 1, 1)
+        return out
 
 
 class NoiseInjection(nn.Module):
@@ -246,7 +263,17 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        """``lrelu(conv(x) * dcoef + noise_w * noise + bias) * sqrt(2)`` in two full passes.
+
+        The gain is positive, so it moves inside the leaky ReLU and onto the
+        demodulation coefficients and the batch-independent noise + bias term.
+        """
+        out, dcoefs = self.conv.modulated(x, w)
+        assert dcoefs is not None  # StyledConv always demodulates
+        shift = self.noise.weight * noise + self.activate.bias.reshape(1, -1, 1, 1)  # [1,C,H,W]
+        scale = (dcoefs * LRELU_GAIN).reshape(*dcoefs.shape, 1, 1)  # [N, C, 1, 1]
+        out = torch.addcmul((shift * LRELU_GAIN).to(out.dtype), out, scale.to(out.dtype))
+        return F.leaky_relu_(out, 0.2)
 
 
 class ToRGB(nn.Module):
