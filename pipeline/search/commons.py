@@ -46,152 +46,64 @@ _SKIP_EXT = re.compile(
 )
 
 
-def _words(*patterns: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.I)
+def _words(patterns: str) -> re.Pattern[str]:
+    """Whole-word, case-insensitive alternation of comma-separated regex fragments."""
+    parts = [p.strip() for p in patterns.split(",") if p.strip()]
+    return re.compile(r"\b(?:" + "|".join(parts) + r")\b", re.I)
 
 
 # Things that are not a photo of a face, wherever they are named (title, categories).
 _EXCLUDE = _words(
-    r"signatures?",
-    r"autographs?",
-    r"handwriting",
-    r"logos?",
-    r"logotypes?",
-    r"maps?",
-    r"coats? of arms",
-    r"postage stamps?",
-    r"stamps of",
-    r"coins?",
-    r"banknotes?",
-    r"graves?",
-    r"gravestones?",
-    r"headstones?",
-    r"tombs?(?:tones?)?",
-    r"statues?",
-    r"sculptures?",
-    r"death masks?",
-    r"wax figures?",
-    r"waxworks?",
-    r"figurines?",
-    r"patents?",
-    r"diagrams?",
-    r"screenshots?",
-    r"named after",
-    r"book covers?",
-    r"title pages?",
+    r"""
+    signatures?, autographs?, handwriting, logos?, logotypes?, coats? of arms,
+    postage stamps?, stamps of, coins?, banknotes?, graves?, gravestones?, headstones?,
+    tombs?(?:tones?)?, statues?, sculptures?, death masks?, wax figures?, waxworks?,
+    figurines?, patents?, diagrams?, screenshots?, named after, book covers?, title pages?
+    """
 )
 # The same, but too common in categories of good photos ("White House", "Lincoln
-# Memorial"): only checked in file titles and sub-category names.
+# Memorial", "Pages with maps"): only checked in file titles and sub-category names.
 _EXCLUDE_TITLE = _words(
-    r"houses?",
-    r"residences?",
-    r"buildings?",
-    r"museums?",
-    r"streets?",
-    r"schools?",
-    r"birthplaces?",
-    r"memorials?",
-    r"monuments?",
-    r"plaques?",
-    r"medals?",
-    r"flags?",
-    r"emblems?",
-    r"busts? of",
-    r"documents?",
-    r"letters?",
-    r"manuscripts?",
-    r"newspapers?",
-    r"covers?",
-    r"inventions?",
-    r"products?",
-    r"companies",
-    r"company",
-    r"audio",
-    r"videos?",
-    r"films?",
-    r"recordings?",
-    r"quotes?",
-    r"works by",
-    r"bibliograph\w*",
-    r"exhibitions?",
-    r"cemetery",
-    r"charts?",
+    r"""
+    maps?, houses?, residences?, buildings?, museums?, streets?, schools?, birthplaces?,
+    memorials?, monuments?, plaques?, medals?, flags?, emblems?, busts? of, documents?,
+    letters?, manuscripts?, newspapers?, covers?, inventions?, products?, companies,
+    company, audio, videos?, films?, recordings?, quotes?, works by, bibliograph\w*,
+    exhibitions?, cemetery, charts?
+    """
 )
 # Pictures of the person that are not photographs: kept, but only after photographs.
 _ARTWORK = _words(
-    r"paintings?",
-    r"painted",
-    r"oil on canvas",
-    r"drawings?",
-    r"drawn",
-    r"sketch(?:es)?",
-    r"engravings?",
-    r"engraved",
-    r"etchings?",
-    r"lithographs?",
-    r"chromolithographs?",
-    r"lithography",
-    r"woodcuts?",
-    r"mezzotints?",
-    r"illustrations?",
-    r"caricatures?",
-    r"cartoons?",
-    r"comics?",
-    r"watercolou?rs?",
-    r"pastels?",
-    r"charcoal",
-    r"miniatures?",
-    r"mosaics?",
-    r"murals?",
-    r"frescos?",
-    r"posters?",
-    r"artworks?",
-    r"vanity fair",
-    r"after a photograph",
-    r"icons?",
-    r"graffiti",
-    r"renderings?",
-    r"ai[- ]generated",
+    r"""
+    paintings?, painted, oil on canvas, drawings?, drawn, sketch(?:es)?, engravings?,
+    engraved, etchings?, lithographs?, chromolithographs?, lithography, woodcuts?,
+    mezzotints?, illustrations?, caricatures?, cartoons?, comics?, watercolou?rs?,
+    pastels?, charcoal, miniatures?, mosaics?, murals?, frescos?, posters?, artworks?,
+    vanity fair, after a photograph, icons?, graffiti, renderings?, ai[- ]generated
+    """
 )
 _PHOTO = _words(
-    r"photos?",
-    r"photographs?",
-    r"photography",
-    r"photographic",
-    r"photographed",
-    r"headshots?",
-    r"head shot",
-    r"cabinet cards?",
-    r"cartes? de visite",
-    r"daguerreotypes?",
-    r"ambrotypes?",
-    r"tintypes?",
-    r"glass negatives?",
-    r"negatives?",
-    r"press photos?",
-    r"selfies?",
-    r"snapshots?",
+    r"""
+    photos?, photographs?, photography, photographic, photographed, headshots?, head shot,
+    cabinet cards?, cartes? de visite, daguerreotypes?, ambrotypes?, tintypes?,
+    glass negatives?, negatives?, press photos?, selfies?, snapshots?
+    """
 )
 _PORTRAIT = _words(
-    r"portraits?", r"headshots?", r"head shot", r"close[- ]?up", r"cropped", r"crop", r"face"
+    r"""
+    portraits?, headshots?, head shot, close[- ]?up, cropped, crop, face
+    """
 )
 _GROUP = _words(
-    r"and", r"with", r"family", r"group", r"team", r"crowd", r"cabinet", r"meeting", r"visit"
+    r"""
+    and, with, family, group, team, crowd, cabinet, meeting, visit
+    """
 )
 _GOOD_SUBCAT = _words(
-    r"by year",
-    r"by decade",
-    r"by age",
-    r"in \d{4}",
-    r"at age",
-    r"aged",
-    r"as a child",
-    r"young",
-    r"youth",
-    r"childhood",
-    r"photographs?",
-    r"photos?",
-    r"portraits?",
+    r"""
+    by year, by decade, by age, in \d{4}, at age, aged, as a child, young, youth,
+    childhood, photographs?, photos?, portraits?
+    """
 )
 
 T = TypeVar("T")
