@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from pipeline.errors import NotEnoughPhotosError, PipelineError, UsageError
 
 if TYPE_CHECKING:
-    from pipeline.search.wikidata import PersonMatch
+    from pipeline.search.fetch import FetchedPhoto
+    from pipeline.search.wikidata import Person, PersonMatch
 
 
 class SearchError(PipelineError):
@@ -58,14 +59,21 @@ class TooFewPhotosError(SearchError, NotEnoughPhotosError):
     """Too few usable photos of the person were found or downloaded (CLI exit code 3).
 
     Attributes:
-        person: the resolved `Person`.
-        photos (list): the `FetchedPhoto` items that did download (may be empty).
+        person (Person): who the name resolved to.
+        photos (list[FetchedPhoto]): the photos that did download (may be empty).
         skipped (list[tuple[str, str]]): (title, reason) for every candidate left out.
     """
 
     exit_code = 3
 
-    def __init__(self, person, found: int, needed: int, photos=(), skipped=()) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        person: Person,
+        found: int,
+        needed: int,
+        photos: Sequence[FetchedPhoto] = (),
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.person = person
         self.photos = list(photos)
         self.skipped = list(skipped)
