@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 SIZES = (256, 512, 1024)
 IDENTITY_THRESHOLD = 0.6
+MAX_AGE = 122  # a capture date implying an older person is a scan or copy date
 
 
 @dataclass
@@ -171,12 +172,16 @@ def _scan_photo(rec: PhotoRecord, loaded: LoadedPhoto, meta: dict[str, Any], siz
     rec.sha256 = loaded.sha256
     rec.height, rec.width = image.shape[:2]
 
+    # A date that came with the photo (e.g. Commons' record, already checked
+    # against the person's life) beats the file's own EXIF, which for scans
+    # is the scan date.
     d, note = exif_date(loaded.exif)
     precision = "day"
-    if d is not None:
-        rec.date, rec.date_source = d, "exif"
-    elif meta.get("date"):
+    if meta.get("date"):
         rec.date, rec.date_source = meta["date"], str(meta.get("date_source") or "metadata")
+        precision = str(meta.get("date_precision") or "day")
+    elif d is not None:
+        rec.date, rec.date_source = d, "exif"
     else:
         d, precision = filename_date(rec.file)
         if d is not None:
@@ -301,8 +306,9 @@ def _apply(p: PhotoRecord, edits: Edits, birth: dt.date | None, state: ScanState
         state.date_precision[p.file] = "day"
     p.age, p.age_source = p.age_estimate, ("estimate" if p.age_estimate is not None else None)
     if birth and p.date:
-        if p.date < birth:
-            p.reason = "; ".join(filter(None, [p.reason, f"date {p.date} is before the birth date {birth}; age estimated"]))
+        if p.date < birth or age_between(birth, p.date) > MAX_AGE:
+            what = "before the birth date" if p.date < birth else f"over {MAX_AGE} years after the birth date"
+            p.reason = "; ".join(filter(None, [p.reason, f"date {p.date} is {what} {birth}; age estimated instead"]))
         else:
             p.age = age_between(birth, p.date)
             p.age_source = "date" if state.date_precision.get(p.file) == "day" else "year"

@@ -22,6 +22,7 @@ def add_album_arguments(p: argparse.ArgumentParser, *, default_size: int = 512) 
     p.add_argument("album", nargs="?", metavar="ALBUM", help="folder of photos (or a single photo)")
     p.add_argument("--name", help="a well-known person's name: fetch their photos from Wikimedia Commons instead of ALBUM")
     p.add_argument("--limit", type=int, default=12, help="with --name: how many photos to fetch (default 12)")
+    p.add_argument("--qid", help="with --name: the Wikidata id (Q...) when the name is ambiguous")
     p.add_argument("--birth-date", metavar="YYYY-MM-DD", help="birth date: photos with a capture date get exact ages")
     p.add_argument("--edits", metavar="FILE", help="JSON or CSV of user edits (age, include, face, date) that win over the analysis")
     p.add_argument("--size", type=int, default=default_size, choices=(256, 512, 1024), help=f"aligned face size in pixels (default {default_size})")
@@ -43,15 +44,34 @@ def analysis_from_args(args: argparse.Namespace, progress: Progress | None = Non
         if not album.exists():
             raise UsageError(f"{album}: no such folder or file.")
         return analyze(album, birth_date=birth, edits=edits, size=args.size, use_cnn=args.cnn, progress=progress)
-    sources, person_birth, metadata = fetch_album(args.name, limit=args.limit, progress=progress)
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1.")
+    sources, person_birth, metadata = fetch_album(args.name, limit=args.limit, qid=args.qid, progress=progress)
     return analyze(
         sources, birth_date=birth or person_birth, edits=edits, size=args.size,
         use_cnn=args.cnn, metadata=metadata, progress=progress,
     )  # fmt: skip
 
 
-def fetch_album(name: str, *, limit: int = 12, qid: str | None = None, dest: Path | None = None, progress: Progress | None = None) -> tuple[list[Path], Any, dict[str, dict[str, Any]]]:
-    """Fetch a well-known person's photos; returns (files, birth date, per-file metadata)."""
+# How a Commons date maps onto the analysis' date sources.
+_DATE_SOURCES = {"exif": "exif", "commons": "metadata", "title": "filename", "category": "metadata"}
+
+
+def fetch_album(
+    name: str,
+    *,
+    limit: int = 12,
+    qid: str | None = None,
+    dest: Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[Path], Any, dict[str, dict[str, Any]]]:
+    """Fetch a well-known person's photos from Wikimedia Commons.
+
+    Returns:
+        (files, birth date, metadata): `metadata` maps each file name to its
+        ``date``, ``date_source``, ``date_precision`` and ``credits``, ready for
+        `analyze(metadata=...)`; ``credits.txt`` lies beside the files.
+    """
     from pipeline.search import fetch_photos
 
     outdir = dest or Path(tempfile.mkdtemp(prefix="timelapse-name-"))
@@ -59,15 +79,10 @@ def fetch_album(name: str, *, limit: int = 12, qid: str | None = None, dest: Pat
     metadata: dict[str, dict[str, Any]] = {}
     for fetched in result.photos:
         photo = fetched.photo
-        metadata[fetched.path.name] = {
+        metadata[fetched.file] = {
             "date": photo.date,
-            "date_source": "metadata" if photo.date else None,
-            "credits": {
-                "title": photo.title,
-                "author": photo.author,
-                "licence": photo.licence,
-                "licence_url": photo.licence_url,
-                "url": photo.page_url,
-            },
+            "date_source": _DATE_SOURCES.get(photo.date_source or "", "metadata") if photo.date else None,
+            "date_precision": "day" if photo.date_precision == "day" else "year",
+            "credits": fetched.credits,
         }
     return [f.path for f in result.photos], result.person.birth_date, metadata

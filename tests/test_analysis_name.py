@@ -1,0 +1,49 @@
+"""`analyze --name`: photos fetched by name go through the normal analysis, credits and birth date included."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_search import FIXTURES, _photo_bodies
+
+from pipeline.cli import main
+from pipeline.search.replay import WikimediaReplay
+
+
+@pytest.fixture(scope="module")
+def replay(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
+    bodies = _photo_bodies(astronaut, hanks)
+    server = WikimediaReplay(FIXTURES).start()
+    server.fill_images(lambda title, info: bodies[title])
+    yield server
+    server.stop()
+
+
+def test_analyze_by_name(replay: WikimediaReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in replay.env().items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "edison.json"
+    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "--json", str(out), "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    assert data["birth_date"] == "1847-02-11"  # from Wikidata
+    photos = data["photos"]
+    assert len(photos) >= 3
+    assert all(p["credits"] and p["credits"]["licence"] and p["credits"]["page_url"].startswith("https://commons.wikimedia.org/") for p in photos)
+    born = dt.date(1847, 2, 11)
+    dated = [p for p in photos if p["date"]]
+    assert len(dated) >= 3, photos
+    for p in dated:
+        # Dates come from Commons (not the scan date in the file's EXIF) and give ages.
+        assert p["date_source"] in ("metadata", "exif", "filename") and p["age_source"] in ("date", "year")
+        years = (dt.date.fromisoformat(p["date"]) - born).days / 365.25
+        assert p["age"] == pytest.approx(years, abs=0.02) and 0 < p["age"] < 85
+
+
+def test_name_and_album_are_exclusive(tmp_path: Path) -> None:
+    assert main(["analyze", str(tmp_path), "--name", "Thomas Edison", "--quiet"]) == 2
+    assert main(["analyze", "--quiet"]) == 2
