@@ -1,0 +1,1 @@
+"""Non-UI logic of the Gradio app: review, edits, scan cache, rendering and temp files."""
