@@ -542,7 +542,7 @@ def render(
         }
     if report_path:
         tmp = report_path.with_name(f".{report_path.stem}.part.json")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
         tmp.replace(report_path)
     return RenderResult(
         video=video,
@@ -667,6 +667,7 @@ def _report(
         "keyframes": keyframes,
         "gamma": plan.gamma,
         "caption": s.caption,
+        "settings": s.to_json(),
         "video": video_info,
         "gif": gif_info,
         "contact_sheet": str(contact_sheet) if contact_sheet else None,

@@ -106,7 +106,9 @@ class PiecewiseAffineWarper:
         pos = (
             np.arange(n, dtype=np.float64) - 0.5
         ) * self.step - 0.5  # fine coordinate of each sample
-        self._gx, self._gy = np.meshgrid(pos, pos)
+        gx, gy = np.meshgrid(pos, pos)
+        self._gx = gx.astype(np.float32)[:, :, None, None]  # broadcasts over [n, n, K, 2]
+        self._gy = gy.astype(np.float32)[:, :, None, None]
         self._ids = np.empty((n, n), np.int32)
 
     def _triangle_ids(self, dst: np.ndarray) -> np.ndarray:
@@ -135,13 +137,18 @@ class PiecewiseAffineWarper:
         """
         ids = self._triangle_ids(dst)
         identity = np.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
-        coarse = []
-        for src in sources:
-            aff = np.concatenate([triangle_affines(dst, src, self.triangles), identity], axis=0)
-            a = aff[ids]  # [n, n, 6]
-            coarse.append(a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2])
-            coarse.append(a[..., 3] * self._gx + a[..., 4] * self._gy + a[..., 5])
-        stack = np.stack(coarse, axis=2).astype(np.float32)  # [n, n, 2K]
+        # One gather for all sources: [T + 1, K * 6] coefficients -> [n, n, K, 2, 3].
+        table = np.concatenate(
+            [
+                np.concatenate([triangle_affines(dst, src, self.triangles), identity])
+                for src in sources
+            ],
+            axis=1,
+        ).astype(np.float32)
+        n, k = self._n, len(sources)
+        a = table[ids].reshape(n, n, k, 2, 3)
+        stack = a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2]  # [n, n, K, 2]
+        stack = stack.reshape(n, n, 2 * k)
         # Upsample and crop in one step: output pixel x samples coarse index (x + 0.5) / step + 0.5.
         s = float(self.step)
         affine = np.array([[1 / s, 0, 0.5 / s + 0.5], [0, 1 / s, 0.5 / s + 0.5]])
