@@ -93,14 +93,22 @@ def test_image_from_wplus_batch_independent(generator64: Generator, goldens: dic
     assert_close(generator64.synthesis(wplus), single, "batched vs single synthesis")
 
 
+@pytest.fixture(scope="module")
+def encoder_state() -> dict[str, torch.Tensor]:
+    """Recipe values for an 18-style encoder (e4e and pSp share every key, hence every value)."""
+    with torch.device("meta"):
+        e4e_keys = Encoder4Editing(18).state_dict()
+        psp_keys = GradualStyleEncoder(18).state_dict()
+    assert {k: v.shape for k, v in e4e_keys.items()} == {k: v.shape for k, v in psp_keys.items()}
+    return recipe_state_dict(e4e_keys, encoder=True)
+
+
 @pytest.mark.parametrize(("name", "cls"), [("e4e", Encoder4Editing), ("psp", GradualStyleEncoder)])
 @torch.no_grad()
-def test_encoder_codes(name: str, cls: type, goldens: dict) -> None:
+def test_encoder_codes(name: str, cls: type, goldens: dict, encoder_state: dict) -> None:
     ref = goldens[name]
     assert ref["config"]["input_size"] == 256 and ref["config"]["stylegan_size"] == 1024
-    with torch.device("meta"):
-        shapes = cls(18).state_dict()
-    encoder = build_encoder(name, recipe_state_dict(shapes, encoder=True), what=name)
+    encoder = build_encoder(name, dict(encoder_state), what=name)
     assert isinstance(encoder, cls)
     assert_close(encoder(ref["x"]), ref["codes"], f"{name} codes")
 
@@ -152,3 +160,15 @@ def test_wrong_layout_is_rejected(layouts: dict) -> None:
     del state["noises.noise_3"]
     with pytest.raises(MethodUnavailableError, match="noises.noise_3"):
         build_generator(state, what="damaged generator")
+
+
+@torch.no_grad()
+def test_reduced_precision_path_stays_close(generator64: Generator, goldens: dict) -> None:
+    # CUDA runs the generator under fp16 autocast; CPU bf16 autocast exercises the same
+    # mixed-dtype code (casts, fp32 demodulation) here. bf16 keeps 8 mantissa bits.
+    g = goldens["generator64"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        image = generator64.synthesis(g["wplus"])
+    expected = g["image_from_wplus"]
+    err = float((image.float() - expected).abs().max())
+    assert err <= 0.03 * float(expected.abs().max()), f"bf16 synthesis error {err:.3g}"
