@@ -251,6 +251,10 @@ def test_checkpoint_with_wrong_hash_is_refused(
         StyleGANMethod().prepare(keyframes, size=SIZE)
 
 
+def test_preload_returns_verified_checkpoint_id(tiny_env: Path, tiny_checkpoint: tuple) -> None:
+    assert StyleGANMethod.preload(encoder="e4e") == tiny_checkpoint[1]
+
+
 def test_availability_without_weights_or_network(isolated_env: None) -> None:
     start = time.monotonic()
     ok, reason = StyleGANMethod.availability()

@@ -86,6 +86,19 @@ class StyleGANMethod(TransitionMethod):
             "(or TIMELAPSE_PSP_PATH for pSp)."
         )
 
+    @classmethod
+    def preload(cls, *, encoder: str = "e4e", device: str | None = None) -> str:
+        """Download (if needed) and load the networks now, e.g. at app start-up.
+
+        Returns:
+            str: the checkpoint id of the loaded weights.
+
+        Raises:
+            MethodUnavailableError: the weights cannot be found or downloaded.
+        """
+        dev = torch.device(device) if device else default_device()
+        return get_models(check_encoder(encoder), dev).checkpoint_id
+
     @property
     def latents(self) -> np.ndarray:
         """The keyframes' W+ latents [n, n_latent, 512] float32 (after :meth:`prepare`)."""

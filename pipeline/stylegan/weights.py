@@ -37,9 +37,13 @@ log = logging.getLogger(__name__)
 
 ENCODERS = ("e4e", "psp")
 
-# Reachability probe: total budget (seconds) and per-process cache {endpoint: (ok, detail)}.
+# Reachability probe: total budget (seconds) and per-process cache
+# {endpoint: (ok, detail, monotonic time)}. A success is kept for the process's
+# life; a failure for PROBE_RETRY_S, so a transient outage does not disable the
+# method until a restart.
 PROBE_TIMEOUT_S = 2.5
-_probe_cache: dict[str, tuple[bool, str]] = {}
+PROBE_RETRY_S = 300.0
+_probe_cache: dict[str, tuple[bool, str, float]] = {}
 _probe_lock = threading.Lock()
 
 # Verified digests, so a file is hashed at most once per process:
@@ -208,6 +212,8 @@ def cached_file(source: CheckpointSource) -> Path | None:
 def probe_hub(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
     """Can a TCP connection to the Hub be opened? Cached per process and endpoint.
 
+    A failure is retried after ``PROBE_RETRY_S`` seconds; a success is kept.
+
     Runs in a daemon thread joined with `timeout`, so a slow DNS lookup cannot
     hold the caller for longer than that.
 
@@ -216,8 +222,9 @@ def probe_hub(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> 
     """
     endpoint = endpoint or hub_endpoint()
     with _probe_lock:
-        if endpoint in _probe_cache:
-            return _probe_cache[endpoint]
+        cached = _probe_cache.get(endpoint)
+        if cached is not None and (cached[0] or time.monotonic() - cached[2] < PROBE_RETRY_S):
+            return cached[0], cached[1]
     url = urlparse(endpoint)
     host = url.hostname or ""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -237,7 +244,7 @@ def probe_hub(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> 
     outcome = result[0] if result else (False, f"{host}:{port} did not answer in {timeout:g} s")
     log.debug("Hub probe %s -> %s in %.2f s", endpoint, outcome, time.monotonic() - start)
     with _probe_lock:
-        _probe_cache[endpoint] = outcome
+        _probe_cache[endpoint] = (*outcome, time.monotonic())
     return outcome
 
 
