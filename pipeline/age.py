@@ -12,7 +12,7 @@ moves some estimates by several years. So each face is estimated on a 3 x 3
 grid of sub-pixel shifts of the same chip (up to half a chip pixel) and the
 expectations are averaged: the chip is the package's on average, the noise
 from landmark rounding and from the crop's resampling is smoothed out, and
-256, 512 and 1024 px crops of one face agree within about a year.
+256, 512 and 1024 px crops of one face agree within a year or two.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import logging
 import dlib
 import numpy as np
 
-from pipeline import models
+from pipeline import faces, models
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +34,10 @@ FIVE_POINTS = (45, 42, 36, 39, 33)
 _SHIFTS = (-0.5, 0.0, 0.5)
 # Chips per network call.
 _BATCH = 288
-# Where dlib's frontal detector puts its box in an FFHQ-aligned crop, as
-# fractions of the side (centre x, centre y, width): used to landmark a crop
-# when no landmarks are given.
-_ALIGNED_BOX = (0.5, 0.58, 0.6)
 
 
 def _aligned_landmarks(aligned: np.ndarray) -> np.ndarray:
-    size = aligned.shape[0]
-    cx, cy, width = (v * size for v in _ALIGNED_BOX)
-    half = width / 2
-    rect = dlib.rectangle(round(cx - half), round(cy - half), round(cx + half), round(cy + half))
-    shape = models.shape_predictor()(aligned, rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return faces.face_landmarks(aligned, faces.aligned_face_box(aligned.shape[0]))
 
 
 def age_chips(aligned: np.ndarray, landmarks: np.ndarray, *, jitter: bool = True) -> np.ndarray:
@@ -111,8 +102,8 @@ def estimate_ages(
     Args:
         aligned (list[np.ndarray]): [S, S, 3] uint8 RGB FFHQ-aligned crops.
         landmarks (list[np.ndarray] | None): their [68, 2] landmarks in crop pixels
-            (from `faces.align_face`); None: found with the 68-point model at the
-            place FFHQ alignment puts the face.
+            (from `faces.align_face`); None: found with the 68-point model in
+            the box where FFHQ alignment puts the face.
         jitter (bool): average over 3 x 3 sub-pixel chip shifts (default) rather than
             the package's single chip.
 

@@ -271,6 +271,13 @@ def _landmarks(image: np.ndarray, rect: dlib.rectangle) -> np.ndarray:
     return landmarks.astype(np.float32)
 
 
+def aligned_face_box(size: int) -> tuple[int, int, int, int]:
+    """Where dlib's detector box (left, top, right, bottom) sits in an FFHQ-aligned crop of `size` px."""
+    half = _BOX_SIDE * size / 2
+    cx, cy = (size - 1) / 2, (size - 1) / 2 + _BOX_DROP * size
+    return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+
+
 def face_landmarks(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """68 dlib landmarks ([68, 2] float32, image pixels) inside a face box (left, top, right, bottom)."""
     return _landmarks(_as_rgb(image), dlib.rectangle(*(int(v) for v in box)))
