@@ -175,7 +175,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=96, help="frames per transition for the speed test")
     parser.add_argument("--skip-e2e", action="store_true", help="only the morph speed test")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads, load average {load}")
     morph_speed(args.size, args.frames)
     if not args.skip_e2e:
         with tempfile.TemporaryDirectory(prefix="bench-render-") as work:
