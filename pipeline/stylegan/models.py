@@ -124,6 +124,9 @@ def models_from_parts(
             f"takes {n_latent}."
         )
     latent_avg = parts.latent_avg.detach().float().reshape(-1, generator.style_dim)
+    if parts.opts.get("start_from_latent_avg") is False:
+        # Trained to predict absolute codes (not offsets from the average face).
+        latent_avg = torch.zeros_like(latent_avg)
     if latent_avg.shape[0] == 1:
         latent_avg = latent_avg.expand(n_latent, -1)
     if latent_avg.shape[0] != n_latent:
