@@ -116,7 +116,7 @@ def _hog_passes(
 
 
 def _detect_hog(
-    image: np.ndarray, max_side: int, upsample: int | None
+    image: np.ndarray, max_side: int, upsample: int | None, verify: bool
 ) -> list[tuple[dlib.rectangle, float]]:
     detector = models.hog_detector()
     h, w = image.shape[:2]
@@ -126,14 +126,18 @@ def _detect_hog(
     for scale, up in passes:
         copy = _resized(image, scale)
         rects, scores, _ = detector.run(copy, up, 0.0)
-        if rects:
-            log.debug(
-                "HOG found %d face(s) on a %dx%d copy, upsample %d",
-                len(rects),
-                *copy.shape[1::-1],
-                up,
-            )
-            return [(_scale_rect(r, 1.0 / scale), float(s)) for r, s in zip(rects, scores)]
+        found = [(_scale_rect(r, 1.0 / scale), float(s)) for r, s in zip(rects, scores)]
+        if verify:
+            found = [(r, s) for r, s in found if s >= _VERIFY_BELOW or _confirmed_by_cnn(image, r)]
+        log.debug(
+            "HOG: %d face(s) (%d before the CNN check) on a %dx%d copy, upsample %d",
+            len(found),
+            len(rects),
+            *copy.shape[1::-1],
+            up,
+        )
+        if found:
+            return found
     return []
 
 
@@ -369,14 +373,7 @@ def detect_faces(
     """
     image = _as_rgb(image)
     h, w = image.shape[:2]
-    found = _detect_hog(image, max_side, upsample)
-    if verify:
-        kept = [(r, s) for r, s in found if s >= _VERIFY_BELOW or _confirmed_by_cnn(image, r)]
-        if len(kept) < len(found):
-            log.debug(
-                "dropped %d weak HOG detection(s) the CNN does not confirm", len(found) - len(kept)
-            )
-        found = kept
+    found = _detect_hog(image, max_side, upsample, verify)
     detector = "hog"
     if not found and use_cnn:
         found, detector = _detect_cnn(image), "cnn"
