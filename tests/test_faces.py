@@ -77,6 +77,32 @@ def test_models_are_cached_and_per_thread_where_needed():
     assert other["sp"] is models.shape_predictor()
 
 
+def test_concurrent_calls_from_threads_agree(group, detected):
+    """Gradio runs handlers in worker threads: detection and descriptors must stay correct."""
+    expected = [f.box for f in detected["group"]]
+    results: list[list] = []
+
+    def work() -> None:
+        for _ in range(2):
+            found = faces.detect_faces(group)
+            faces.compute_descriptors(group, found)
+            results.append(found)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(results) == 4
+    for found in results:
+        assert [f.box for f in found] == expected
+        assert np.allclose(
+            np.stack([f.descriptor for f in found]),
+            np.stack([f.descriptor for f in results[0]]),
+            atol=1e-5,
+        )
+
+
 @pytest.mark.parametrize("name", ["astronaut", "hanks"])
 def test_single_face_photos(detected, name, request):
     image = request.getfixturevalue(name)
