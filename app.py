@@ -18,6 +18,7 @@ import gradio as gr
 
 from pipeline.errors import NotEnoughPhotosError, PipelineError
 from pipeline.methods.base import available_methods
+from pipeline.search import AmbiguousNameError
 from pipeline.webapp import service
 from pipeline.webapp import table as review_table
 from pipeline.webapp.files import RETENTION_S, request_dir
@@ -42,7 +43,7 @@ METHOD_LABELS = {"morph": "Morph", "crossfade": "Cross-fade", "stylegan": "Style
 ENCODERS = [("e4e (smooth)", "e4e"), ("pSp (faithful)", "psp")]
 CAPTIONS = [("Age", "age"), ("Year", "year"), ("None", "none")]
 SIZES = [256, 512, 1024]
-EMPTY_STATE: dict[str, Any] = {"edits": {}, "shown": [], "faces": {}}
+EMPTY_STATE: dict[str, Any] = {"edits": {}, "shown": [], "faces": {}, "metadata": {}}
 
 
 def _gpu(duration: Callable[..., int]) -> Callable[[Callable], Callable]:
@@ -104,9 +105,9 @@ def show_uploads(files: list[str] | None) -> list[tuple[str, str]]:
     return service.thumbnails(files, request_dir("thumbs"))
 
 
-def _review_outputs(review: service.Review, edits: dict[str, Any]) -> tuple[Any, ...]:
+def _review_outputs(review: service.Review, edits: dict[str, Any], metadata: dict[str, Any]) -> tuple[Any, ...]:
     rows = review_table.table_rows(review.analysis)
-    state = {"edits": edits, "shown": rows, "faces": review.face_counts}
+    state = {"edits": edits, "shown": rows, "faces": review.face_counts, "metadata": metadata}
     return service.face_gallery(review.analysis), rows, service.summary_markdown(review), state
 
 
@@ -126,14 +127,16 @@ def _empty_review() -> tuple[Any, ...]:
 @user_errors
 def review_upload(files: list[str] | None, birth_date: str, state: dict | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Scan the uploaded album and show faces, ages and order."""
+    state = state or dict(EMPTY_STATE)
     if not files:
         return _empty_review()
-    edits = dict((state or EMPTY_STATE).get("edits") or {})
+    edits, metadata = dict(state.get("edits") or {}), state.get("metadata") or {}
     review = service.review_album(
-        files, birth_date=_birth_or_warn(birth_date), edits=review_table.to_edits(edits), progress=_reporter(progress)
-    )
+        files, birth_date=_birth_or_warn(birth_date), edits=review_table.to_edits(edits),
+        metadata=metadata, progress=_reporter(progress),
+    )  # fmt: skip
     _warn(review.problems)
-    return _review_outputs(review, edits)
+    return _review_outputs(review, edits, metadata)
 
 
 @user_errors
@@ -145,10 +148,12 @@ def review_edit(files: list[str] | None, rows: list[list[Any]] | None, birth_dat
     edits, problems = review_table.diff_edits(state.get("shown"), _rows(rows), state.get("edits"), state.get("faces"))
     for message in problems:
         gr.Warning(message)
+    metadata = state.get("metadata") or {}
     review = service.review_album(
-        files, birth_date=_birth_or_warn(birth_date), edits=review_table.to_edits(edits), progress=_reporter(progress)
-    )
-    return _review_outputs(review, edits)
+        files, birth_date=_birth_or_warn(birth_date), edits=review_table.to_edits(edits),
+        metadata=metadata, progress=_reporter(progress),
+    )  # fmt: skip
+    return _review_outputs(review, edits, metadata)
 
 
 def _rows(value: Any) -> list[list[Any]]:
@@ -210,7 +215,7 @@ def render_from_page(
     for message in problems:
         gr.Warning(message)
     review = service.review_album(
-        files, birth_date=birth_date, edits=review_table.to_edits(edits),
+        files, birth_date=birth_date, edits=review_table.to_edits(edits), metadata=state.get("metadata"),
         size=service.scan_size_for(settings.size), progress=_reporter(progress),
     )  # fmt: skip
     _warn(review.problems)
@@ -226,6 +231,29 @@ def render_from_page(
     )
 
 
+@user_errors
+def search_name(name: str, limit: float, birth_date: str, state: dict | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Find a well-known person's photos; they replace the album and go through the same review."""
+    state = state or dict(EMPTY_STATE)
+    hide = gr.update(visible=False, value=None)
+    try:
+        found = service.find_by_name(name, limit=int(limit or 12), progress=_reporter(progress))
+    except AmbiguousNameError as exc:
+        choices = [(m.describe(), m.qid) for m in exc.candidates]
+        gr.Warning(f"{exc.name!r} may mean several people: choose one in the list under the name box.")
+        return gr.update(), gr.update(), state, gr.update(choices=choices, value=None, visible=True), (
+            f"**{exc.name}** may mean several people: choose one."
+        )
+    birth = birth_date if str(birth_date or "").strip() else (found.birth_date.isoformat() if found.birth_date else "")
+    new_state = {**state, "metadata": {**(state.get("metadata") or {}), **found.metadata}}
+    return found.files, birth, new_state, hide, found.message()
+
+
+def pick_candidate(qid: str | None) -> str:
+    """An ambiguous name's chosen person: search again by its Wikidata ID."""
+    return qid or gr.update()
+
+
 def method_changed(method: str) -> tuple[Any, ...]:
     stylegan = method == "stylegan"
     return gr.update(visible=stylegan), gr.update(visible=stylegan)
@@ -238,20 +266,40 @@ def speed_changed(speed: str) -> tuple[Any, ...]:
 # --------------------------------------------------------------- API
 
 
+def _album(files: list[str] | None, birth_date: str, name: str, limit: int, progress: gr.Progress | None) -> tuple[list[str], str, dict]:
+    """Uploaded files plus, when a name is given, that person's photos from Wikimedia Commons."""
+    files = list(files or [])
+    if not str(name or "").strip():
+        return files, birth_date, {}
+    found = service.find_by_name(name, limit=int(limit or 12), progress=_reporter(progress))
+    birth = birth_date if str(birth_date or "").strip() else (found.birth_date.isoformat() if found.birth_date else "")
+    return files + found.files, birth, found.metadata
+
+
 @user_errors
-def analyze_api(files: list[str], birth_date: str = "", progress: gr.Progress = gr.Progress()) -> tuple[dict, list]:  # noqa: B008
+def analyze_api(
+    files: list[str] | None = None,
+    birth_date: str = "",
+    name: str = "",
+    limit: int = 12,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it)
+) -> tuple[dict, list]:
     """Find the person's face in every photo, estimate or compute ages, flag doubtful photos and order them.
 
     Args:
         files: the photos (JPEG, PNG, HEIC, WebP...), one person across the years.
         birth_date: optional, YYYY-MM-DD; photos with a capture date (EXIF) then get exact ages.
+        name: optional, a well-known person's name (or Wikidata ID, e.g. Q8743): their photos are
+            fetched from Wikimedia Commons with dates, birth date and credits.
+        limit: with a name, how many photos to fetch (2 to 30).
 
     Returns:
         analysis: {"photos": one row per photo (file, include, age, age_source, date, recommended_remove,
             reason, faces, credits...), "usable": count, "birth_date", "warnings": files left out and why}.
         faces: the aligned face crops with captions, in video order.
     """
-    review = service.review_album(files, birth_date=birth_date, progress=_reporter(progress))
+    files, birth_date, metadata = _album(files, birth_date, name, limit, progress)
+    review = service.review_album(files, birth_date=birth_date, metadata=metadata, progress=_reporter(progress))
     if not any(p.aligned is not None for p in review.analysis.photos):
         raise NotEnoughPhotosError(service.not_enough_message(review))
     data = review.analysis.to_json()
@@ -263,15 +311,17 @@ def analyze_api(files: list[str], birth_date: str = "", progress: gr.Progress = 
 def _render_files(
     files: list[str], edits: Any, birth_date: str, method: str, size: int, frames_between: int,
     seconds_per_year: float, hold: float, gamma: float | None, fps: int, caption: str, gif: bool,
-    encoder: str, progress: gr.Progress | None,
+    encoder: str, progress: gr.Progress | None, name: str = "", limit: int = 12,
 ) -> tuple[Any, ...]:  # fmt: skip
     settings = service.make_settings(
         method=method, size=size, fps=fps, frames_between=frames_between, seconds_per_year=seconds_per_year,
         hold=hold, gamma=gamma, caption=caption, encoder=encoder,
     )  # fmt: skip
     service.check_can_render(settings)
+    parsed_edits = review_table.edits_from_api(edits)
+    files, birth_date, metadata = _album(files, birth_date, name, limit, progress)
     review = service.review_album(
-        files, birth_date=birth_date, edits=review_table.edits_from_api(edits), prune=True,
+        files, birth_date=birth_date, edits=parsed_edits, prune=True, metadata=metadata,
         size=service.scan_size_for(settings.size), progress=_reporter(progress),
     )  # fmt: skip
     _warn(review.problems)
@@ -324,7 +374,7 @@ def render_api(
 
 @user_errors
 def timelapse_api(
-    files: list[str],
+    files: list[str] | None = None,
     birth_date: str = "",
     method: str = "morph",
     size: int = 512,
@@ -336,6 +386,8 @@ def timelapse_api(
     caption: str = "age",
     gif: bool = False,
     encoder: str = "e4e",
+    name: str = "",
+    limit: int = 12,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it)
 ) -> tuple[Any, ...]:
     """Photos in, time-lapse out, in one call, with the analysis's own choices (doubtful photos left out).
@@ -344,12 +396,14 @@ def timelapse_api(
         files: the photos.
         birth_date: optional, YYYY-MM-DD.
         method, size, frames_between, seconds_per_year, hold, gamma, fps, caption, gif, encoder: as /render.
+        name: optional, a well-known person's name (or Wikidata ID): their photos from Wikimedia Commons.
+        limit: with a name, how many photos to fetch (2 to 30).
 
     Returns:
         video, gif, contact_sheet, report: as /render.
     """
     return _render_files(files, None, birth_date, method, size, frames_between, seconds_per_year, hold,
-                         gamma, fps, caption, gif, encoder, progress)  # fmt: skip
+                         gamma, fps, caption, gif, encoder, progress, name, limit)  # fmt: skip
 
 
 # --------------------------------------------------------------- layout
@@ -396,12 +450,28 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             gr.Markdown("### 1 · Photos")
-            files = gr.File(
-                label="Photos (drop many at once)", file_count="multiple", file_types=UPLOAD_TYPES,
-                height=180, elem_id="files",
-            )  # fmt: skip
+            with gr.Tabs():
+                with gr.Tab("Upload photos", id="upload"):
+                    files = gr.File(
+                        label="Photos (drop many at once)", file_count="multiple", file_types=UPLOAD_TYPES,
+                        height=180, elem_id="files",
+                    )  # fmt: skip
+                with gr.Tab("Search photos by name", id="name"):
+                    with gr.Row():
+                        name = gr.Textbox(
+                            label="A well-known person's name", placeholder="e.g. Thomas Edison, Marie Curie",
+                            scale=3, elem_id="name", submit_btn="Search",
+                        )  # fmt: skip
+                        limit = gr.Slider(service.NAME_LIMITS[0], service.NAME_LIMITS[1], value=12, step=1,
+                                          label="Photos", scale=1, min_width=120)  # fmt: skip
+                    candidates = gr.Radio([], label="Several people have this name: which one?", visible=False,
+                                          elem_id="candidates")  # fmt: skip
+                    search_status = gr.Markdown(
+                        "Freely licensed photos from Wikimedia Commons, with dates, birth date and credits.",
+                        elem_id="search-status",
+                    )
             uploads = gr.Gallery(
-                label="Uploaded", columns=5, height=170, object_fit="cover", allow_preview=True,
+                label="Photos in the album", columns=5, height=170, object_fit="cover", allow_preview=True,
                 interactive=False, elem_id="uploads",
             )  # fmt: skip
             birth = gr.Textbox(
@@ -475,6 +545,8 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
         api_caption = gr.Radio(["age", "year", "none"], value="age", label="caption")
         api_gif = gr.Checkbox(label="gif", value=False)
         api_encoder = gr.Radio(["e4e", "psp"], value="e4e", label="encoder")
+        api_name = gr.Textbox(label="name", value="")
+        api_limit = gr.Number(label="limit", value=12, precision=0)
         out_analysis = gr.JSON(label="analysis")
         out_faces = gr.Gallery(label="faces")
         out_video = gr.File(label="video")
@@ -488,7 +560,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     settings_inputs = [api_method, api_size, api_frames, api_spy, api_hold, api_gamma, api_fps, api_caption, api_gif, api_encoder]
     render_outputs = [out_video, out_gif, out_sheet, out_report]
     api_analyze_btn.click(
-        analyze_api, [api_files, api_birth], [out_analysis, out_faces],
+        analyze_api, [api_files, api_birth, api_name, api_limit], [out_analysis, out_faces],
         api_name="analyze", concurrency_id="analyze", concurrency_limit=ANALYZE_CONCURRENCY,
     )  # fmt: skip
     api_render_btn.click(
@@ -496,7 +568,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
         api_name="render", concurrency_id="render", concurrency_limit=RENDER_CONCURRENCY,
     )  # fmt: skip
     api_timelapse_btn.click(
-        timelapse_api, [api_files, api_birth, *settings_inputs], render_outputs,
+        timelapse_api, [api_files, api_birth, *settings_inputs, api_name, api_limit], render_outputs,
         api_name="timelapse", concurrency_id="render", concurrency_limit=RENDER_CONCURRENCY,
     )  # fmt: skip
 
@@ -510,6 +582,14 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
                 show_progress="minimal")  # fmt: skip
     gr.on([birth.submit, birth.blur], review_edit, [files, table, birth, state], review_outputs,
           api_visibility="private", show_progress="minimal")  # fmt: skip
+    name.submit(
+        search_name, [name, limit, birth, state], [files, birth, state, candidates, search_status],
+        api_visibility="private", concurrency_id="search", concurrency_limit=2,
+    )  # fmt: skip
+    candidates.input(pick_candidate, [candidates], [name], api_visibility="private", queue=False).then(
+        search_name, [name, limit, birth, state], [files, birth, state, candidates, search_status],
+        api_visibility="private", concurrency_id="search", concurrency_limit=2,
+    )  # fmt: skip
     method.change(method_changed, [method], [encoder, gamma], api_visibility="private", queue=False)
     speed.change(speed_changed, [speed], [frames_between, seconds_per_year], api_visibility="private", queue=False)
     render_btn.click(

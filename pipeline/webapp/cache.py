@@ -30,9 +30,10 @@ from pipeline.webapp.files import file_digest
 log = logging.getLogger(__name__)
 
 
-def album_key(sources: list[PhotoSource], *, size: int, use_cnn: bool = False) -> str:
-    """Content key of an album: names, bytes, crop size and detector choice."""
-    h = hashlib.sha256(f"size={size};cnn={int(use_cnn)}".encode())
+def album_key(sources: list[PhotoSource], *, size: int, use_cnn: bool = False, extra: str = "") -> str:
+    """Content key of an album: names, bytes, crop size, detector choice and `extra`
+    (a digest of per-file metadata such as dates and credits of photos found by name)."""
+    h = hashlib.sha256(f"size={size};cnn={int(use_cnn)};extra={extra}".encode())
     for s in sources:
         if s.path is not None:
             try:

@@ -9,8 +9,10 @@ app turns them into messages.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +148,8 @@ def review_album(
         prune (bool): drop edit values equal to the automatic ones first (API
             callers may send back an `/analyze` answer unchanged).
         size (int): crop size of the scan.
-        metadata (dict | None): per-file dates and credits (photos found by name).
+        metadata (dict | None): per-file dates and credits (photos found by name),
+            as `find_by_name` returns them (dates as ISO text or `date`).
         progress (callable | None): ``progress(stage, fraction)``.
 
     Raises:
@@ -155,7 +158,8 @@ def review_album(
     """
     birth = parse_birth_date(birth_date)
     sources = album_sources(files)
-    key = album_key(sources, size=size)
+    meta = metadata_from_json(metadata, [s.name for s in sources])
+    key = album_key(sources, size=size, extra=_digest(metadata_to_json(meta)))
     ran = False
 
     def do_scan() -> Analysis:
@@ -164,7 +168,7 @@ def review_album(
             progress("waiting for another album's analysis", 0.0)
         with _SCAN_LOCK:
             ran = True
-            return scan(sources, size=size, metadata=metadata, progress=progress)
+            return scan(sources, size=size, metadata=meta, progress=progress)
 
     with CACHE.use(key, do_scan) as shared:
         if prune and edits and edits.photos:
@@ -355,10 +359,13 @@ def render_review(
         report=None,
         progress=progress,
     )
-    report = dict(result.report)
+    report = public_report(result.report)
     credits_path = write_credits(analysis, outdir / "credits.txt")
     if review.problems:
         report["warnings"] = list(review.problems)
+    credits = {p.file: p.credits for p in analysis.usable if p.credits}
+    if credits:
+        report["credits"] = credits
     report_path = outdir / "report.json"
     report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     assert result.video is not None and result.contact_sheet is not None
@@ -374,7 +381,23 @@ def render_review(
     )
 
 
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The render report with file names instead of server paths (nothing about the server leaks,
+    and API clients do not mistake the entries for files to download)."""
+    out = dict(report)
+    for key in ("video", "gif"):
+        if isinstance(out.get(key), dict):
+            info = dict(out[key])
+            path = info.pop("path", None)
+            info["file"] = Path(path).name if path else None
+            out[key] = info
+    if out.get("contact_sheet"):
+        out["contact_sheet"] = Path(str(out["contact_sheet"])).name
+    return out
+
+
 def not_enough_message(review: Review) -> str:
+    """Why fewer than two photos can go into the video, and what to do about it."""
     a = review.analysis
     usable = len(a.usable)
     with_face = sum(1 for p in a.photos if p.aligned is not None)
@@ -383,9 +406,12 @@ def not_enough_message(review: Review) -> str:
             f"No face was found in any of the {len(a.photos)} photo(s), so there is nothing to render. "
             "Use photos where the person's face is clearly visible and roughly facing the camera."
         )
+    left_out = [p for p in a.photos if not p.usable and p.aligned is not None]
+    listed = "; ".join(f"{p.file} ({p.reason or 'unticked'})" for p in left_out[:5])
     return (
-        f"Only {usable} of {len(a.photos)} photo(s) are ticked for the video; a time-lapse needs at least 2. "
-        "Tick *use* on more photos in the table, or add photos."
+        f"Only {usable} of {len(a.photos)} photo(s) can go into the video; a time-lapse needs at least 2. "
+        + (f"Left out: {listed}. Keep any of them anyway (tick *use* in the table, or send "
+           '"include": true in the edits), or add more photos.' if left_out else "Add more photos.")
     )
 
 
@@ -401,7 +427,8 @@ def write_credits(analysis: Analysis, path: Path) -> Path | None:
         if c.get("licence_url"):
             licence += f" ({c['licence_url']})"
         title = c.get("title") or p.file
-        lines.append(f"{p.file}: {title}, by {who}, {licence}" + (f", {c['url']}" if c.get("url") else ""))
+        url = c.get("page_url") or c.get("url")
+        lines.append(f"{p.file}: {title}, by {who}, {licence}" + (f", {url}" if url else ""))
     if not lines:
         return None
     path.write_text("Photos used in this time-lapse:\n" + "\n".join(lines) + "\n", encoding="utf-8")
@@ -421,3 +448,114 @@ def report_markdown(out: RenderOutputs, gif_requested: bool = False) -> str:
     if out.credits:
         text += " Photo credits are in *credits.txt*."
     return text
+
+
+# ---------------------------------------------------------------- photos by name
+
+_QID = re.compile(r"^[Qq][1-9]\d*$")
+NAME_LIMITS = (2, 30)
+
+
+@dataclass
+class FoundAlbum:
+    """Photos found by name, ready to review like uploads.
+
+    Attributes:
+        files (list[str]): downloaded photos (in a private request folder).
+        birth_date (datetime.date | None): from Wikidata.
+        metadata (dict): per file name, JSON-friendly ``date``, ``date_source``,
+            ``date_precision`` and ``credits``.
+        name (str): what was searched.
+    """
+
+    files: list[str]
+    birth_date: dt.date | None
+    metadata: dict[str, dict[str, Any]]
+    name: str
+
+    def message(self) -> str:
+        born = f" (born {self.birth_date.isoformat()})" if self.birth_date else ""
+        dated = sum(1 for m in self.metadata.values() if m.get("date"))
+        return (
+            f"Found **{len(self.files)} photos** of {self.name}{born} on Wikimedia Commons, {dated} with a date. "
+            "They join the table below with their credits; untick any you do not want."
+        )
+
+
+def find_by_name(name: str, *, limit: int = 12, progress: Progress | None = None) -> FoundAlbum:
+    """Download a well-known person's photos from Wikimedia Commons (a Wikidata ID such as Q8743 works too).
+
+    Raises:
+        UsageError: empty name or bad limit; `UnknownNameError` and
+            `AmbiguousNameError` (with `candidates`) are UsageErrors too.
+        TooFewPhotosError: fewer than 2 photos found.
+        SearchError: Wikimedia could not be reached.
+    """
+    from pipeline.commands.common import fetch_album
+    from pipeline.search import AmbiguousNameError, UnknownNameError
+
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise UsageError("Type a well-known person's name, e.g. Thomas Edison, or a Wikidata ID such as Q8743.")
+    if len(name) > 120:
+        raise UsageError("That name is too long; type the person's name as Wikipedia writes it.")
+    lo, hi = NAME_LIMITS
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        raise UsageError(f"The number of photos must be a whole number from {lo} to {hi}.") from None
+    if not lo <= limit <= hi:
+        raise UsageError(f"The number of photos must be from {lo} to {hi}; got {limit}.")
+    qid = name.upper() if _QID.match(name) else None
+    try:
+        files, birth, metadata = fetch_album(name, limit=limit, qid=qid, dest=request_dir("name"), progress=progress)
+    except AmbiguousNameError as exc:
+        listed = "; ".join(m.describe() for m in exc.candidates[:8])
+        exc.args = (
+            f"{name!r} may mean several people: {listed}. Choose one, or search again with its Wikidata ID "
+            f"(e.g. {exc.candidates[0].qid if exc.candidates else 'Q8743'}).",
+        )
+        raise
+    except UnknownNameError as exc:
+        others = "; ".join(m.describe() for m in exc.others[:5])
+        exc.args = (
+            f"No person called {name!r} was found on Wikidata."
+            + (f" Matches that are not people: {others}." if others else "")
+            + " Check the spelling, try the full name, or search with the person's Wikidata ID (e.g. Q8743).",
+        )
+        raise
+    return FoundAlbum([str(f) for f in files], birth, metadata_to_json(metadata), name)
+
+
+def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Per-file metadata with dates as ISO text (for `gr.State` and cache keys)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, meta in (metadata or {}).items():
+        m = dict(meta or {})
+        if isinstance(m.get("date"), dt.date):
+            m["date"] = m["date"].isoformat()
+        out[str(name)] = m
+    return out
+
+
+def metadata_from_json(metadata: dict[str, dict[str, Any]] | None, names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-file metadata with `date` objects, for the files present (`names`) only."""
+    out: dict[str, dict[str, Any]] = {}
+    keep = set(names) if names is not None else None
+    for name, meta in (metadata or {}).items():
+        if keep is not None and name not in keep:
+            continue
+        m = dict(meta or {})
+        if isinstance(m.get("date"), str) and m["date"]:
+            try:
+                m["date"] = dt.date.fromisoformat(m["date"][:10])
+            except ValueError:
+                m["date"] = None
+        out[str(name)] = m
+    return out
+
+
+def _digest(value: Any) -> str:
+    if not value:
+        return ""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,257 @@
+"""The Gradio app through its public API (`gradio_client`), launched once for the module.
+
+Real photos (the bundled Edison album, variants of the astronaut portrait),
+real models and real renders at 256 px with few frames.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image, ImageEnhance
+
+ENDPOINTS = {"/analyze", "/render", "/timelapse"}
+EDISON_BIRTH = "1847-02-11"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def launch_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    """Import the app with Gradio's temp folder inside pytest's, and start it on a free port."""
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.getbasetemp() / "gradio")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    import app
+
+    _, url, _ = app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    return app, url
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    app, url = launch_app(tmp_path_factory)
+    yield app, url
+    app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+def connect(url: str, downloads: Path) -> Client:
+    return Client(url, verbose=False, download_files=str(downloads))
+
+
+@pytest.fixture(scope="module")
+def client(served: tuple[Any, str], downloads: Path) -> Client:
+    return connect(served[1], downloads)
+
+
+@pytest.fixture(scope="module")
+def edison(edison_dir: Path) -> list[str]:
+    return sorted(str(p) for p in edison_dir.glob("*.png"))
+
+
+@pytest.fixture(scope="module")
+def astro_album(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> list[str]:
+    """Three different shots of one face (crop, mirror, exposure: none a duplicate of another)."""
+    d = tmp_path_factory.mktemp("astro")
+    img = Image.fromarray(astronaut)
+    variants = {
+        "astro_a.jpg": img,
+        "astro_b.jpg": img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop((0, 0, 448, 480)),
+        "astro_c.png": ImageEnhance.Brightness(img.crop((40, 10, 500, 470))).enhance(1.25),
+    }
+    for name, im in variants.items():
+        im.save(d / name)
+    return [str(d / n) for n in variants]
+
+
+@pytest.fixture(scope="module")
+def broken_jpeg(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).save(buf, "JPEG")
+    path = tmp_path_factory.mktemp("bad") / "broken.jpg"
+    path.write_bytes(buf.getvalue()[:3000])  # the image data ends early
+    return str(path)
+
+
+def files(paths: list[str]) -> list[Any]:
+    return [handle_file(p) for p in paths]
+
+
+def decoded_frames(path: str) -> int:
+    """Frames in a video, counted by decoding it with ffmpeg."""
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(path)
+    return int(frames)
+
+
+def test_named_endpoints_and_parameters(client: Client) -> None:
+    info = client.view_api(return_format="dict", print_info=False)
+    assert set(info["named_endpoints"]) == ENDPOINTS  # page events are private
+    assert not info["unnamed_endpoints"]
+    params = {name: {p["parameter_name"]: p for p in ep["parameters"]} for name, ep in info["named_endpoints"].items()}
+    assert list(params["/analyze"]) == ["files", "birth_date", "name", "limit"]
+    assert list(params["/render"]) == [
+        "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
+        "hold", "gamma", "fps", "caption", "gif", "encoder",
+    ]  # fmt: skip
+    assert list(params["/timelapse"]) == [
+        "files", "birth_date", "method", "size", "frames_between", "seconds_per_year",
+        "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit",
+    ]  # fmt: skip
+    render = params["/render"]
+    defaults = {k: render[k]["parameter_default"] for k in ("method", "size", "frames_between", "fps", "caption", "gif")}
+    assert defaults == {"method": "morph", "size": 512, "frames_between": 24, "fps": 30, "caption": "age", "gif": False}
+    assert not render["files"]["parameter_has_default"] or render["files"]["parameter_default"] is None
+    assert all(render[k]["parameter_has_default"] for k in render if k != "files")
+    assert [r["label"] for r in info["named_endpoints"]["/render"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
+    assert [r["label"] for r in info["named_endpoints"]["/analyze"]["returns"]] == ["analysis", "faces"]
+
+
+def test_analyze_edison(client: Client, edison: list[str]) -> None:
+    data, faces = client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
+    photos = data["photos"]
+    assert [p["file"] for p in photos] and sorted(p["file"] for p in photos) == sorted(Path(e).name for e in edison)
+    assert data["birth_date"] == EDISON_BIRTH and data["usable"] == 3 and data["warnings"] == []
+    for p in photos:
+        assert p["status"] == "ok" and p["include"] and p["chosen_face"] == 0
+        assert p["age"] is not None and 20 < p["age"] < 90
+    by_file = {p["file"]: p for p in photos}
+    # "c1910s" in the name gives the year, and with the birth date an age from that year.
+    middle = by_file["2_edison_middle_c1910s.png"]
+    assert middle["date"] == "1910-07-01" and middle["age_source"] == "year"
+    assert middle["age"] == pytest.approx(63.4, abs=0.1)
+    assert [p["order"] for p in photos] == [0, 1, 2]
+    ages = [p["age"] for p in photos]
+    assert ages == sorted(ages)
+    assert len(faces) == 3
+    for item, p in zip(faces, photos):
+        im = Image.open(item["image"])
+        assert im.size == (512, 512)
+        assert p["file"] in item["caption"]
+
+
+def test_render_with_edits_uses_the_cached_scan(served: tuple[Any, str], client: Client, edison: list[str]) -> None:
+    app = served[0]
+    client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # scanned (or cached)
+    scans = app.service.CACHE.scans
+    edits = [{"file": "3_edison_c1922.png", "age": 75}, {"file": "1_edison_young_c1878.png", "age": 31}]
+    video, gif, sheet, report = client.predict(
+        files(edison), edits, EDISON_BIRTH, size=256, frames_between=6, fps=24, caption="year", api_name="/render"
+    )
+    assert app.service.CACHE.scans == scans  # edits and another size never rescan
+    assert gif is None and Path(sheet).suffix == ".png"
+    labels = [k["label"] for k in report["keyframes"]]
+    assert labels == ["1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"]
+    assert [k["age"] for k in report["keyframes"]][::2] == [31, 75]
+    assert report["frame_count"] == (3 - 1) * 6 + 1 == decoded_frames(video)
+    assert report["size"] == 256 and report["video"]["codec"] == "h264" and report["video"]["pix_fmt"] == "yuv420p"
+    # The /analyze rows can be sent back unchanged: no value becomes an "edit".
+    data, _ = client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
+    _, _, _, report2 = client.predict(
+        files(edison), data["photos"], EDISON_BIRTH, size=256, frames_between=2, caption="none", api_name="/render"
+    )
+    assert [k["age"] for k in report2["keyframes"]] == pytest.approx([p["age"] for p in data["photos"]], abs=0.006)
+
+
+def test_timelapse_with_a_bad_file_still_renders(client: Client, astro_album: list[str], broken_jpeg: str) -> None:
+    video, gif, sheet, report = client.predict(
+        files([*astro_album, broken_jpeg]), size=256, frames_between=4, hold=0.25, fps=24, gif=True,
+        api_name="/timelapse",
+    )  # fmt: skip
+    assert len(report["keyframes"]) == 3
+    assert any("broken.jpg" in w for w in report["warnings"])
+    hold_frames = report["timing"]["hold_frames"]
+    assert hold_frames == 6
+    assert report["frame_count"] == 2 * 4 + 1 + 3 * hold_frames == decoded_frames(video)
+    assert gif and Image.open(gif).format == "GIF"
+
+
+def test_zero_usable_photos_is_a_clear_error(client: Client, tmp_path: Path) -> None:
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(tmp_path / "coffee.png")
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    album = files([str(tmp_path / "coffee.png"), str(tmp_path / "notes.jpg")])
+    for endpoint in ("/timelapse", "/analyze"):
+        with pytest.raises(AppError) as err:
+            client.predict(album, api_name=endpoint)
+        message = str(err.value)
+        assert "No face was found in any of the 2 photo(s)" in message
+        assert "Traceback" not in message and "File \"" not in message
+
+
+def test_bad_settings_and_unavailable_method_fail_fast(client: Client, edison: list[str]) -> None:
+    with pytest.raises(AppError, match="Frame rate 5 is out of range"):
+        client.predict(files(edison), fps=5, api_name="/timelapse")
+    with pytest.raises(AppError, match="Seconds per year must be above 0"):
+        client.predict(files(edison), seconds_per_year=-1, api_name="/timelapse")
+    with pytest.raises(AppError, match="not valid JSON"):
+        client.predict(files(edison), "{nope", api_name="/render")
+    with pytest.raises(AppError, match=r"edits: .*age must be a number"):
+        client.predict(files(edison), [{"file": "3_edison_c1922.png", "age": "old"}], api_name="/render")
+    from pipeline.methods.base import available_methods
+
+    ok, reason = available_methods()["stylegan"]
+    assert not ok  # no weights and no network here
+    with pytest.raises(AppError, match="cannot run here"):
+        client.predict(files(edison), method="stylegan", api_name="/timelapse")
+
+
+def test_two_renders_at_once_and_a_cheap_call_meanwhile(
+    served: tuple[Any, str], edison: list[str], astro_album: list[str], downloads: Path
+) -> None:
+    a, b, c = (connect(served[1], downloads) for _ in range(3))
+    c.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # make sure the scan is cached
+    long_job = a.submit(files(edison), EDISON_BIRTH, size=512, frames_between=200, api_name="/timelapse")
+    short_job = b.submit(files(astro_album), size=256, frames_between=5, api_name="/timelapse")
+    deadline = time.monotonic() + 30
+    while long_job.status().code.name not in ("PROCESSING", "PROGRESS") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    data, _ = c.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
+    elapsed = time.perf_counter() - t0
+    still_rendering = not long_job.done()
+    long_video, _, _, long_report = long_job.result(timeout=120)
+    short_video, _, _, short_report = short_job.result(timeout=120)
+    assert data["usable"] == 3
+    assert still_rendering and elapsed < 5, f"a cheap call took {elapsed:.1f} s during a render"
+    assert {k["label"] for k in long_report["keyframes"]} == {Path(p).name for p in edison}
+    assert {k["label"] for k in short_report["keyframes"]} == {Path(p).name for p in astro_album}
+    assert long_video != short_video
+    assert decoded_frames(long_video) == long_report["frame_count"] == 2 * 200 + 1
+    assert decoded_frames(short_video) == short_report["frame_count"] == 2 * 5 + 1
+
+
+def test_outputs_stay_in_the_temp_area(client: Client, edison: list[str]) -> None:
+    """Server-side outputs live in per-request folders under GRADIO_TEMP_DIR; old ones are swept."""
+    from pipeline.webapp import files as temp_files
+
+    before = set((Path(os.environ["GRADIO_TEMP_DIR"]) / "timelapse").glob("req-render-*"))
+    _, _, _, report = client.predict(files(edison), size=256, frames_between=2, api_name="/timelapse")
+    temp = Path(os.environ["GRADIO_TEMP_DIR"]).resolve()
+    new = set((temp / "timelapse").glob("req-render-*")) - before
+    assert len(new) == 1
+    folder = new.pop()
+    assert sorted(p.name for p in folder.iterdir()) == ["contact_sheet.png", "report.json", "timelapse.mp4"]
+    assert report["video"]["file"] == "timelapse.mp4" and "path" not in report["video"]  # no server paths leak
+    repo = Path(__file__).resolve().parent.parent
+    assert not list(repo.glob("*.mp4")) and not (repo / ".gradio").exists()
+    assert temp_files.sweep(max_age_s=3600) == 0 and folder.exists()
+    assert temp_files.sweep(max_age_s=3600, now=time.time() + 7200) >= 1 and not folder.exists()
