@@ -1,0 +1,307 @@
+"""The app's non-UI logic (pipeline/webapp): table edits, scan cache, review, settings, temp files.
+
+Real photos and models: the bundled Edison album is scanned once for the module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
+from pipeline.photos import collect_sources
+from pipeline.types import Analysis, PhotoRecord
+from pipeline.webapp import files as temp_files
+from pipeline.webapp import service
+from pipeline.webapp import table as tbl
+from pipeline.webapp.cache import ScanCache, album_key, snapshot
+
+BIRTH = "1847-02-11"
+YOUNG, MIDDLE, OLD = "1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def temp_area(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.getbasetemp() / "gradio")
+
+
+@pytest.fixture(scope="module")
+def edison(edison_dir: Path) -> list[str]:
+    return sorted(str(p) for p in edison_dir.glob("*.png"))
+
+
+@pytest.fixture(scope="module")
+def reviewed(edison: list[str]) -> service.Review:
+    return service.review_album(edison, birth_date=BIRTH)
+
+
+def rows_by_file(rows: list[list]) -> dict[str, list]:
+    return {r[tbl.COL_FILE]: r for r in rows}
+
+
+def test_table_rows_show_every_photo_in_video_order(reviewed: service.Review) -> None:
+    rows = tbl.table_rows(reviewed.analysis)
+    assert len(rows) == 3 and all(len(r) == len(tbl.HEADERS) == len(tbl.DATATYPES) for r in rows)
+    assert [r[tbl.COL_FILE] for r in rows] == [p.file for p in reviewed.analysis.usable]
+    middle = rows_by_file(rows)[MIDDLE]
+    assert middle[tbl.COL_USE] is True and middle[tbl.COL_AGE] == pytest.approx(63.4, abs=0.05)
+    assert middle[tbl.COL_DATE] == "1910-07-01" and middle[tbl.COL_SOURCE] == tbl.AGE_SOURCES["year"]
+    assert rows_by_file(rows)[YOUNG][tbl.COL_SOURCE] == tbl.AGE_SOURCES["estimate"]
+
+
+def test_diff_edits_keeps_only_changed_cells(reviewed: service.Review) -> None:
+    shown = tbl.table_rows(reviewed.analysis)
+    current = [list(r) for r in shown]
+    by = rows_by_file(current)
+    by[OLD][tbl.COL_AGE] = 75  # edited
+    by[MIDDLE][tbl.COL_USE] = False  # unticked
+    by[YOUNG][tbl.COL_AGE] = by[YOUNG][tbl.COL_AGE] + 0.01  # display rounding: not an edit
+    edits, problems = tbl.diff_edits(shown, current, {}, reviewed.face_counts)
+    assert problems == []
+    assert edits == {OLD: {"age": 75.0}, MIDDLE: {"include": False}}
+
+    # Bad cells are reported and skipped; the good ones in the same table still apply.
+    again = [list(r) for r in current]
+    b = rows_by_file(again)
+    b[YOUNG][tbl.COL_AGE] = "thirty"
+    b[YOUNG][tbl.COL_DATE] = "1878-13-45"
+    b[MIDDLE][tbl.COL_FACE] = 3
+    b[OLD][tbl.COL_DATE] = "1922-05-01"
+    edits2, problems = tbl.diff_edits(current, again, edits, reviewed.face_counts)
+    assert any(YOUNG in m and "age must be a number" in m for m in problems)
+    assert any(MIDDLE in m and "face 3 does not exist" in m for m in problems)
+    assert edits2[OLD] == {"age": 75.0, "date": "1922-05-01"} and YOUNG not in edits2
+
+    # Emptying a cell goes back to the automatic value.
+    cleared = [list(r) for r in again]
+    rows_by_file(cleared)[OLD][tbl.COL_AGE] = None
+    edits3, _ = tbl.diff_edits(again, cleared, edits2, reviewed.face_counts)
+    assert edits3[OLD] == {"date": "1922-05-01"}
+
+
+def test_edits_apply_without_rescanning(edison: list[str], reviewed: service.Review) -> None:
+    scans = service.CACHE.scans
+    edits = tbl.to_edits({OLD: {"age": 20.0}, YOUNG: {"include": False}})
+    r = service.review_album(edison, birth_date=BIRTH, edits=edits)
+    assert not r.scanned and service.CACHE.scans == scans
+    by = {p.file: p for p in r.analysis.photos}
+    assert by[OLD].age == 20.0 and by[OLD].age_source == "edit" and by[OLD].order == 0
+    assert not by[YOUNG].include and by[YOUNG].order is None
+    assert [p.file for p in r.analysis.usable] == [OLD, MIDDLE]
+    # A new birth date recomputes ages from the dates, still without a scan.
+    r2 = service.review_album(edison, birth_date="1850-02-11")
+    assert {p.file: p for p in r2.analysis.photos}[MIDDLE].age == pytest.approx(60.4, abs=0.05)
+    assert service.CACHE.scans == scans
+    # The earlier snapshot did not change under the later finalize.
+    assert by[OLD].age == 20.0 and reviewed.analysis.birth_date == dt.date(1847, 2, 11)
+
+
+def test_edits_from_api_and_pruning(edison: list[str], reviewed: service.Review) -> None:
+    rows = reviewed.analysis.to_json()["photos"]
+    e = tbl.edits_from_api(json.dumps(rows))
+    assert set(e.photos) == {YOUNG, MIDDLE, OLD}
+    assert tbl.prune_edits(e, reviewed.analysis).photos == {}  # an /analyze answer sent back is no edit
+    changed = [dict(r) for r in rows]
+    changed[0]["age"] = 5
+    pruned = tbl.prune_edits(tbl.edits_from_api(changed), reviewed.analysis)
+    assert list(pruned.photos) == [changed[0]["file"]] and pruned.photos[changed[0]["file"]].age == 5
+    assert tbl.edits_from_api({OLD: {"include": False}}).photos[OLD].include is False
+    assert tbl.edits_from_api({"photos": [{"file": OLD, "age": "70"}]}).photos[OLD].age == 70.0
+    assert tbl.edits_from_api("").photos == {} and tbl.edits_from_api(None).photos == {}
+    with pytest.raises(UsageError, match="not valid JSON"):
+        tbl.edits_from_api("[{")
+    with pytest.raises(UsageError, match="needs a 'file' name"):
+        tbl.edits_from_api([{"age": 3}])
+    r = service.review_album(edison, edits=tbl.edits_from_api(rows), prune=True, birth_date=BIRTH)
+    assert {p.file: p.age_source for p in r.analysis.photos}[MIDDLE] == "year"
+
+
+def test_review_texts(reviewed: service.Review) -> None:
+    text = service.summary_markdown(reviewed)
+    assert "3 of 3 photos go into the video" in text
+    gallery = service.face_gallery(reviewed.analysis)
+    assert len(gallery) == 3 and all(img.shape == (256, 256, 3) for img, _ in gallery)
+    captions = [c for _, c in gallery]
+    assert captions[0].startswith("1. ~") and "estimated" in captions[0]
+    assert any("63 y" in c and "1910-07-01" in c for c in captions)
+    assert "recommended to remove" in tbl.notes(
+        PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg")
+    )
+
+
+def test_scan_cache_locks_evicts_and_forgets_failures() -> None:
+    cache = ScanCache(max_entries=2, ttl_s=60)
+    calls: list[str] = []
+
+    def scanner(name: str, delay: float = 0.0):
+        def run() -> Analysis:
+            calls.append(name)
+            time.sleep(delay)
+            return Analysis(photos=[PhotoRecord(file=name)])
+
+        return run
+
+    # Two requests for one album at once: one scan.
+    out: list[str] = []
+
+    def use() -> None:
+        with cache.use("a", scanner("a", 0.2)) as a:
+            out.append(a.photos[0].file)
+
+    threads = [threading.Thread(target=use) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["a"] and out == ["a", "a", "a"]
+    for key in ("b", "c"):
+        with cache.use(key, scanner(key)):
+            pass
+    assert len(cache) == 2 and "a" not in cache  # least recently used went first
+    # A failed scan leaves nothing behind, and the next call scans again.
+    with pytest.raises(RuntimeError), cache.use("d", lambda: (_ for _ in ()).throw(RuntimeError("boom"))):
+        pass
+    assert "d" not in cache
+    cache.ttl_s = 0
+    with cache.use("e", scanner("e")):
+        pass
+    time.sleep(0.01)
+    with cache.use("f", scanner("f")):
+        pass
+    assert "e" not in cache
+
+
+def test_album_key_follows_content_names_size_and_metadata(tmp_path: Path, astronaut: np.ndarray) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(astronaut).save(a)
+    Image.fromarray(astronaut[:, ::-1].copy()).save(b)
+    key = album_key(collect_sources([a, b]), size=512)
+    assert key == album_key(collect_sources([a, b]), size=512)
+    assert key != album_key(collect_sources([a, b]), size=1024)
+    assert key != album_key(collect_sources([b, a]), size=512)
+    assert key != album_key(collect_sources([a, b]), size=512, extra="credits")
+    b.write_bytes(a.read_bytes())
+    assert key != album_key(collect_sources([a, b]), size=512)
+
+
+def test_snapshot_is_independent() -> None:
+    a = Analysis(photos=[PhotoRecord(file="x.jpg", age=3.0)])
+    s = snapshot(a)
+    a.photos[0].age = 9.0
+    a.photos.append(PhotoRecord(file="y.jpg"))
+    assert s.photos[0].age == 3.0 and len(s.photos) == 1
+
+
+def test_make_settings_accepts_form_values_and_rejects_bad_ones() -> None:
+    s = service.make_settings(size=256.0, fps=24.0, frames_between=10.0, seconds_per_year=0, hold=0.5)
+    assert (s.size, s.fps, s.frames_between, s.seconds_per_year, s.hold) == (256, 24, 10, None, 0.5)
+    s = service.make_settings(seconds_per_year=0.4, method="stylegan", encoder="pSp")
+    assert s.seconds_per_year == 0.4 and s.method_options == {"encoder": "psp"}
+    with pytest.raises(UsageError, match="Size 300"):
+        service.make_settings(size=300)
+    with pytest.raises(UsageError, match="Gamma"):
+        service.make_settings(gamma=50)
+    with pytest.raises(MethodUnavailableError, match="cannot run here"):
+        service.check_can_render(service.make_settings(method="stylegan"))
+
+
+def test_birth_date_and_album_checks() -> None:
+    assert service.parse_birth_date("") is None and service.parse_birth_date(" 1990-06-01 ") == dt.date(1990, 6, 1)
+    with pytest.raises(UsageError, match="YYYY-MM-DD"):
+        service.parse_birth_date("June 1990")
+    with pytest.raises(UsageError, match="in the future"):
+        service.parse_birth_date((dt.date.today() + dt.timedelta(days=400)).isoformat())
+    with pytest.raises(NotEnoughPhotosError, match="No photos yet"):
+        service.album_sources([])
+    with pytest.raises(UsageError, match="more than this app handles"):
+        service.album_sources([f"/x/{i}.jpg" for i in range(service.MAX_PHOTOS + 1)])
+
+
+def test_render_review_writes_outputs_and_credits(reviewed: service.Review, tmp_path: Path) -> None:
+    credits = {"title": "File:Edison.jpg", "author": "Bain News Service", "licence": "Public domain",
+               "licence_url": None, "page_url": "https://commons.wikimedia.org/wiki/File:Edison.jpg"}  # fmt: skip
+    a = snapshot(reviewed.analysis)
+    a.photos[0].credits = credits
+    review = service.Review(a, reviewed.key, ["bad.jpg: unreadable"])
+    out = service.render_review(review, service.make_settings(size=256, frames_between=3), outdir=tmp_path)
+    assert out.video.parent == tmp_path and out.frame_count == 7
+    assert out.credits is not None and "Bain News Service" in out.credits.read_text()
+    saved = json.loads(out.report_path.read_text())
+    assert saved["warnings"] == ["bad.jpg: unreadable"] and saved["credits"][a.photos[0].file]["author"]
+    assert saved["video"]["file"] == "timelapse.mp4"
+    assert "7 frames" in service.report_markdown(out) and "credits.txt" in service.report_markdown(out)
+    assert [Path(p).name for p in out.downloads] == ["timelapse.mp4", "contact_sheet.png", "credits.txt", "report.json"]
+
+
+def test_not_enough_photos_message_says_what_to_do(edison: list[str]) -> None:
+    r = service.review_album(edison, edits=tbl.to_edits({YOUNG: {"include": False}, OLD: {"include": False}}))
+    with pytest.raises(NotEnoughPhotosError, match=r"Only 1 of 3 .*Left out: .*unticked"):
+        service.render_review(r, service.make_settings(size=256))
+
+
+def test_thumbnails_of_uploads(tmp_path: Path, astronaut: np.ndarray) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: the preview must be upright
+    Image.fromarray(astronaut[:, :384]).transpose(Image.Transpose.ROTATE_90).save(src / "side.jpg", exif=exif)
+    Image.fromarray(astronaut).save(src / "plain.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    out = tmp_path / "out"
+    out.mkdir()
+    thumbs = service.thumbnails([str(src / n) for n in ("side.jpg", "plain.png", "broken.jpg")], out)
+    assert [name for _, name in thumbs] == ["side.jpg", "plain.png"]
+    w, h = Image.open(thumbs[0][0]).size
+    assert h > w and max(w, h) <= service.THUMB_SIDE
+
+
+def test_metadata_round_trip() -> None:
+    meta = {"a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}}, "b.jpg": {"date": None}}
+    as_json = service.metadata_to_json(meta)
+    assert as_json["a.jpg"]["date"] == "1900-01-02" and json.dumps(as_json)
+    back = service.metadata_from_json(as_json, ["a.jpg"])
+    assert back == {"a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}}}
+
+
+def test_sweep_removes_old_request_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    d = temp_files.request_dir("out")
+    assert d.parent == tmp_path / "timelapse" and d.name.startswith("req-out-")
+    (d / "x.mp4").write_bytes(b"0")
+    other = tmp_path / "timelapse" / "keep-me"
+    other.mkdir()
+    assert temp_files.sweep(now=time.time()) == 0
+    assert temp_files.sweep(now=time.time() + temp_files.RETENTION_S + 1) == 1
+    assert not d.exists() and other.exists()
+
+
+def test_page_handlers_edit_and_render(edison: list[str]) -> None:
+    """The page's handlers called as Gradio calls them: upload, edit a cell, render."""
+    import app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gr.Warning outside a request becomes a Python warning
+        gallery, rows, summary, state = app.review_upload(edison, BIRTH, None)
+        assert len(gallery) == 3 and "3 of 3" in summary and state["shown"] == rows
+        edited = [list(r) for r in rows]
+        rows_by_file(edited)[OLD][tbl.COL_AGE] = 20
+        gallery, rows2, summary, state = app.review_edit(edison, edited, BIRTH, state)
+        assert state["edits"] == {OLD: {"age": 20.0}}
+        assert rows2[0][tbl.COL_FILE] == OLD and rows2[0][tbl.COL_SOURCE] == tbl.AGE_SOURCES["edit"]
+        video, downloads, sheet, report, state = app.render_from_page(
+            edison, rows2, BIRTH, state, "crossfade", 256, "frames", 4, 0.3, 0, 0.5, 24, "none", ["mp4", "gif"], "e4e"
+        )
+    assert Path(video).name == "timelapse.mp4" and "9 frames" in report
+    assert [Path(p).name for p in downloads["value"]][:2] == ["timelapse.mp4", "timelapse.gif"]
+    with pytest.raises(app.gr.Error, match="Add photos first"):
+        app.render_from_page(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 0.5, 24, "age", ["mp4"], "e4e")
