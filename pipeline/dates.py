@@ -17,7 +17,10 @@ _DATETIME_DIGITIZED = 36868
 # Dates before this are not capture dates of a digital photo's EXIF block
 # (cameras with a flat clock battery say 1970 or 1980; scans carry the scan date).
 EARLIEST_EXIF = dt.date(1900, 1, 1)
-EARLIEST_FILENAME = dt.date(1900, 1, 1)
+# A scanned print may carry any year since photography began.
+EARLIEST_FILENAME = dt.date(1826, 1, 1)
+# Camera counters ("IMG_1987.jpg", "DSC01990.JPG") look like years but are not.
+_COUNTER = re.compile(r"^(img|dsc|dscn|dscf|_mg|mvi|gopr|dji|p|pict|sam|cimg|imag|photo|pic)[ _-]?\d{3,}$", re.I)
 
 # Digits that are not part of a longer number.
 _YMD_SEP = re.compile(r"(?<!\d)(\d{4})[-_.](\d{1,2})[-_.](\d{1,2})(?!\d)")
@@ -93,6 +96,8 @@ def filename_date(name: str) -> tuple[dt.date | None, str]:
         d = _safe_date(int(y), int(mo), int(da))
         if d and plausible(d, EARLIEST_FILENAME):
             return d, "day"
+    if _COUNTER.match(stem.strip()):
+        return None, ""
     for m in _YEAR.finditer(stem):
         d = _safe_date(int(m[1]), 7, 1)
         if d and plausible(d, EARLIEST_FILENAME):
