@@ -31,10 +31,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
-    """Import the app with Gradio's temp folder inside pytest's, and start it on a free port."""
+def use_test_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point Gradio's temp folder inside pytest's, before the app is imported (Gradio reads it then).
+
+    The same folder for every module of the session, since the app is imported once.
+    """
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.getbasetemp() / "gradio")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gradio_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    use_test_temp(tmp_path_factory)
+
+
+def launch_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    """Import the app and start it on a free port of 127.0.0.1."""
+    use_test_temp(tmp_path_factory)
     import app
 
     _, url, _ = app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_app import gradio_temp  # noqa: F401 (autouse fixture: Gradio's temp folder in pytest's)
 
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.photos import collect_sources
@@ -26,13 +27,6 @@ from pipeline.webapp.cache import ScanCache, album_key, snapshot
 
 BIRTH = "1847-02-11"
 YOUNG, MIDDLE, OLD = "1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def temp_area(tmp_path_factory: pytest.TempPathFactory) -> None:
-    import os
-
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.getbasetemp() / "gradio")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def test_table_rows_show_every_photo_in_video_order(reviewed: service.Review) ->
     middle = rows_by_file(rows)[MIDDLE]
     assert middle[tbl.COL_USE] is True and middle[tbl.COL_AGE] == pytest.approx(63.4, abs=0.05)
     assert middle[tbl.COL_DATE] == "1910-07-01" and middle[tbl.COL_SOURCE] == tbl.AGE_SOURCES["year"]
-    assert rows_by_file(rows)[YOUNG][tbl.COL_SOURCE] == tbl.AGE_SOURCES["estimate"]
+    assert rows_by_file(rows)[YOUNG][tbl.COL_AGE] == pytest.approx(31.4, abs=0.05)  # "c1878" in the name
 
 
 def test_diff_edits_keeps_only_changed_cells(reviewed: service.Review) -> None:
@@ -126,14 +120,17 @@ def test_edits_from_api_and_pruning(edison: list[str], reviewed: service.Review)
     assert {p.file: p.age_source for p in r.analysis.photos}[MIDDLE] == "year"
 
 
-def test_review_texts(reviewed: service.Review) -> None:
+def test_review_texts(reviewed: service.Review, edison: list[str]) -> None:
     text = service.summary_markdown(reviewed)
-    assert "3 of 3 photos go into the video" in text
+    assert "3 of 3 photos go into the video" in text and "estimates" not in text
     gallery = service.face_gallery(reviewed.analysis)
     assert len(gallery) == 3 and all(img.shape == (256, 256, 3) for img, _ in gallery)
     captions = [c for _, c in gallery]
-    assert captions[0].startswith("1. ~") and "estimated" in captions[0]
-    assert any("63 y" in c and "1910-07-01" in c for c in captions)
+    assert captions == ["1. 31 y 4 m · 1878-07-01", "2. 63 y 4 m · 1910-07-01", "3. 75 y 4 m · 1922-07-01"]
+    # Without a birth date the ages are the model's estimates, marked as such.
+    unknown = service.review_album(edison)
+    assert all(c.split(" · ")[0][3] == "~" and c.endswith("estimated") for _, c in service.face_gallery(unknown.analysis))
+    assert "estimates" in service.summary_markdown(unknown)
     assert "recommended to remove" in tbl.notes(
         PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg")
     )

@@ -1,0 +1,112 @@
+"""Photos by name in the app: the name box handler and the API, against recorded Wikimedia answers
+served from 127.0.0.1 (tests/fixtures/wikimedia) with real photos as the image bodies."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from gradio_client.exceptions import AppError
+from test_app import connect, gradio_temp, launch_app  # noqa: F401 (autouse fixture)
+from test_search import FIXTURES, _photo_bodies
+
+from pipeline.search import AmbiguousNameError, TooFewPhotosError, UnknownNameError
+from pipeline.search.replay import WikimediaReplay
+from pipeline.webapp import service
+from pipeline.webapp import table as tbl
+
+
+@pytest.fixture(scope="module")
+def replay(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
+    bodies = _photo_bodies(astronaut, hanks)
+    server = WikimediaReplay(FIXTURES).start()
+    server.fill_images(lambda title, info: bodies[title])
+    mp = pytest.MonkeyPatch()
+    for key, value in server.env().items():
+        mp.setenv(key, value)
+    yield server
+    mp.undo()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, replay: WikimediaReplay) -> Iterator[tuple[Any, str]]:
+    app, url = launch_app(tmp_path_factory)
+    yield app, url
+    app.demo.close()
+
+
+def test_find_by_name_gives_files_dates_birth_and_credits(replay: WikimediaReplay) -> None:
+    found = service.find_by_name("Thomas Edison", limit=6)
+    assert found.birth_date is not None and found.birth_date.isoformat() == "1847-02-11"
+    assert 3 <= len(found.files) <= 6 and all(Path(f).is_file() for f in found.files)
+    assert set(found.metadata) == {Path(f).name for f in found.files}
+    assert all(m["credits"]["licence"] and m["credits"]["author"] for m in found.metadata.values())
+    assert sum(1 for m in found.metadata.values() if m.get("date")) >= 3
+    assert "Thomas Edison" in found.message() and "born 1847-02-11" in found.message()
+    # Found photos are reviewed like uploads, with their dates, exact ages and credits.
+    review = service.review_album(found.files, birth_date=found.birth_date, metadata=found.metadata)
+    dated = [p for p in review.analysis.photos if p.date]
+    assert dated and all(p.age_source in ("date", "year") and p.credits for p in dated)
+
+
+def test_name_errors_say_what_to_do(replay: WikimediaReplay) -> None:
+    with pytest.raises(AmbiguousNameError) as amb:
+        service.find_by_name("John Smith")
+    assert len(amb.value.candidates) == 3 and "Q228024" in str(amb.value) and "--qid" not in str(amb.value)
+    with pytest.raises(UnknownNameError, match="No person called 'Phonograph'") as unknown:
+        service.find_by_name("Phonograph")
+    assert "--qid" not in str(unknown.value) and "Wikidata ID" in str(unknown.value)
+    with pytest.raises(TooFewPhotosError, match="Ada Lovelace"):
+        service.find_by_name("Ada Lovelace")
+    with pytest.raises(service.UsageError, match="Type a well-known person's name"):
+        service.find_by_name("   ")
+    with pytest.raises(service.UsageError, match="from 2 to 30"):
+        service.find_by_name("Thomas Edison", limit=100)
+
+
+def test_name_box_handler(replay: WikimediaReplay) -> None:
+    """The page's search handler: found photos replace the album, the birth date fills in, metadata is kept."""
+    import app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files, birth, state, candidates, status = app.search_name("Barack Obama", 6, "", None)
+        assert birth == "1961-08-04" and len(files) == 6 and candidates["visible"] is False
+        assert set(state["metadata"]) == {Path(f).name for f in files} and "Found" in status
+        # A typed birth date wins over Wikidata's.
+        _, birth2, _, _, _ = app.search_name("Q76", 6, "1961-08-05", state)
+        assert birth2 == "1961-08-05"
+        # Ambiguous: the page offers the people to choose from instead of an error.
+        same_files, _, _, candidates, status = app.search_name("John Smith", 12, "", state)
+        assert candidates["visible"] is True and [q for _, q in candidates["choices"]] == ["Q228024", "Q310973", "Q1701374"]
+        assert "several people" in status and same_files == {"__type__": "update"}
+        # The found photos then go through the normal review, with credits in the table.
+        gallery, rows, summary, state = app.review_upload(files, birth, state)
+    assert len(rows) == 6 and all(r[7] for r in rows)  # credit column: author · licence
+    assert "3 of 6 photos go into the video" in summary and len(gallery) >= 3
+    assert all(r[3] and r[4] in (tbl.AGE_SOURCES["date"], tbl.AGE_SOURCES["year"]) for r in rows[:3])
+    with pytest.raises(app.gr.Error, match="No person called"):
+        app.search_name("Phonograph", 12, "", None)
+
+
+def test_api_takes_a_name(served: tuple[Any, str], tmp_path: Path) -> None:
+    client = connect(served[1], tmp_path)
+    data, faces = client.predict(name="Thomas Edison", limit=6, api_name="/analyze")
+    assert data["birth_date"] == "1847-02-11" and len(data["photos"]) >= 3 and faces
+    assert all(p["credits"]["page_url"].startswith("https://commons.wikimedia.org/") for p in data["photos"])
+    # The recorded Edison album mixes faces: one photo is kept, so no video, and the error says why.
+    with pytest.raises(AppError, match=r"Only 1 of \d+ photo\(s\) can go into the video.*Left out: .*duplicate of"):
+        client.predict(name="Thomas Edison", limit=6, size=256, api_name="/timelapse")
+    with pytest.raises(AppError, match="may mean several people: Q228024"):
+        client.predict(name="John Smith", api_name="/timelapse")
+    video, _, _, report = client.predict(
+        name="Barack Obama", limit=6, size=256, frames_between=2, api_name="/timelapse"
+    )
+    assert Path(video).is_file() and len(report["keyframes"]) == 3
+    assert all(c["licence"] for c in report["credits"].values()) and len(report["credits"]) == 3
+    assert [k["age_exact"] for k in report["keyframes"]].count(True) >= 1
