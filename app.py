@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ METHOD_LABELS = {"morph": "Morph", "crossfade": "Cross-fade", "stylegan": "Style
 ENCODERS = [("e4e (smooth)", "e4e"), ("pSp (faithful)", "psp")]
 CAPTIONS = [("Age", "age"), ("Year", "year"), ("None", "none")]
 SIZES = [256, 512, 1024]
-EMPTY_STATE: dict[str, Any] = {"edits": {}, "shown": [], "faces": {}, "metadata": {}}
+# Per visitor: edits, the table as shown (to see which cells changed), faces per photo,
+# dates/credits of photos found by name, and a birth date the app filled in itself.
+EMPTY_STATE: dict[str, Any] = {"edits": {}, "shown": [], "faces": {}, "metadata": {}, "birth_auto": ""}
 
 
 def _gpu(duration: Callable[..., int]) -> Callable[[Callable], Callable]:
@@ -105,9 +108,9 @@ def show_uploads(files: list[str] | None) -> list[tuple[str, str]]:
     return service.thumbnails(files, request_dir("thumbs"))
 
 
-def _review_outputs(review: service.Review, edits: dict[str, Any], metadata: dict[str, Any]) -> tuple[Any, ...]:
+def _review_outputs(review: service.Review, edits: dict[str, Any], state: dict[str, Any]) -> tuple[Any, ...]:
     rows = review_table.table_rows(review.analysis)
-    state = {"edits": edits, "shown": rows, "faces": review.face_counts, "metadata": metadata}
+    state = {**EMPTY_STATE, **state, "edits": edits, "shown": rows, "faces": review.face_counts}
     return service.face_gallery(review.analysis), rows, service.summary_markdown(review), state
 
 
@@ -136,7 +139,7 @@ def review_upload(files: list[str] | None, birth_date: str, state: dict | None, 
         metadata=metadata, progress=_reporter(progress),
     )  # fmt: skip
     _warn(review.problems)
-    return _review_outputs(review, edits, metadata)
+    return _review_outputs(review, edits, state)
 
 
 @user_errors
@@ -153,7 +156,7 @@ def review_edit(files: list[str] | None, rows: list[list[Any]] | None, birth_dat
         files, birth_date=_birth_or_warn(birth_date), edits=review_table.to_edits(edits),
         metadata=metadata, progress=_reporter(progress),
     )  # fmt: skip
-    return _review_outputs(review, edits, metadata)
+    return _review_outputs(review, edits, state)
 
 
 def _rows(value: Any) -> list[list[Any]]:
@@ -244,9 +247,32 @@ def search_name(name: str, limit: float, birth_date: str, state: dict | None, pr
         return gr.update(), gr.update(), state, gr.update(choices=choices, value=None, visible=True), (
             f"**{exc.name}** may mean several people: choose one."
         )
-    birth = birth_date if str(birth_date or "").strip() else (found.birth_date.isoformat() if found.birth_date else "")
-    new_state = {**state, "metadata": {**(state.get("metadata") or {}), **found.metadata}}
+    # A new person: their birth date replaces the field (the visitor can still change it).
+    birth = found.birth_date.isoformat() if found.birth_date else ""
+    new_state = {**state, "metadata": {**(state.get("metadata") or {}), **found.metadata}, "birth_auto": birth}
     return found.files, birth, new_state, hide, found.message()
+
+
+def load_example(state: dict | None) -> tuple[Any, ...]:
+    """The bundled public-domain album, copied into a request folder, with Edison's birth date."""
+    folder = request_dir("example")
+    files = []
+    for src in EXAMPLE_FILES:
+        dst = folder / Path(src).name
+        shutil.copyfile(src, dst)
+        files.append(str(dst))
+    return files, EXAMPLE_BIRTH, {**(state or EMPTY_STATE), "birth_auto": EXAMPLE_BIRTH}
+
+
+def forget_auto_birth(birth_date: str, state: dict | None) -> tuple[Any, ...]:
+    """New uploads: drop a birth date the app filled in for the previous album (example or search)."""
+    state = dict(state or EMPTY_STATE)
+    auto = state.get("birth_auto") or ""
+    state["birth_auto"] = ""
+    if auto and str(birth_date or "").strip() == auto:
+        gr.Info("The birth date of the previous album was cleared; enter this person's, if you know it.")
+        return "", state
+    return birth_date, state
 
 
 def pick_candidate(qid: str | None) -> str:
@@ -450,7 +476,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             gr.Markdown("### 1 · Photos")
-            with gr.Tabs():
+            with gr.Tabs() as tabs:
                 with gr.Tab("Upload photos", id="upload"):
                     files = gr.File(
                         label="Photos (drop many at once)", file_count="multiple", file_types=UPLOAD_TYPES,
@@ -478,12 +504,8 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
                 label="Birth date (optional)", placeholder="YYYY-MM-DD",
                 info="Photos with a capture date then get exact ages. Press Enter to apply.", elem_id="birth",
             )  # fmt: skip
-            gr.Examples(
-                examples=[[EXAMPLE_FILES, EXAMPLE_BIRTH]],
-                inputs=[files, birth],
-                label="Example album (public domain)",
-                example_labels=["Thomas Edison at about 31, 65 and 75"],
-                cache_examples=False,
+            example_btn = gr.Button(
+                "Try an example: Thomas Edison at 31, 63 and 75 (public domain)", size="sm", elem_id="example-btn"
             )
         with gr.Column(scale=3, min_width=320):
             gr.Markdown("### 2 · Check faces and ages")
@@ -574,22 +596,30 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
 
     # Page events: private (not part of the API).
     review_outputs = [faces, table, summary, state]
-    files.change(show_uploads, [files], [uploads], api_visibility="private", show_progress="hidden").then(
-        review_upload, [files, birth, state], review_outputs, api_visibility="private",
-        concurrency_id="analyze", concurrency_limit=ANALYZE_CONCURRENCY,
-    )  # fmt: skip
+    # A new album (upload, removed file, example, search): previews first, then the review.
+    private = {"api_visibility": "private"}
+    review_kw = {**private, "concurrency_id": "analyze", "concurrency_limit": ANALYZE_CONCURRENCY}
+
+    def then_review(event: Any, step: str = "then") -> None:
+        getattr(event, step)(show_uploads, [files], [uploads], show_progress="hidden", **private).then(
+            review_upload, [files, birth, state], review_outputs, **review_kw
+        )
+
+    then_review(files.upload(forget_auto_birth, [birth, state], [birth, state], queue=False, **private))
+    then_review(files.delete(lambda: None, None, None, queue=False, **private))
+    files.clear(lambda: ([], *_empty_review()), None, [uploads, *review_outputs], queue=False, **private)
+    example = example_btn.click(load_example, [state], [files, birth, state], **private)
+    example.success(lambda: gr.Tabs(selected="upload"), None, [tabs], queue=False, **private)
+    then_review(example, "success")
     table.input(review_edit, [files, table, birth, state], review_outputs, api_visibility="private",
                 show_progress="minimal")  # fmt: skip
     gr.on([birth.submit, birth.blur], review_edit, [files, table, birth, state], review_outputs,
           api_visibility="private", show_progress="minimal")  # fmt: skip
-    name.submit(
-        search_name, [name, limit, birth, state], [files, birth, state, candidates, search_status],
-        api_visibility="private", concurrency_id="search", concurrency_limit=2,
-    )  # fmt: skip
-    candidates.input(pick_candidate, [candidates], [name], api_visibility="private", queue=False).then(
-        search_name, [name, limit, birth, state], [files, birth, state, candidates, search_status],
-        api_visibility="private", concurrency_id="search", concurrency_limit=2,
-    )  # fmt: skip
+    search_kw = {**private, "concurrency_id": "search", "concurrency_limit": 2}
+    search_outputs = [files, birth, state, candidates, search_status]
+    then_review(name.submit(search_name, [name, limit, birth, state], search_outputs, **search_kw), "success")
+    picked = candidates.input(pick_candidate, [candidates], [name], queue=False, **private)
+    then_review(picked.then(search_name, [name, limit, birth, state], search_outputs, **search_kw), "success")
     method.change(method_changed, [method], [encoder, gamma], api_visibility="private", queue=False)
     speed.change(speed_changed, [speed], [frames_between, seconds_per_year], api_visibility="private", queue=False)
     render_btn.click(

@@ -78,9 +78,13 @@ def test_name_box_handler(replay: WikimediaReplay) -> None:
         files, birth, state, candidates, status = app.search_name("Barack Obama", 6, "", None)
         assert birth == "1961-08-04" and len(files) == 6 and candidates["visible"] is False
         assert set(state["metadata"]) == {Path(f).name for f in files} and "Found" in status
-        # A typed birth date wins over Wikidata's.
-        _, birth2, _, _, _ = app.search_name("Q76", 6, "1961-08-05", state)
-        assert birth2 == "1961-08-05"
+        assert state["birth_auto"] == "1961-08-04"
+        # A new person's birth date replaces the previous album's (a Wikidata ID works as the name).
+        _, birth2, _, _, _ = app.search_name("Q76", 6, "1847-02-11", state)
+        assert birth2 == "1961-08-04"
+        # Uploading other photos afterwards clears the birth date the search filled in, not a typed one.
+        assert app.forget_auto_birth("1961-08-04", state) == ("", {**state, "birth_auto": ""})
+        assert app.forget_auto_birth("1990-01-01", state)[0] == "1990-01-01"
         # Ambiguous: the page offers the people to choose from instead of an error.
         same_files, _, _, candidates, status = app.search_name("John Smith", 12, "", state)
         assert candidates["visible"] is True and [q for _, q in candidates["choices"]] == ["Q228024", "Q310973", "Q1701374"]

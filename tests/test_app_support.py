@@ -300,5 +300,9 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
         )
     assert Path(video).name == "timelapse.mp4" and "9 frames" in report
     assert [Path(p).name for p in downloads["value"]][:2] == ["timelapse.mp4", "timelapse.gif"]
+    files, birth, state = app.load_example(None)
+    assert birth == app.EXAMPLE_BIRTH and state["birth_auto"] == birth
+    assert [Path(f).name for f in files] == [YOUNG, MIDDLE, OLD] and all(Path(f).is_file() for f in files)
+    assert Path(files[0]).parent.parent == Path(app.service.request_dir("x")).parent  # a temp copy
     with pytest.raises(app.gr.Error, match="Add photos first"):
         app.render_from_page(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 0.5, 24, "age", ["mp4"], "e4e")
