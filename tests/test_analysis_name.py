@@ -47,3 +47,21 @@ def test_analyze_by_name(replay: WikimediaReplay, tmp_path: Path, monkeypatch: p
 def test_name_and_album_are_exclusive(tmp_path: Path) -> None:
     assert main(["analyze", str(tmp_path), "--name", "Thomas Edison", "--quiet"]) == 2
     assert main(["analyze", "--quiet"]) == 2
+
+
+def test_render_by_name_writes_credits(replay: WikimediaReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in replay.env().items():
+        monkeypatch.setenv(key, value)
+    video = tmp_path / "edison.mp4"
+    edits = tmp_path / "keep.json"
+    # The recorded bodies show two people: as a user would, look at the analysis,
+    # then keep every photo with a face through an edits file.
+    listing = tmp_path / "a.json"
+    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "--json", str(listing), "--quiet"]) == 0
+    rows = json.loads(listing.read_text())["photos"]
+    edits.write_text(json.dumps({"photos": [{"file": r["file"], "include": True} for r in rows if r["faces"]]}))
+    rc = main(["render", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "-o", str(video),
+               "--edits", str(edits), "--frames-between", "4", "--quiet"])  # fmt: skip
+    assert rc == 0 and video.stat().st_size > 0
+    credits = (tmp_path / "edison.credits.txt").read_text()
+    assert "Photos used in this video" in credits and "https://commons.wikimedia.org/" in credits

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,11 @@ def fetch_album(
     """
     from pipeline.search import fetch_photos
 
-    outdir = dest or Path(tempfile.mkdtemp(prefix="timelapse-name-"))
+    if dest is None:
+        # Downloads are kept only for this process (the CLI re-reads nothing afterwards).
+        dest = Path(tempfile.mkdtemp(prefix="timelapse-name-"))
+        atexit.register(shutil.rmtree, dest, ignore_errors=True)
+    outdir = dest
     result = fetch_photos(name, outdir, limit=limit, qid=qid, progress=progress)
     metadata: dict[str, dict[str, Any]] = {}
     for fetched in result.photos:

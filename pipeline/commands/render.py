@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands.common import add_album_arguments, analysis_from_args
+from pipeline.credits import write_credits_beside
 from pipeline.errors import UsageError
 from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
@@ -131,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         analysis = analysis_from_args(args, progress=progress)
         result = render(analysis, settings=settings, progress=progress, **outputs)
     print_summary(result, outputs["report"])
+    if result.video and (credits := write_credits_beside(analysis, result.video)):
+        print(f"wrote {credits} (photo credits)")
     return 0
 
 
