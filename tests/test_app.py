@@ -268,3 +268,19 @@ def test_outputs_stay_in_the_temp_area(client: Client, edison: list[str]) -> Non
     assert not list(repo.glob("*.mp4")) and not (repo / ".gradio").exists()
     assert temp_files.sweep(max_age_s=3600) == 0 and folder.exists()
     assert temp_files.sweep(max_age_s=3600, now=time.time() + 7200) >= 1 and not folder.exists()
+
+
+def test_readme_api_example_runs(served: tuple[Any, str], downloads: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The gradio_client example in the README, run as written against this server."""
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- api-example -->")[1].split("<!-- /api-example -->")[0]
+    code = block.split("```python")[1].split("```")[0]
+    default = 'Client("http://127.0.0.1:7860/")'
+    assert default in code
+    code = code.replace(default, f"Client({served[1]!r}, verbose=False, download_files={str(downloads)!r})")
+    monkeypatch.chdir(repo)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    assert "1_edison_young_c1878.png 31.38 year True" in out and "70 frames," in out
