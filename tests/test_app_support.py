@@ -306,3 +306,23 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
     assert Path(files[0]).parent.parent == Path(app.service.request_dir("x")).parent  # a temp copy
     with pytest.raises(app.gr.Error, match="Add photos first"):
         app.render_from_page(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 0.5, 24, "age", ["mp4"], "e4e")
+
+
+def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    import app
+
+    @app.user_errors
+    def usage() -> None:
+        raise UsageError("Size 300 is not supported; choose 256, 512 or 1024.")
+
+    @app.user_errors
+    def bug() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(app.gr.Error) as err:
+        usage()
+    assert err.value.message == "Size 300 is not supported; choose 256, 512 or 1024." and err.value.__cause__ is None
+    with caplog.at_level("ERROR", logger="app"), pytest.raises(app.gr.Error) as err:
+        bug()
+    assert "Something went wrong on our side" in err.value.message and "division" not in err.value.message
+    assert any("unexpected error in bug" in r.getMessage() and r.exc_info for r in caplog.records)
