@@ -212,7 +212,7 @@ def render_from_page(
     settings = _settings(method, size, speed, frames_between, seconds_per_year, hold, gamma, fps, caption, encoder)
     service.check_can_render(settings)
     if not files:
-        raise gr.Error("Add photos first: drop photos of the person into the upload box, or click the example album.")
+        raise gr.Error("Add photos first: drop photos of the person into the upload box, or try the example.")
     current = _rows(rows)
     edits, problems = review_table.diff_edits(state.get("shown"), current, state.get("edits"), state.get("faces"))
     for message in problems:
