@@ -326,3 +326,14 @@ def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixt
         bug()
     assert "Something went wrong on our side" in err.value.message and "division" not in err.value.message
     assert any("unexpected error in bug" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_page_settings_follow_the_speed_and_method_choices() -> None:
+    import app
+
+    by_frames = app._settings("morph", 512, "frames", 30, 0.3, 0.5, 0.7, 30, "age", "e4e")
+    assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma) == (30, None, None)
+    by_age = app._settings("crossfade", 256, "age", 30, 0.3, 0.0, 0.7, 24, "year", "e4e")
+    assert by_age.seconds_per_year == 0.3 and by_age.method == "crossfade" and by_age.caption == "year"
+    assert app.method_changed("stylegan")[0]["visible"] and not app.method_changed("morph")[1]["visible"]
+    assert app.speed_changed("age") == ({"__type__": "update", "visible": False}, {"__type__": "update", "visible": True})
