@@ -42,3 +42,22 @@ def group() -> np.ndarray:
 def edison_dir() -> Path:
     """The bundled public-domain Edison album (three portraits, ages ~31, ~65, ~75)."""
     return Path(__file__).resolve().parent.parent / "assets" / "examples" / "edison"
+
+
+@pytest.fixture(scope="module")
+def wikimedia(astronaut: np.ndarray, hanks: np.ndarray):
+    """A local server replaying recorded Wikidata/Commons answers with real photo bodies;
+    the search module is pointed at it (environment variables) for the module's tests."""
+    from test_search import FIXTURES, _photo_bodies
+
+    from pipeline.search.replay import WikimediaReplay
+
+    bodies = _photo_bodies(astronaut, hanks)
+    server = WikimediaReplay(FIXTURES).start()
+    server.fill_images(lambda title, info: bodies[title])
+    mp = pytest.MonkeyPatch()
+    for key, value in server.env().items():
+        mp.setenv(key, value)
+    yield server
+    mp.undo()
+    server.stop()

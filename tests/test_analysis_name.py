@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from test_search import FIXTURES, _photo_bodies
 
 from pipeline.cli import main
 from pipeline.search.replay import WikimediaReplay
 
 
-@pytest.fixture(scope="module")
-def replay(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
-    bodies = _photo_bodies(astronaut, hanks)
-    server = WikimediaReplay(FIXTURES).start()
-    server.fill_images(lambda title, info: bodies[title])
-    yield server
-    server.stop()
-
-
-def test_analyze_by_name(replay: WikimediaReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in replay.env().items():
-        monkeypatch.setenv(key, value)
+def test_analyze_by_name(wikimedia: WikimediaReplay, tmp_path: Path) -> None:
     out = tmp_path / "edison.json"
     assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
@@ -49,9 +35,7 @@ def test_name_and_album_are_exclusive(tmp_path: Path) -> None:
     assert main(["analyze", "--quiet"]) == 2
 
 
-def test_render_by_name_writes_credits(replay: WikimediaReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in replay.env().items():
-        monkeypatch.setenv(key, value)
+def test_render_by_name_writes_credits(wikimedia: WikimediaReplay, tmp_path: Path) -> None:
     video = tmp_path / "edison.mp4"
     edits = tmp_path / "keep.json"
     # The recorded bodies show two people: as a user would, look at the analysis,

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
 from test_app import connect, gradio_temp, launch_app  # noqa: F401 (autouse fixture)
-from test_search import FIXTURES, _photo_bodies
 
 from pipeline.search import AmbiguousNameError, TooFewPhotosError, UnknownNameError
 from pipeline.search.replay import WikimediaReplay
@@ -21,26 +19,13 @@ from pipeline.webapp import table as tbl
 
 
 @pytest.fixture(scope="module")
-def replay(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
-    bodies = _photo_bodies(astronaut, hanks)
-    server = WikimediaReplay(FIXTURES).start()
-    server.fill_images(lambda title, info: bodies[title])
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    yield server
-    mp.undo()
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, replay: WikimediaReplay) -> Iterator[tuple[Any, str]]:
+def served(tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay) -> Iterator[tuple[Any, str]]:
     app, url = launch_app(tmp_path_factory)
     yield app, url
     app.demo.close()
 
 
-def test_find_by_name_gives_files_dates_birth_and_credits(replay: WikimediaReplay) -> None:
+def test_find_by_name_gives_files_dates_birth_and_credits(wikimedia: WikimediaReplay) -> None:
     found = service.find_by_name("Thomas Edison", limit=6)
     assert found.birth_date is not None and found.birth_date.isoformat() == "1847-02-11"
     assert 3 <= len(found.files) <= 6 and all(Path(f).is_file() for f in found.files)
@@ -54,7 +39,7 @@ def test_find_by_name_gives_files_dates_birth_and_credits(replay: WikimediaRepla
     assert dated and all(p.age_source in ("date", "year") and p.credits for p in dated)
 
 
-def test_name_errors_say_what_to_do(replay: WikimediaReplay) -> None:
+def test_name_errors_say_what_to_do(wikimedia: WikimediaReplay) -> None:
     with pytest.raises(AmbiguousNameError) as amb:
         service.find_by_name("John Smith")
     assert len(amb.value.candidates) == 3 and "Q228024" in str(amb.value) and "--qid" not in str(amb.value)
@@ -69,7 +54,7 @@ def test_name_errors_say_what_to_do(replay: WikimediaReplay) -> None:
         service.find_by_name("Thomas Edison", limit=100)
 
 
-def test_name_box_handler(replay: WikimediaReplay) -> None:
+def test_name_box_handler(wikimedia: WikimediaReplay) -> None:
     """The page's search handler: found photos replace the album, the birth date fills in, metadata is kept."""
     import app
 

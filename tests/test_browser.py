@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from test_app import gradio_temp, launch_app  # noqa: F401 (autouse fixture)
-from test_search import FIXTURES, _photo_bodies
 
 from pipeline.search.replay import WikimediaReplay
 
@@ -27,20 +25,7 @@ TABLE = "#review-table"
 
 
 @pytest.fixture(scope="module")
-def replay(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
-    bodies = _photo_bodies(astronaut, hanks)
-    server = WikimediaReplay(FIXTURES).start()
-    server.fill_images(lambda title, info: bodies[title])
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    yield server
-    mp.undo()
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, replay: WikimediaReplay) -> Iterator[str]:
+def url(tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay) -> Iterator[str]:
     app, address = launch_app(tmp_path_factory)
     yield address
     app.demo.close()
