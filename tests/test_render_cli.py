@@ -78,3 +78,18 @@ def test_one_usable_photo_exits_3(edison_dir, tmp_path, capsys):
     assert main(["render", str(album), "-o", str(tmp_path / "x.mp4"), "--quiet", "--size", "256"]) == 3
     assert "needs at least 2" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_left_out_photos_are_listed_with_why(edison_dir, tmp_path, capsys):
+    album = tmp_path / "album"
+    shutil.copytree(edison_dir, album)
+    (album / "notes.jpg").write_text("not a photo")
+    edits = tmp_path / "edits.csv"
+    edits.write_text("file,include\n2_edison_middle_c1910s.png,no\n")
+    argv = ["render", str(album), "-o", str(tmp_path / "v.mp4"), "--size", "256", "--frames-between", "3",
+            "--edits", str(edits), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "2 photo(s) left out" in err
+    assert "notes.jpg: not an image" in err
+    assert "2_edison_middle_c1910s.png: excluded by your edits" in err

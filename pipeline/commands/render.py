@@ -13,6 +13,7 @@ from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
 from pipeline.render import RenderResult, RenderSettings, preflight, render
 from pipeline.render.captions import CAPTION_MODES
+from pipeline.types import Analysis
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -132,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         analysis = analysis_from_args(args, progress=progress)
         result = render(analysis, settings=settings, progress=progress, **outputs)
     print_summary(result, outputs["report"])
+    print_left_out(analysis)
     if result.video and (credits := write_credits_beside(analysis, result.video)):
         print(f"wrote {credits} (photo credits)")
     return 0
@@ -161,3 +163,15 @@ def print_summary(result: RenderResult, report: Path | None) -> None:
         print(f"wrote {result.contact_sheet}")
     if report:
         print(f"wrote {report}")
+
+
+def print_left_out(analysis: Analysis) -> None:
+    """Photos that are not in the video, each with why (stderr): nothing is dropped silently."""
+    left = [p for p in analysis.photos if not p.usable]
+    if left:
+        print(f"{len(left)} photo(s) left out (keep one with an edits file: \"include\": true):", file=sys.stderr)
+    for p in left:
+        if p.status != "ok":  # the message names the file
+            print(f"  {p.message}", file=sys.stderr)
+        else:
+            print(f"  {p.file}: {p.reason or 'excluded by your edits'}", file=sys.stderr)
