@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 from PIL import Image
@@ -142,12 +143,27 @@ def _birthday(birth: dt.date, year: int) -> dt.date:
         return dt.date(year, 3, 1)
 
 
-def format_age(age: float, exact: bool) -> str:
-    """``3 y`` for estimates, ``3 y 6 m`` for exact ages (months shown when not zero)."""
-    if not exact:
-        return f"{max(0, round(age))} y"
-    years = int(age)
-    months = int((age - years) * 12 + 1e-6)
-    if years == 0:
-        return f"{months} m"
-    return f"{years} y {months} m" if months else f"{years} y"
+def calendar_age(birth: dt.date, when: dt.date) -> tuple[int, int]:
+    """Whole (years, months) between two dates, the way people count birthdays."""
+    months = (
+        (when.year - birth.year) * 12
+        + (when.month - birth.month)
+        - (1 if when.day < birth.day else 0)
+    )
+    months = max(0, months)
+    return months // 12, months % 12
+
+
+def format_age(age: float, *, exact: bool, months: tuple[int, int] | None = None) -> str:
+    """``3 y 6 m`` for exact ages (``6 m`` under one, ``3 y`` on a birthday month), else ``3 y``."""
+    if exact:
+        if months is None:
+            total = max(0, math.floor(age * 12 + 1e-6))
+            months = (total // 12, total % 12)
+        y, m = months
+        if y == 0:
+            return f"{m} m"
+        return f"{y} y" if m == 0 else f"{y} y {m} m"
+    if age < 1.0:
+        return f"{max(0, math.floor(age * 12 + 0.5))} m"
+    return f"{math.floor(age + 0.5)} y"

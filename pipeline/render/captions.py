@@ -15,37 +15,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.dates import calendar_age, format_age
 from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe
 
 CAPTION_MODES = ("age", "year", "none")
 _DAYS_PER_YEAR = 365.2425
-
-
-def calendar_age(birth: dt.date, when: dt.date) -> tuple[int, int]:
-    """Whole (years, months) between two dates, the way people count birthdays."""
-    months = (
-        (when.year - birth.year) * 12
-        + (when.month - birth.month)
-        - (1 if when.day < birth.day else 0)
-    )
-    months = max(0, months)
-    return months // 12, months % 12
-
-
-def format_age(age: float, *, exact: bool, months: tuple[int, int] | None = None) -> str:
-    """``3 y 6 m`` for exact ages (``6 m`` under one, ``3 y`` on a birthday month), else ``3 y``."""
-    if exact:
-        if months is None:
-            total = max(0, math.floor(age * 12 + 1e-6))
-            months = (total // 12, total % 12)
-        y, m = months
-        if y == 0:
-            return f"{m} m"
-        return f"{y} y" if m == 0 else f"{y} y {m} m"
-    if age < 1.0:
-        return f"{max(0, math.floor(age * 12 + 0.5))} m"
-    return f"{math.floor(age + 0.5)} y"
 
 
 def _lerp_date(a: dt.date, b: dt.date, lam: float) -> dt.date:

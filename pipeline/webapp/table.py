@@ -81,7 +81,7 @@ def credit_line(credits: dict[str, Any] | None) -> str:
 def caption(p: PhotoRecord) -> str:
     """Gallery caption: position, age, date (or "estimated") and a warning mark."""
     exact = p.age_source in ("date", "year")
-    age = format_age(p.age, exact) if p.age is not None else "age ?"
+    age = format_age(p.age, exact=exact) if p.age is not None else "age ?"
     when = p.date.isoformat() if p.date else ""
     if p.age_source == "estimate":
         age, when = f"~{age}", "estimated"
