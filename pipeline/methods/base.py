@@ -71,6 +71,17 @@ class TransitionMethod(ABC):
         """Yield one [size, size, 3] uint8 frame per entry of `lambdas`."""
 
 
+def check_keyframes(keyframes: list[Keyframe], size: int, method: str) -> None:
+    """Raise ValueError unless there are two or more [size, size, 3] uint8 keyframes."""
+    if len(keyframes) < 2:
+        raise ValueError(f"{method} needs at least two keyframes")
+    for kf in keyframes:
+        if kf.image.shape != (size, size, 3) or kf.image.dtype != np.uint8:
+            raise ValueError(
+                f"{kf.label}: keyframe image must be [{size}, {size}, 3] uint8, got {kf.image.shape} {kf.image.dtype}"
+            )
+
+
 _REGISTRY: dict[str, type[TransitionMethod]] = {}
 # Modules that register the built-in methods; imported lazily so that a
 # missing optional dependency of one method never breaks the others.

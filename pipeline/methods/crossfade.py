@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from pipeline.methods.base import Keyframe, TransitionMethod, register_method
+from pipeline.methods.base import Keyframe, TransitionMethod, check_keyframes, register_method
 
 
 @register_method
@@ -19,13 +19,7 @@ class CrossfadeMethod(TransitionMethod):
     default_gamma = 0.0
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
-        if len(keyframes) < 2:
-            raise ValueError("cross-fade needs at least two keyframes")
-        for kf in keyframes:
-            if kf.image.shape != (size, size, 3) or kf.image.dtype != np.uint8:
-                raise ValueError(
-                    f"{kf.label}: keyframe image must be [{size}, {size}, 3] uint8, got {kf.image.shape} {kf.image.dtype}"
-                )
+        check_keyframes(keyframes, size, "cross-fade")
         self.images = [kf.image for kf in keyframes]
 
     def transition(self, j: int, lambdas: np.ndarray) -> Iterator[np.ndarray]:

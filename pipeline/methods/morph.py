@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import UsageError
-from pipeline.methods.base import Keyframe, TransitionMethod, register_method
+from pipeline.methods.base import Keyframe, TransitionMethod, check_keyframes, register_method
 from pipeline.render import colour
 from pipeline.render.paths import SmoothPath
 from pipeline.render.warp import PiecewiseAffineWarper, remap, triangulate, with_border
@@ -63,13 +63,7 @@ class MorphMethod(TransitionMethod):
         video, set by the renderer) so that motion is smooth in video time;
         without them keyframes are spaced evenly.
         """
-        if len(keyframes) < 2:
-            raise ValueError("morph needs at least two keyframes")
-        for kf in keyframes:
-            if kf.image.shape != (size, size, 3) or kf.image.dtype != np.uint8:
-                raise ValueError(
-                    f"{kf.label}: keyframe image must be [{size}, {size}, 3] uint8, got {kf.image.shape} {kf.image.dtype}"
-                )
+        check_keyframes(keyframes, size, "morph")
         self.keyframes = list(keyframes)
         self.size = size
         times = [kf.extra.get("time") for kf in keyframes]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -283,54 +283,41 @@ def _plausible_year(y: int | None, person: Person) -> int | None:
 # -- API listings ---------------------------------------------------------------------
 
 
+def _listing(client: WikimediaClient, key: str, **params: str) -> Iterator[dict]:
+    """Items of a ``list=`` query (``query[key]``), following ``continue`` for `MAX_PAGES` pages."""
+    cont: dict[str, str] = {}
+    for _ in range(MAX_PAGES):
+        answer = client.commons(action="query", **params, **cont)
+        yield from (answer.get("query") or {}).get(key) or []
+        cont = answer.get("continue") or {}
+        if not cont:
+            break
+
+
 def _list_category(client: WikimediaClient, title: str) -> tuple[list[str], list[str]]:
     """Files and sub-categories of one category (``list=categorymembers``, with paging)."""
     files: list[str] = []
     subcats: list[str] = []
-    cont: dict[str, str] = {}
-    for _ in range(MAX_PAGES):
-        answer = client.commons(
-            action="query",
-            list="categorymembers",
-            cmtitle=title,
-            cmtype="file|subcat",
-            cmprop="title",
-            cmlimit="500",
-            **cont,
-        )
-        for member in (answer.get("query") or {}).get("categorymembers") or []:
-            ns, t = member.get("ns"), member.get("title", "")
-            if ns == 6:
-                files.append(t)
-            elif ns == 14:
-                subcats.append(t)
-        cont = answer.get("continue") or {}
-        if not cont:
-            break
+    members = _listing(
+        client, "categorymembers",
+        list="categorymembers", cmtitle=title, cmtype="file|subcat", cmprop="title", cmlimit="500",
+    )  # fmt: skip
+    for member in members:
+        ns, t = member.get("ns"), member.get("title", "")
+        if ns == 6:
+            files.append(t)
+        elif ns == 14:
+            subcats.append(t)
     return files, subcats
 
 
 def _search_files(client: WikimediaClient, person: Person) -> list[str]:
     """File titles from a Commons full-text search on the person's name (namespace 6)."""
-    titles: list[str] = []
-    cont: dict[str, str] = {}
-    for _ in range(MAX_PAGES):
-        answer = client.commons(
-            action="query",
-            list="search",
-            srsearch=f"{person.label} filetype:bitmap",
-            srnamespace="6",
-            srlimit="50",
-            srprop="",
-            **cont,
-        )
-        titles += [
-            h["title"] for h in (answer.get("query") or {}).get("search") or [] if h.get("title")
-        ]
-        cont = answer.get("continue") or {}
-        if not cont:
-            break
-    return titles
+    hits = _listing(
+        client, "search",
+        list="search", srsearch=f"{person.label} filetype:bitmap", srnamespace="6", srlimit="50", srprop="",
+    )  # fmt: skip
+    return [h["title"] for h in hits if h.get("title")]
 
 
 def _imageinfo(client: WikimediaClient, titles: list[str]) -> dict[str, dict]:
