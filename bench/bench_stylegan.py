@@ -30,16 +30,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.stylegan.encoders import Encoder4Editing  # noqa: E402
-from pipeline.stylegan.generator import Generator  # noqa: E402
-from pipeline.stylegan.inference import default_batch_size, encode_images, render_wplus  # noqa: E402
-from pipeline.stylegan.models import (  # noqa: E402
+from pipeline.methods.stylegan.encoders import Encoder4Editing  # noqa: E402
+from pipeline.methods.stylegan.generator import Generator  # noqa: E402
+from pipeline.methods.stylegan.inference import default_batch_size, encode_images, render_wplus  # noqa: E402
+from pipeline.methods.stylegan.models import (  # noqa: E402
     StyleGANModels,
     build_encoder,
     build_generator,
     default_device,
 )
-from pipeline.stylegan.recipe import recipe_state_dict  # noqa: E402
+from tests.support.recipe import recipe_state_dict  # noqa: E402
 
 TARGET_FPS = 40.0
 TARGET_FACES = 50.0

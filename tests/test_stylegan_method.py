@@ -23,18 +23,18 @@ from PIL import Image
 
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.methods.base import Keyframe, available_methods, get_method
-from pipeline.stylegan.encoders import Encoder4Editing
-from pipeline.stylegan.generator import Generator
-from pipeline.stylegan.latents import LATENT_CACHE
-from pipeline.stylegan.method import StyleGANMethod
-from pipeline.stylegan.models import clear_models
-from pipeline.stylegan.recipe import recipe_state_dict
-from pipeline.stylegan.weights import (
+from pipeline.methods.stylegan.encoders import Encoder4Editing
+from pipeline.methods.stylegan.generator import Generator
+from pipeline.methods.stylegan.latents import LATENT_CACHE
+from pipeline.methods.stylegan.method import StyleGANMethod
+from pipeline.methods.stylegan.models import clear_models
+from pipeline.methods.stylegan.weights import (
     HUB_DEFAULTS,
     clear_probe_cache,
     load_checkpoint_file,
     split_checkpoint,
 )
+from tests.support.recipe import recipe_state_dict
 
 SIZE = 96  # output frames; the tiny generator renders 64 px, so frames are resized
 ENV_VARS = [

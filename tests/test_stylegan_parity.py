@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.stylegan.encoders import Encoder4Editing, GradualStyleEncoder
-from pipeline.stylegan.generator import Generator
-from pipeline.stylegan.models import build_encoder, build_generator
-from pipeline.stylegan.recipe import recipe_state_dict
+from pipeline.methods.stylegan.encoders import Encoder4Editing, GradualStyleEncoder
+from pipeline.methods.stylegan.generator import Generator
+from pipeline.methods.stylegan.models import build_encoder, build_generator
+from tests.support.recipe import recipe_state_dict
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures" / "stylegan"

@@ -88,7 +88,7 @@ _REGISTRY: dict[str, type[TransitionMethod]] = {}
 _BUILTIN_MODULES = {
     "morph": "pipeline.methods.morph",
     "crossfade": "pipeline.methods.crossfade",
-    "stylegan": "pipeline.stylegan.method",
+    "stylegan": "pipeline.methods.stylegan.method",
 }
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.stylegan.generator import EqualLinear
+from pipeline.methods.stylegan.generator import EqualLinear
 
 # W+ rows 0-2 read the 16x16 level, 3-6 the 32x32 level, 7+ the 64x64 level.
 COARSE_END = 3

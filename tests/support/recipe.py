@@ -1,4 +1,4 @@
-"""Deterministic pseudo-random network values (the parity-fixture fill recipe).
+"""Deterministic pseudo-random network values (the parity-fixture fill recipe, a test double).
 
 No real weights can be downloaded on the development machines, so the parity
 tests and the benchmark fill the networks with the recipe of

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.stylegan.encoders import ENCODER_INPUT_SIZE
-from pipeline.stylegan.models import StyleGANModels, models_for
+from pipeline.methods.stylegan.encoders import ENCODER_INPUT_SIZE
+from pipeline.methods.stylegan.models import StyleGANModels, models_for
 
 log = logging.getLogger(__name__)
 

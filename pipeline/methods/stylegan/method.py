@@ -17,10 +17,10 @@ import torch
 
 from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, register_method
-from pipeline.stylegan.inference import default_batch_size, gpu_encode, gpu_render
-from pipeline.stylegan.latents import LATENT_CACHE
-from pipeline.stylegan.models import default_device, get_models
-from pipeline.stylegan.weights import ENCODERS, check_encoder, encoder_availability
+from pipeline.methods.stylegan.inference import default_batch_size, gpu_encode, gpu_render
+from pipeline.methods.stylegan.latents import LATENT_CACHE
+from pipeline.methods.stylegan.models import default_device, get_models
+from pipeline.methods.stylegan.weights import ENCODERS, check_encoder, encoder_availability
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from pipeline.errors import MethodUnavailableError
-from pipeline.stylegan.encoders import ENCODER_CLASSES, n_styles_from_state_dict
-from pipeline.stylegan.generator import Generator, generator_config_from_state_dict
-from pipeline.stylegan.weights import (
+from pipeline.methods.stylegan.encoders import ENCODER_CLASSES, n_styles_from_state_dict
+from pipeline.methods.stylegan.generator import Generator, generator_config_from_state_dict
+from pipeline.methods.stylegan.weights import (
     CheckpointParts,
     check_encoder,
     load_checkpoint_file,
