@@ -1,5 +1,9 @@
 """Rendering: from ordered, aligned keyframes to a browser-playable time-lapse.
 
+By job: `settings` (what may be asked, validated once), `plan` (keyframes at
+the output size, timing, captions, the frame stream), `report` (the JSON
+report), `orchestrator` (the run: checks, frames into ffmpeg, GIF, sheet).
+
 Public API (used by the CLI and the app)::
 
     settings = RenderSettings(method="morph", size=512, fps=30)
@@ -10,17 +14,9 @@ Public API (used by the CLI and the app)::
 
 from __future__ import annotations
 
-from pipeline.render.orchestrator import (
-    RenderPlan,
-    RenderResult,
-    RenderSettings,
-    check_method,
-    fit_keyframe,
-    keyframes_from_analysis,
-    plan_render,
-    preflight,
-    render,
-)
+from pipeline.render.orchestrator import RenderResult, preflight, render
+from pipeline.render.plan import RenderPlan, fit_keyframe, keyframes_from_analysis, plan_render
+from pipeline.render.settings import RenderSettings, check_method
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
 
 __all__ = [

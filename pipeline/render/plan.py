@@ -1,0 +1,201 @@
+"""The render plan: keyframes at the output size, their timing, captions and blend strength.
+
+Everything cheap is decided here, before any model loads or frame renders;
+`RenderPlan.frames` then streams the finished frames (method output, keyframe
+holds, the blend of the real photos, captions) in video order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.errors import NotEnoughPhotosError, UsageError
+from pipeline.methods.base import Keyframe, TransitionMethod
+from pipeline.render.captions import Captioner
+from pipeline.render.settings import RenderSettings, check_method, is_number
+from pipeline.render.timing import Timing, keyframe_share, plan_timing
+from pipeline.types import Analysis
+
+
+def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
+    """The keyframe at `size` x `size` (image resized, landmarks scaled); unchanged if already there."""
+    image = np.asarray(kf.image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
+        raise UsageError(
+            f"{kf.label or 'keyframe'}: the aligned face must be a square RGB image, got shape {image.shape}."
+        )
+    if image.dtype != np.uint8:
+        raise UsageError(
+            f"{kf.label or 'keyframe'}: the aligned face must be uint8, got {image.dtype}."
+        )
+    landmarks = np.asarray(kf.landmarks, np.float32)
+    if landmarks.shape != (68, 2) or not np.all(np.isfinite(landmarks)):
+        raise UsageError(
+            f"{kf.label or 'keyframe'}: needs 68 finite (x, y) landmarks, got shape {landmarks.shape}."
+        )
+    side = image.shape[0]
+    if side != size:
+        interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        image = cv2.resize(image, (size, size), interpolation=interp)
+        # Pixel centres: x_new + 0.5 = (x_old + 0.5) * scale.
+        landmarks = (landmarks + 0.5) * (size / side) - 0.5
+    return dataclasses.replace(
+        kf,
+        image=np.ascontiguousarray(image),
+        landmarks=landmarks.astype(np.float32),
+        extra=dict(kf.extra),
+    )
+
+
+def keyframes_from_analysis(analysis: Analysis, size: int) -> list[Keyframe]:
+    """The usable photos of an analysis as keyframes at `size`, in video order.
+
+    Raises:
+        NotEnoughPhotosError: fewer than two usable photos.
+    """
+    usable = analysis.usable
+    if len(usable) < 2:
+        total = len(analysis.photos)
+        raise NotEnoughPhotosError(
+            f"Only {len(usable)} of {total} photo(s) can go into the video; a time-lapse needs at least 2. "
+            "Add photos where the person's face is clearly visible, or include photos the analysis "
+            'recommended removing (edits file: "include": true).'
+        )
+    out = []
+    for p in usable:
+        assert p.aligned is not None and p.aligned_landmarks is not None and p.age is not None
+        kf = Keyframe(
+            image=p.aligned,
+            landmarks=p.aligned_landmarks,
+            age=float(p.age),
+            age_exact=p.age_source == "date",
+            date=p.date,
+            label=p.file,
+            key=p.sha256,
+            extra={"birth_date": analysis.birth_date},
+        )
+        out.append(fit_keyframe(kf, size))
+    return out
+
+
+@dataclass
+class RenderPlan:
+    """Everything decided before the first frame: keyframes, timing, captions, blend strength."""
+
+    settings: RenderSettings
+    method_cls: type[TransitionMethod]
+    keyframes: list[Keyframe]
+    timing: Timing
+    captioner: Captioner
+    gamma: float
+
+    def new_method(self) -> TransitionMethod:
+        """An instance of the method with the settings' options (not yet prepared)."""
+        try:
+            return self.method_cls(**self.settings.method_options)
+        except TypeError as exc:
+            raise UsageError(
+                f"Method {self.settings.method!r} does not accept options {sorted(self.settings.method_options)}: {exc}"
+            ) from exc
+
+    def frames(self, method: TransitionMethod | None = None) -> Iterator[np.ndarray]:
+        """Every frame of the video in order, as [size, size, 3] uint8 RGB.
+
+        Args:
+            method (TransitionMethod | None): an already prepared method;
+                by default a new one is made and prepared here.
+
+        A held frame is yielded as the same array again: do not modify frames.
+        """
+        if method is None:
+            method = self.new_method()
+            method.prepare(self.keyframes, size=self.settings.size)
+        size = self.settings.size
+        kfs = self.keyframes
+        source: Iterator[np.ndarray] | None = None
+        current = -1
+        last: np.ndarray | None = None
+        for spec in self.timing.frames():
+            if spec.hold:
+                assert last is not None
+                yield last
+                continue
+            j, lam = spec.transition, spec.lam
+            if lam >= 1.0:
+                source, current = iter(method.transition(j, np.array([1.0]))), -1
+            elif j != current:
+                source, current = iter(method.transition(j, self.timing.lambdas(j))), j
+            assert source is not None
+            frame = next(source, None)
+            if frame is None:
+                raise RuntimeError(
+                    f"method {method.name!r} yielded too few frames for transition {j}"
+                )
+            if frame.shape != (size, size, 3) or frame.dtype != np.uint8:
+                raise RuntimeError(
+                    f"method {method.name!r} yielded a {frame.shape} {frame.dtype} frame, expected [{size}, {size}, 3] uint8"
+                )
+            share = float(keyframe_share(lam, self.gamma))
+            if share > 1e-6:
+                real = kfs[j if lam < 0.5 else j + 1].image
+                frame = cv2.addWeighted(real, share, frame, 1.0 - share, 0.0)
+            text = self.captioner.text(j, lam)
+            if text:
+                frame = self.captioner.draw(np.array(frame, copy=True), text)
+            last = frame
+            yield frame
+
+
+def plan_render(
+    analysis_or_keyframes: Analysis | Sequence[Keyframe], settings: RenderSettings
+) -> RenderPlan:
+    """Validate and decide everything cheap (no frames rendered, no model loaded).
+
+    Raises:
+        UsageError: a bad setting or keyframe.
+        MethodUnavailableError: the method cannot run here.
+        NotEnoughPhotosError: fewer than two usable photos.
+    """
+    settings.validate()
+    return build_plan(analysis_or_keyframes, settings, check_method(settings))
+
+
+def build_plan(
+    analysis_or_keyframes: Analysis | Sequence[Keyframe],
+    settings: RenderSettings,
+    cls: type[TransitionMethod],
+) -> RenderPlan:
+    """The plan for settings already validated and a method class already checked."""
+    if isinstance(analysis_or_keyframes, Analysis):
+        keyframes = keyframes_from_analysis(analysis_or_keyframes, settings.size)
+    else:
+        keyframes = [fit_keyframe(kf, settings.size) for kf in analysis_or_keyframes]
+        if len(keyframes) < 2:
+            raise NotEnoughPhotosError(
+                f"A time-lapse needs at least 2 photos; got {len(keyframes)}."
+            )
+    for kf in keyframes:
+        if not is_number(kf.age):
+            raise UsageError(
+                f"{kf.label or 'keyframe'}: age {kf.age!r} is not a number; set the age (edits file)."
+            )
+    timing = plan_timing(
+        [kf.age for kf in keyframes],
+        fps=settings.fps,
+        frames_between=settings.frames_between,
+        seconds_per_year=settings.seconds_per_year,
+        min_transition_s=settings.min_transition_s,
+        max_transition_s=settings.max_transition_s,
+        hold=settings.hold,
+    )
+    # Each keyframe's time in the video lets methods shape motion smoothly in video time.
+    for kf, t in zip(keyframes, timing.keyframe_times):
+        kf.extra["time"] = float(t)
+    captioner = Captioner(keyframes, settings.caption, settings.size)
+    gamma = float(cls.default_gamma if settings.gamma is None else settings.gamma)
+    return RenderPlan(settings, cls, keyframes, timing, captioner, gamma)

@@ -1,0 +1,177 @@
+"""Render settings: what a render may be asked for, and their one validation.
+
+`RenderSettings.validate` is the only place the settings are checked; the CLI
+and the app build a `RenderSettings` and let it say what is wrong, before any
+work starts. `check_method` adds the one check that depends on the machine:
+whether the chosen method can run here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import MethodUnavailableError, UsageError
+from pipeline.methods.base import TransitionMethod, get_method
+from pipeline.render.captions import CAPTION_MODES
+from pipeline.render.encode import CRF
+
+SIZES = (256, 512, 1024)
+FPS_RANGE = (24, 60)
+MAX_FRAMES_BETWEEN = 600
+MAX_HOLD_S = 10.0
+MAX_TRANSITION_S = 60.0
+
+
+def is_int(value: Any) -> bool:
+    """True for a whole number (Python or numpy), never for a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """True for a finite real number (Python or numpy), never for a bool."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+@dataclass
+class RenderSettings:
+    """How to render a time-lapse.
+
+    Attributes:
+        method (str): ``morph`` (default), ``crossfade`` or ``stylegan``.
+        size (int): output side in pixels: 256, 512 or 1024.
+        fps (int): frames per second, 24 to 60.
+        frames_between (int | None): frames per transition (the keyframe plus
+            its in-betweens); used unless `seconds_per_year` is set.
+        seconds_per_year (float | None): make each transition last this many
+            seconds per year of age gap (wins over `frames_between`).
+        min_transition_s, max_transition_s (float): clamps on a transition's
+            length with `seconds_per_year`.
+        hold (float): seconds to hold each photo.
+        gamma (float | None): largest share of the real photo blended into
+            frames near a keyframe, 0 to 1; None uses the method's default
+            (0 for morph and cross-fade, 0.5 for StyleGAN).
+        caption (str): ``age``, ``year`` or ``none``.
+        method_options (dict): keyword arguments for the method's
+            constructor (e.g. ``{"encoder": "psp"}`` for StyleGAN).
+        gif_max_bytes (int): the GIF is shrunk until it is at most this large.
+        gif_side (int): largest GIF side in pixels (never above `size`).
+        gif_fps (int): largest GIF frame rate (never above `fps`).
+        crf (int): H.264 quality, 0-51 (lower is better and larger).
+    """
+
+    method: str = "morph"
+    size: int = 512
+    fps: int = 30
+    frames_between: int | None = 24
+    seconds_per_year: float | None = None
+    min_transition_s: float = 0.5
+    max_transition_s: float = 4.0
+    hold: float = 0.0
+    gamma: float | None = None
+    caption: str = "age"
+    method_options: dict = field(default_factory=dict)
+    gif_max_bytes: int = 8_000_000
+    gif_side: int = 480
+    gif_fps: int = 15
+    crf: int = CRF
+
+    def validate(self) -> None:
+        """Check every setting.
+
+        Raises:
+            UsageError: the first bad setting, saying what to use instead.
+        """
+        get_method(self.method)  # raises UsageError naming the known methods
+        if not is_int(self.size) or self.size not in SIZES:
+            raise UsageError(f"Size {self.size!r} is not supported; choose 256, 512 or 1024.")
+        lo, hi = FPS_RANGE
+        if not is_int(self.fps) or not lo <= self.fps <= hi:
+            raise UsageError(
+                f"Frame rate {self.fps!r} is out of range; choose {lo} to {hi} frames per second."
+            )
+        if self.seconds_per_year is None:
+            if self.frames_between is None:
+                raise UsageError(
+                    "Set either frames between photos (e.g. 24) or seconds per year of age (e.g. 0.5)."
+                )
+            if (
+                not is_int(self.frames_between)
+                or not 1 <= self.frames_between <= MAX_FRAMES_BETWEEN
+            ):
+                raise UsageError(
+                    f"Frames between photos must be a whole number from 1 to {MAX_FRAMES_BETWEEN}; got {self.frames_between!r}."
+                )
+        else:
+            if (
+                not is_number(self.seconds_per_year)
+                or not 0 < self.seconds_per_year <= MAX_TRANSITION_S
+            ):
+                raise UsageError(
+                    f"Seconds per year must be above 0 and at most {MAX_TRANSITION_S:g} (e.g. 0.5); got {self.seconds_per_year!r}."
+                )
+            if not (is_number(self.min_transition_s) and is_number(self.max_transition_s)):
+                raise UsageError(
+                    "Minimum and maximum transition lengths must be numbers of seconds."
+                )
+            if not 0 < self.min_transition_s <= self.max_transition_s <= MAX_TRANSITION_S:
+                raise UsageError(
+                    f"Transition length limits must satisfy 0 < minimum <= maximum <= {MAX_TRANSITION_S:g} s; "
+                    f"got minimum {self.min_transition_s!r} s and maximum {self.max_transition_s!r} s."
+                )
+        if not is_number(self.hold) or not 0 <= self.hold <= MAX_HOLD_S:
+            raise UsageError(
+                f"Hold must be between 0 and {MAX_HOLD_S:g} seconds; got {self.hold!r}."
+            )
+        if self.gamma is not None and (not is_number(self.gamma) or not 0 <= self.gamma <= 1):
+            hint = (
+                f" (for {self.gamma}% use {float(self.gamma) / 100:g})"
+                if is_number(self.gamma) and 1 < self.gamma <= 100
+                else ""
+            )
+            raise UsageError(
+                f"Gamma, the largest share of the real photo, must be between 0 and 1, e.g. 0.5; got {self.gamma!r}{hint}."
+            )
+        if self.caption not in CAPTION_MODES:
+            raise UsageError(f"Caption {self.caption!r} unknown; choose age, year or none.")
+        if not isinstance(self.method_options, dict):
+            raise UsageError("Method options must be a dictionary of keyword arguments.")
+        if not is_int(self.gif_max_bytes) or self.gif_max_bytes < 50_000:
+            raise UsageError(
+                f"The GIF size cap must be at least 50000 bytes; got {self.gif_max_bytes!r}."
+            )
+        if not is_int(self.gif_side) or not 96 <= self.gif_side <= 1024:
+            raise UsageError(f"GIF side must be 96 to 1024 pixels; got {self.gif_side!r}.")
+        if not is_int(self.gif_fps) or not 5 <= self.gif_fps <= 50:
+            raise UsageError(f"GIF frame rate must be 5 to 50; got {self.gif_fps!r}.")
+        if not is_int(self.crf) or not 0 <= self.crf <= 51:
+            raise UsageError(f"CRF must be a whole number from 0 to 51; got {self.crf!r}.")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+def check_method(settings: RenderSettings) -> type[TransitionMethod]:
+    """The method class, if it can run here.
+
+    Raises:
+        UsageError: unknown method.
+        MethodUnavailableError: the method cannot run here; the message is its one-line reason.
+    """
+    cls = get_method(settings.method)
+    try:
+        ok, reason = cls.availability()
+    except Exception as exc:  # an availability probe must never crash the caller
+        ok, reason = False, f"availability check failed: {exc}"
+    if not ok:
+        raise MethodUnavailableError(
+            f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}"
+        )
+    return cls
