@@ -10,7 +10,8 @@ the module and parameter names match the ``encoder.`` part of
   (all deltas on, as at inference), which keeps codes close to W.
 
 Both take [N, 3, 256, 256] images in [-1, 1] and return [N, n_styles, 512]
-codes *without* ``latent_avg``; the caller adds it.
+codes *without* ``latent_avg``; the caller adds it. The pSp encoder also takes
+extra input channels (``input_nc``): SAM's age encoder reads RGB plus an age plane.
 """
 
 from __future__ import annotations
@@ -128,13 +129,15 @@ class _PyramidEncoder(nn.Module):
 
     Args:
         n_styles (int): W+ rows of the target generator (18 for 1024 px). Default: 18.
+        input_nc (int): input channels: 3 (RGB), or 4 for SAM (RGB + age plane). Default: 3.
     """
 
-    def __init__(self, n_styles: int = 18) -> None:
+    def __init__(self, n_styles: int = 18, input_nc: int = 3) -> None:
         super().__init__()
         self.n_styles = n_styles
+        self.input_nc = input_nc
         self.input_layer = nn.Sequential(
-            nn.Conv2d(3, 64, 3, 1, 1, bias=False),
+            nn.Conv2d(input_nc, 64, 3, 1, 1, bias=False),
             nn.BatchNorm2d(64),
             nn.PReLU(64),
         )
@@ -161,7 +164,7 @@ class GradualStyleEncoder(_PyramidEncoder):
     """pSp encoder: each W+ row predicted from its pyramid level."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images [N, 3, 256, 256] in [-1, 1] -> codes [N, n_styles, 512] (before latent_avg)."""
+        """Inputs [N, input_nc, 256, 256] in [-1, 1] -> codes [N, n_styles, 512] (before latent_avg)."""
         c1, c2, c3 = self.pyramid(x)
         p2 = _upsample_add(c3, self.latlayer1(c2))
         p1 = _upsample_add(p2, self.latlayer2(c1))
@@ -206,3 +209,15 @@ def n_styles_from_state_dict(state_dict: dict[str, torch.Tensor]) -> int:
     if n == 0:
         raise ValueError("not an e4e/pSp encoder state dict (no styles.N.linear.weight keys)")
     return n
+
+
+def input_nc_from_state_dict(state_dict: dict[str, torch.Tensor]) -> int:
+    """Input channels of an encoder state dict (3 for e4e/pSp, 4 for SAM's age encoder).
+
+    Raises:
+        ValueError: no 4-D ``input_layer.0.weight``.
+    """
+    weight = state_dict.get("input_layer.0.weight")
+    if weight is None or weight.ndim != 4:
+        raise ValueError("not an e4e/pSp encoder state dict (no 4-D input_layer.0.weight)")
+    return int(weight.shape[1])
