@@ -196,3 +196,27 @@ class Analysis:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "photos": [p.to_json() for p in self.photos],
         }
+
+
+@dataclass
+class Keyframe:
+    """One photo of the time-lapse, aligned and ready to render.
+
+    Attributes:
+        image (np.ndarray): [S, S, 3] uint8 aligned face at the output size.
+        landmarks (np.ndarray): [68, 2] float32 (x, y) in `image` pixels.
+        age (float): age in years.
+        age_exact (bool): the age comes from a birth date and a capture date.
+        date (datetime.date | None): capture date, if known.
+        label (str): the photo's file name.
+        key (str): stable identifier of the source photo (content hash), for caches.
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    age: float
+    age_exact: bool = False
+    date: dt.date | None = None
+    label: str = ""
+    key: str = ""
+    extra: dict = field(default_factory=dict)

@@ -8,8 +8,8 @@ import pytest
 
 from pipeline import faces
 from pipeline.methods.base import Keyframe, get_method
-from pipeline.render import colour
-from pipeline.render.warp import warp
+from pipeline.methods.morph import colour
+from pipeline.methods.morph.warp import warp
 
 SIZE = 256
 

@@ -1,41 +1,30 @@
-"""The interface every in-between method implements, and the method registry."""
+"""The interface every in-between method implements, and the method registry.
+
+`Keyframe` is defined low, in `pipeline.types`, so that rendering helpers
+(captions, contact sheet) need not import the methods; it is re-exported here.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from pipeline.errors import UsageError
+from pipeline.types import Keyframe
 
-
-@dataclass
-class Keyframe:
-    """One photo of the time-lapse, aligned and ready to render.
-
-    Attributes:
-        image (np.ndarray): [S, S, 3] uint8 aligned face at the output size.
-        landmarks (np.ndarray): [68, 2] float32 (x, y) in `image` pixels.
-        age (float): age in years.
-        age_exact (bool): the age comes from a birth date and a capture date.
-        date (datetime.date | None): capture date, if known.
-        label (str): the photo's file name.
-        key (str): stable identifier of the source photo (content hash), for caches.
-    """
-
-    image: np.ndarray
-    landmarks: np.ndarray
-    age: float
-    age_exact: bool = False
-    date: dt.date | None = None
-    label: str = ""
-    key: str = ""
-    extra: dict = field(default_factory=dict)
+__all__ = [
+    "Keyframe",
+    "TransitionMethod",
+    "available_methods",
+    "check_keyframes",
+    "get_method",
+    "method_names",
+    "register_method",
+]
 
 
 class TransitionMethod(ABC):

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.dates import calendar_age, format_age
 from pipeline.errors import UsageError
-from pipeline.methods.base import Keyframe
+from pipeline.types import Keyframe
 
 CAPTION_MODES = ("age", "year", "none")
 _DAYS_PER_YEAR = 365.2425

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 from PIL import Image, ImageDraw
 
-from pipeline.methods.base import Keyframe
 from pipeline.render.captions import _font
+from pipeline.types import Keyframe
 
 
 def contact_sheet(

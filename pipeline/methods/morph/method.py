@@ -17,9 +17,9 @@ import numpy as np
 
 from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, check_keyframes, register_method
-from pipeline.render import colour
-from pipeline.render.paths import SmoothPath
-from pipeline.render.warp import PiecewiseAffineWarper, remap, triangulate, with_border
+from pipeline.methods.morph import colour
+from pipeline.methods.morph.paths import SmoothPath
+from pipeline.methods.morph.warp import PiecewiseAffineWarper, remap, triangulate, with_border
 
 # Inner-lip points (60-67) are left out of the triangulation: an open mouth
 # beside a closed one folds the thin triangles between them, while the outer
