@@ -42,7 +42,7 @@ UPLOAD_TYPES = [
 ]  # fmt: skip
 METHOD_LABELS = {"morph": "Morph", "crossfade": "Cross-fade", "stylegan": "StyleGAN"}
 ENCODERS = [("e4e (smooth)", "e4e"), ("pSp (faithful)", "psp")]
-CAPTIONS = [("Age", "age"), ("Year", "year"), ("None", "none")]
+CAPTIONS = [("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")]
 SIZES = [256, 512, 1024]
 # Per visitor: edits, the table as shown (to see which cells changed), faces per photo,
 # dates/credits of photos found by name, and a birth date the app filled in itself.
@@ -386,7 +386,7 @@ def render_api(
         hold: seconds to hold each photo.
         gamma: stylegan only: largest share of the real photo blended in near each photo, 0 to 1.
         fps: frames per second, 24 to 60.
-        caption: age, year or none.
+        caption: age, year, date (e.g. "24 Apr 2008") or none.
         gif: also make a GIF.
         encoder: stylegan only: e4e or psp.
 
@@ -564,7 +564,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
         api_hold = gr.Number(label="hold", value=0.0)
         api_gamma = gr.Number(label="gamma", value=None)
         api_fps = gr.Number(label="fps", value=30, precision=0)
-        api_caption = gr.Radio(["age", "year", "none"], value="age", label="caption")
+        api_caption = gr.Radio(["age", "year", "date", "none"], value="age", label="caption")
         api_gif = gr.Checkbox(label="gif", value=False)
         api_encoder = gr.Radio(["e4e", "psp"], value="e4e", label="encoder")
         api_name = gr.Textbox(label="name", value="")

@@ -8,7 +8,7 @@ Two phases:
   full-resolution photos, so memory stays flat in the album's size.
 * `finalize` is cheap and can run again whenever the user changes something
   (birth date, ages, include, which face): it chooses the target person,
-  flags photos, dates and ages them and puts them in order.
+  flags photos, and hands dating, ageing and ordering to `pipeline.timeline`.
 
 `analyze` does both.
 """
@@ -28,9 +28,9 @@ import numpy as np
 
 from pipeline import age as age_model
 from pipeline import faces as face_ops
-from pipeline import models
-from pipeline.dates import age_between, exif_date, filename_date
-from pipeline.duplicates import DuplicateFinder, signature
+from pipeline import models, timeline
+from pipeline.dates import exif_date, filename_date
+from pipeline.duplicates import DuplicateFinder, keep_best_copies, signature
 from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 SIZES = (256, 512, 1024)
 IDENTITY_THRESHOLD = 0.6
-MAX_AGE = 122  # a capture date implying an older person is a scan or copy date
 
 
 @dataclass
@@ -54,6 +53,9 @@ class ScanState:
     ages: dict[tuple[str, int], float] = field(default_factory=dict)
     date_precision: dict[str, str] = field(default_factory=dict)
     matched: dict[str, bool] = field(default_factory=dict)
+    # (date, source, precision) as the scan found them, so that a date edit
+    # taken back restores them.
+    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
     use_cnn: bool = False
 
 
@@ -245,8 +247,16 @@ def finalize(
     _estimate_ages(analysis, state)
 
     for p in analysis.photos:
-        _apply(p, edits, analysis.birth_date, state, analysis.size, len(ok))
-    _order(analysis)
+        _apply_edits(p, edits, state)
+    limit = timeline.check_identity(
+        ok, state.matched, birth=analysis.birth_date,
+        chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
+    )  # fmt: skip
+    keep_best_copies(analysis.photos, {p.file: p.aligned for p in analysis.photos if p.aligned is not None})
+    for p in analysis.photos:
+        _flag(p, edits, state, len(ok), limit)
+    analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
+    timeline.order_photos(analysis)
     analysis.timings["finalize"] = time.perf_counter() - t0
     return analysis
 
@@ -279,61 +289,41 @@ def _estimate_ages(analysis: Analysis, state: ScanState) -> None:
         state.ages.update(zip(todo, estimates))
 
 
-def _apply(p: PhotoRecord, edits: Edits, birth: dt.date | None, state: ScanState, size: int, n_ok: int) -> None:
-    """Set flags, date, age and include for one photo from automatic values and edits."""
+def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
+    """Crop, raw age estimate, date and edited age of one photo (the timeline does the rest)."""
     edit = edits.get(p.file)
-    reasons: list[str] = []
-    if p.status != STATUS_OK:
-        reasons.append(p.message or p.status)
-    elif p.chosen_face is not None:
+    p.aligned, p.aligned_landmarks, p.age_estimate = None, None, None
+    if p.status == STATUS_OK and p.chosen_face is not None:
         key = (p.file, p.chosen_face)
         p.aligned, p.aligned_landmarks = state.crops.get(key, (None, None))
         p.age_estimate = state.ages.get(key)
-        face = p.faces[p.chosen_face]
+    scanned = state.scan_dates.setdefault(p.file, (p.date, p.date_source, state.date_precision.get(p.file, "")))
+    p.date, p.date_source, precision = (edit.date, "edit", "day") if edit.date is not None else scanned
+    p.date_precision = precision if p.date else ""
+    p.age, p.age_source, p.order_source = (edit.age, "edit", "edit") if edit.age is not None else (None, None, None)
+
+
+def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: float | None) -> None:
+    """Removal recommendations (another person, a duplicate, no usable face) and
+    warnings (small or side-on face: the photo stays in); then include."""
+    reasons: list[str] = []
+    p.warnings = []
+    if p.status != STATUS_OK:
+        reasons.append(p.message or p.status)
+    elif p.chosen_face is not None:
         if not state.matched.get(p.file, True) and n_ok > 1:
+            how = "the photos of similar age" if limit is not None else "the person seen in most photos"
             reasons.append(
-                f"no face matches the person seen in most photos (closest distance {p.identity_distance:.2f}, "
-                f"limit {IDENTITY_THRESHOLD}); keep it only if it is them"
+                f"probably another person: the face is far from {how} (distance {p.identity_distance:.2f}, "
+                f"limit {limit if limit is not None else IDENTITY_THRESHOLD:.2f}); keep it only if it is them"
             )
-        reasons.extend(face.reasons)
+        if limit is None:
+            p.identity_limit = IDENTITY_THRESHOLD
+        p.warnings.extend(p.faces[p.chosen_face].reasons)
     if p.duplicate_of:
-        reasons.append(f"duplicate of {p.duplicate_of}")
+        reasons.append(f"duplicate of {p.duplicate_of} (the better copy is kept)")
     p.recommended_remove = bool(reasons) and p.status in (STATUS_OK, "no_face")
     p.reason = "; ".join(reasons)
-
-    if edit.date is not None:
-        p.date, p.date_source = edit.date, "edit"
-        state.date_precision[p.file] = "day"
-    p.age, p.age_source = p.age_estimate, ("estimate" if p.age_estimate is not None else None)
-    if birth and p.date:
-        if p.date < birth or age_between(birth, p.date) > MAX_AGE:
-            what = "before the birth date" if p.date < birth else f"over {MAX_AGE} years after the birth date"
-            p.reason = "; ".join(filter(None, [p.reason, f"date {p.date} is {what} {birth}; age estimated instead"]))
-        else:
-            p.age = age_between(birth, p.date)
-            p.age_source = "date" if state.date_precision.get(p.file) == "day" else "year"
-    if edit.age is not None:
-        p.age, p.age_source = edit.age, "edit"
-
+    edit = edits.get(p.file)
     usable = p.status == STATUS_OK and p.chosen_face is not None and p.aligned is not None
     p.include = usable and (edit.include if edit.include is not None else not p.recommended_remove)
-
-
-def _order(analysis: Analysis) -> None:
-    """Included photos by age (ties by date, then name) first, then the rest."""
-
-    def key(p: PhotoRecord) -> tuple:
-        return (
-            p.age if p.age is not None else float("inf"),
-            p.date or dt.date.max,
-            p.file,
-        )
-
-    included = sorted((p for p in analysis.photos if p.usable), key=key)
-    rest = sorted((p for p in analysis.photos if not p.usable), key=key)
-    for i, p in enumerate(included):
-        p.order = i
-    for p in rest:
-        p.order = None
-    analysis.photos = included + rest
-

@@ -167,3 +167,29 @@ def format_age(age: float, *, exact: bool, months: tuple[int, int] | None = None
     if age < 1.0:
         return f"{max(0, math.floor(age * 12 + 0.5))} m"
     return f"{math.floor(age + 0.5)} y"
+
+
+def decimal_year(d: dt.date) -> float:
+    """The date as a fractional year (1 July 2000 -> about 2000.5)."""
+    start = dt.date(d.year, 1, 1)
+    return d.year + (d - start).days / (dt.date(d.year + 1, 1, 1) - start).days
+
+
+def from_decimal_year(value: float) -> dt.date:
+    """Inverse of `decimal_year`, to the nearest day (clamped to the calendar's range)."""
+    year = min(max(math.floor(value), dt.MINYEAR), dt.MAXYEAR - 1)
+    start = dt.date(year, 1, 1)
+    days = (dt.date(year + 1, 1, 1) - start).days
+    frac = min(max(value - year, 0.0), 1.0)
+    return start + dt.timedelta(days=min(days - 1, round(frac * days)))
+
+
+# English abbreviations whatever the machine's locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_date(d: dt.date, precision: str = "day") -> str:
+    """``24 Apr 2008`` for a day-precise date, ``2008`` otherwise."""
+    if precision == "day":
+        return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return str(d.year)

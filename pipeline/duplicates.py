@@ -3,6 +3,8 @@
 Exact copies share the file hash. Near-exact copies have the same aspect
 ratio and nearly the same pixels once both are reduced to a small grey
 thumbnail; crops, flips and different shots of the same scene do not.
+Of a group of copies the best one is kept (`keep_best_copies`): a usable
+face, colour rather than black and white, the most pixels.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from pipeline.types import PhotoRecord
 
 _THUMB = 32
 # Mean absolute difference (0-255 grey levels) between normalised thumbnails
@@ -57,3 +61,63 @@ class DuplicateFinder:
                 return other
         self._sigs.append((name, aspect, sig))
         return None
+
+
+def colourfulness(image: np.ndarray | None) -> float:
+    """Mean chroma of an RGB image in grey levels (about 0 for black and white, 10+ for colour)."""
+    if image is None or image.ndim != 3 or image.shape[2] < 3:
+        return 0.0
+    small = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64), :3].astype(np.int16)
+    r, g, b = small[..., 0], small[..., 1], small[..., 2]
+    return float((np.abs(r - g) + np.abs(g - b)).mean() / 2)
+
+
+# Chroma above which a photo counts as colour (JPEG noise in a grey scan stays under 2).
+_COLOUR = 4.0
+
+
+def keep_best_copies(photos: list[PhotoRecord], images: dict[str, np.ndarray] | None = None) -> None:
+    """Point every copy of a duplicated photo at the best copy, which is kept.
+
+    Copies are the groups linked by `duplicate_of` (as the scan found them, or
+    as a previous call left them: the groups stay the same, so this is safe to
+    repeat). The best copy has a usable face, is in colour, has the most pixels,
+    and then comes first in the album.
+
+    Args:
+        photos (list[PhotoRecord]): the album.
+        images (dict | None): per file, an RGB view of the photo (e.g. the aligned
+            face crop) to judge colour by; default each photo's `aligned` crop.
+    """
+    images = images if images is not None else {p.file: p.aligned for p in photos if p.aligned is not None}
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    by_name = {p.file: p for p in photos}
+    for p in photos:
+        if p.duplicate_of and p.duplicate_of in by_name:
+            a, b = root(p.file), root(p.duplicate_of)
+            if a != b:
+                parent[a] = b
+    groups: dict[str, list[PhotoRecord]] = {}
+    for p in photos:
+        groups.setdefault(root(p.file), []).append(p)
+    rank = {p.file: i for i, p in enumerate(photos)}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = max(
+            members,
+            key=lambda p: (
+                p.status == "ok" and images.get(p.file) is not None,
+                colourfulness(images.get(p.file)) > _COLOUR,
+                p.width * p.height,
+                -rank[p.file],
+            ),
+        )
+        for p in members:
+            p.duplicate_of = None if p is best else best.file

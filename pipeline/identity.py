@@ -155,3 +155,100 @@ def _min_per_photo(dist: np.ndarray, photo: np.ndarray) -> np.ndarray:
     """
     starts = np.flatnonzero(np.r_[True, photo[1:] != photo[:-1]])
     return np.minimum.reduceat(dist, starts, axis=1)
+
+
+# Age-aware check (see `check_through_time`): each photo is compared with this
+# many photos of the person nearest to it in age.
+TIME_NEIGHBOURS = 5
+# The limit is the album's typical distance between a photo and its
+# age-neighbours plus a margin, kept within these bounds (dlib's own
+# same-person limit, 0.6, is for pairs of faces, which this compares).
+TIME_LIMIT_RANGE = (0.6, 0.66)
+_TIME_MARGIN = 0.12
+# Fewer members than this: the album-wide verdicts stand.
+_MIN_MEMBERS = 4
+
+
+@dataclass
+class TimeCheck:
+    """Result of `check_through_time`.
+
+    Attributes:
+        distances (np.ndarray): [N] median distance of each face to the person's
+            faces nearest to it in age.
+        limit (float): the album's match limit for those distances.
+        matched (np.ndarray): [N] bool, the face is the person.
+    """
+
+    distances: np.ndarray
+    limit: float
+    matched: np.ndarray
+
+
+def check_through_time(
+    descriptors: np.ndarray,
+    ages: np.ndarray,
+    members: np.ndarray,
+    *,
+    keep: np.ndarray | None = None,
+    neighbours: int = TIME_NEIGHBOURS,
+) -> TimeCheck | None:
+    """Judge every face against the person's photos of nearby ages, with a limit from the album.
+
+    A child's face is far from the adult median but close to the same
+    person's photos a few years older or younger; a look-alike stranger is
+    close to the median of a varied album but not to the person's photos of
+    the same age. So each face gets the median distance to the `neighbours`
+    member faces nearest to it in age (itself left out), and the limit is
+    the members' median of that distance plus a margin (within
+    `TIME_LIMIT_RANGE`): tight albums get a tight limit. A second pass adds
+    the faces the first one accepted to the reference, so a child left out by
+    the album-wide check also vouches for its siblings in age.
+
+    Args:
+        descriptors (np.ndarray): [N, D] the chosen face of each photo.
+        ages (np.ndarray): [N] provisional ages in years (NaN: unknown, then
+            compared with all members).
+        members (np.ndarray): [N] bool, the album-wide verdict (e.g. from `choose_target`).
+        keep (np.ndarray | None): [N] bool, faces the user chose: always the person.
+        neighbours (int): age-neighbours compared with. Default: 5.
+
+    Returns:
+        TimeCheck | None: None when there are too few members for this check.
+    """
+    x = np.asarray(descriptors, dtype=np.float64)
+    age = np.asarray(ages, dtype=np.float64)
+    member = np.asarray(members, dtype=bool).copy()
+    keep = np.zeros(len(x), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    member |= keep
+    if member.sum() < _MIN_MEMBERS:
+        return None
+    dist = pairwise_distances(x, x)
+    gap = np.abs(age[:, None] - age[None, :])
+    gap = np.where(np.isnan(gap), np.inf, gap)  # unknown ages: nearest by likeness alone
+    result: TimeCheck | None = None
+    for _ in range(2):
+        local = _local_distances(dist, gap, member, neighbours)
+        spread = float(np.median(local[member]))
+        limit = float(np.clip(spread + _TIME_MARGIN, *TIME_LIMIT_RANGE))
+        matched = (local <= limit) | keep
+        result = TimeCheck(local, limit, matched)
+        grown = member | matched  # the second pass only adds members (no cascade)
+        if np.array_equal(grown, member):
+            break
+        member = grown
+    log.info("age-aware identity check: %d of %d faces match (limit %.3f)", int(result.matched.sum()), len(x), result.limit)
+    return result
+
+
+def _local_distances(dist: np.ndarray, gap: np.ndarray, member: np.ndarray, k: int) -> np.ndarray:
+    """[N]: median distance of each face to the k members nearest to it in age (never
+    itself); ties in age, and unknown ages, go to the most alike."""
+    cols = np.flatnonzero(member)
+    out = np.full(len(dist), np.inf)
+    for i in range(len(dist)):
+        others = cols[cols != i]
+        if len(others):
+            near = others[np.lexsort((dist[i, others], gap[i, others]))[:k]]
+            out[i] = float(np.median(dist[i, near]))
+    return out

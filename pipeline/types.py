@@ -81,15 +81,25 @@ class PhotoRecord:
         sha256 (str): hash of the file's bytes (or of the pixels for in-memory images).
         faces (list[FaceRecord]): every face found.
         chosen_face (int | None): index into `faces` of the target person's face.
-        identity_distance (float | None): distance of the chosen face to the target.
-        recommended_remove (bool): the analysis thinks this photo should not be used.
-        reason (str): why (identity, duplicate, small/side face, no face...).
-        duplicate_of (str | None): `file` of the first copy of this photo.
+        identity_distance (float | None): how far the chosen face is from the person
+            (from the photos of nearby ages); compared with `identity_limit`.
+        recommended_remove (bool): the analysis thinks this photo should not be used:
+            probably another person, a duplicate, or a file without a usable face.
+        reason (str): why it is recommended to remove (empty otherwise).
+        warnings (list[str]): things worth a look that do not call for removal
+            (a small or side-on face, a date that does not fit); the photo stays in.
+        duplicate_of (str | None): `file` of the copy kept (the best of the copies).
         date (datetime.date | None): capture date.
         date_source (str | None): ``exif``, ``filename``, ``metadata`` or ``edit``.
-        age (float | None): age in years used for ordering and timing.
-        age_source (str | None): ``date`` (exact), ``estimate`` or ``edit``.
-        age_estimate (float | None): the model's estimate, kept even when overridden.
+        date_precision (str): ``day``, ``year`` or ``""`` (no date).
+        age (float | None): the timeline's age in years, used for ordering and timing.
+        age_source (str | None): ``date`` (birth date given + capture date), ``year``
+            (birth date given + capture year), ``inferred`` (capture date + the
+            birth date inferred from the album), ``estimate`` (from the face) or ``edit``.
+        age_estimate (float | None): the age model's raw estimate, kept even when overridden.
+        order_source (str | None): where the photo's place on the timeline comes from:
+            ``edit`` (the user's age or date), ``date`` (its capture date), ``likeness``
+            (undated, placed among the faces it resembles) or ``estimate`` (the age model alone).
         include (bool): whether the photo goes into the video.
         order (int | None): 0-based position in the video among included photos.
         aligned (np.ndarray | None): [S, S, 3] uint8 FFHQ-aligned crop of the chosen face.
@@ -107,14 +117,18 @@ class PhotoRecord:
     faces: list[FaceRecord] = field(default_factory=list)
     chosen_face: int | None = None
     identity_distance: float | None = None
+    identity_limit: float | None = None
     recommended_remove: bool = False
     reason: str = ""
+    warnings: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     date: dt.date | None = None
     date_source: str | None = None
+    date_precision: str = ""
     age: float | None = None
     age_source: str | None = None
     age_estimate: float | None = None
+    order_source: str | None = None
     include: bool = True
     order: int | None = None
     aligned: np.ndarray | None = field(default=None, repr=False)
@@ -150,18 +164,57 @@ class PhotoRecord:
             "identity_distance": None
             if self.identity_distance is None
             else round(float(self.identity_distance), 4),
+            "identity_limit": None if self.identity_limit is None else round(float(self.identity_limit), 4),
             "recommended_remove": bool(self.recommended_remove),
             "reason": self.reason,
+            "warnings": list(self.warnings),
             "duplicate_of": self.duplicate_of,
             "date": self.date.isoformat() if self.date else None,
             "date_source": self.date_source,
+            "date_precision": self.date_precision or None,
             "age": None if self.age is None else round(float(self.age), 2),
             "age_source": self.age_source,
             "age_estimate": None if self.age_estimate is None else round(float(self.age_estimate), 1),
+            "order_source": self.order_source,
             "include": bool(self.include),
             "order": self.order,
             "credits": self.credits,
         }
+
+
+@dataclass
+class BirthEstimate:
+    """A birth date inferred from the album (no birth date was given).
+
+    Attributes:
+        date (datetime.date): the estimate.
+        n_photos (int): dated photos it rests on (after outliers were set aside).
+        uncertainty_years (float): about one standard error, in years.
+        source (str): ``faces`` (capture dates minus estimated ages) or
+            ``edits`` (capture dates minus ages the user typed).
+    """
+
+    date: dt.date
+    n_photos: int
+    uncertainty_years: float
+    source: str = "faces"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "n_photos": int(self.n_photos),
+            "uncertainty_years": round(float(self.uncertainty_years), 1),
+            "source": self.source,
+        }
+
+    def describe(self) -> str:
+        """``born about 1989 (± 2 years), estimated from 140 dated photos``."""
+        what = "dated photos" if self.n_photos != 1 else "dated photo"
+        how = "with the ages you typed" if self.source == "edits" else ""
+        spread = f" (± {self.uncertainty_years:.0f} years)" if self.uncertainty_years >= 1 else ""
+        return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}" + (
+            f" {how}" if how else ""
+        )
 
 
 @dataclass
@@ -172,12 +225,15 @@ class Analysis:
         photos (list[PhotoRecord]): every input, none dropped.
         size (int): side of the aligned crops in pixels.
         birth_date (datetime.date | None): the person's birth date, if given.
+        birth_estimate (BirthEstimate | None): the birth date inferred from dated
+            photos when none was given (None when given, or nothing to infer from).
         timings (dict[str, float]): wall time per stage in seconds.
     """
 
     photos: list[PhotoRecord]
     size: int = 512
     birth_date: dt.date | None = None
+    birth_estimate: BirthEstimate | None = None
     timings: dict[str, float] = field(default_factory=dict)
     # Scan results that re-finalising needs (sources, aligned crops per face);
     # owned by pipeline.analysis, never serialised.
@@ -192,6 +248,7 @@ class Analysis:
         return {
             "size": self.size,
             "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "birth_estimate": self.birth_estimate.to_json() if self.birth_estimate else None,
             "usable": len(self.usable),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "photos": [p.to_json() for p in self.photos],

@@ -126,11 +126,16 @@ def test_review_texts(reviewed: service.Review, edison: list[str]) -> None:
     gallery = service.face_gallery(reviewed.analysis)
     assert len(gallery) == 3 and all(img.shape == (256, 256, 3) for img, _ in gallery)
     captions = [c for _, c in gallery]
-    assert captions == ["1. 31 y 4 m · 1878-07-01", "2. 63 y 4 m · 1910-07-01", "3. 75 y 4 m · 1922-07-01"]
-    # Without a birth date the ages are the model's estimates, marked as such.
+    # Year-only dates: whole years and the year, no false months.
+    assert captions == ["1. 31 y · 1878", "2. 63 y · 1910", "3. 75 y · 1922"]
+    # Without a birth date the dates still give the order; the ages come from an
+    # inferred birth date, marked as estimates, and the summary says so.
     unknown = service.review_album(edison)
-    assert all(c.split(" · ")[0][3] == "~" and c.endswith("estimated") for _, c in service.face_gallery(unknown.analysis))
-    assert "estimates" in service.summary_markdown(unknown)
+    texts = [c for _, c in service.face_gallery(unknown.analysis)]
+    assert [c.split(" · ")[1] for c in texts] == ["1878", "1910", "1922"]
+    assert all(c.split(" · ")[0][3] == "~" for c in texts), texts
+    summary = service.summary_markdown(unknown)
+    assert "estimates" in summary and "born about 18" in summary and "estimated from 3 dated photos" in summary
     assert "recommended to remove" in tbl.notes(
         PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg")
     )

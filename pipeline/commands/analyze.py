@@ -54,12 +54,21 @@ def write_faces(analysis: Analysis, folder: Path) -> None:
 
 
 def print_summary(analysis: Analysis) -> None:
-    """One line per photo on stdout, in video order."""
+    """One line per photo on stdout, in video order, then the totals and the birth date used."""
     for p in analysis.photos:
         pos = f"{p.order + 1:>3}" if p.order is not None else "  -"
         age = f"{p.age:5.1f} y ({p.age_source})" if p.age is not None else "    ?"
         date = p.date.isoformat() if p.date else "no date"
+        placed = f", placed by {p.order_source}" if p.order_source and p.order is not None else ""
         flag = " [recommended remove: " + p.reason + "]" if p.recommended_remove else ""
+        notes = "".join(f" [note: {w}]" for w in p.warnings)
         status = "" if p.status == "ok" else f" [{p.status}] {p.message}"
-        print(f"{pos} {p.file}: {age}, {date}{status}{flag}", file=sys.stdout)
+        print(f"{pos} {p.file}: {age}, {date}{placed}{status}{flag}{notes}", file=sys.stdout)
     print(f"{len(analysis.usable)} of {len(analysis.photos)} photos usable", file=sys.stdout)
+    if analysis.birth_date is None and analysis.birth_estimate is not None:
+        est = analysis.birth_estimate
+        print(
+            f"Birth date: {est.describe()} ({est.date.isoformat()}); "
+            "give --birth-date YYYY-MM-DD for exact ages",
+            file=sys.stdout,
+        )

@@ -1,6 +1,9 @@
-"""Captions burned into the frames: the age (``3 y``, ``3 y 6 m`` when exact) or the year.
+"""Captions burned into the frames: the age (``3 y``, ``3 y 6 m`` when exact), the year,
+or the date (``24 Apr 2008``; the year where only the year is known).
 
-The caption follows the video's time: between two keyframes it shows the
+Captions are as precise as the evidence: months only where a day-precise
+capture date meets a birth date the user gave, whole years otherwise. The
+caption follows the video's time: between two keyframes it shows the
 interpolated age (or date), so the numbers count up as the face ages.
 """
 
@@ -15,11 +18,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.dates import calendar_age, format_age
+from pipeline.dates import calendar_age, decimal_year, format_age, format_date
 from pipeline.errors import UsageError
 from pipeline.types import Keyframe
 
-CAPTION_MODES = ("age", "year", "none")
+CAPTION_MODES = ("age", "year", "date", "none")
 _DAYS_PER_YEAR = 365.2425
 
 
@@ -27,9 +30,8 @@ def _lerp_date(a: dt.date, b: dt.date, lam: float) -> dt.date:
     return a + dt.timedelta(days=round((b - a).days * lam))
 
 
-def _decimal_year(d: dt.date) -> float:
-    start = dt.date(d.year, 1, 1)
-    return d.year + (d - start).days / (dt.date(d.year + 1, 1, 1) - start).days
+def _precision(kf: Keyframe) -> str:
+    return str(kf.extra.get("date_precision") or "day") if kf.date is not None else ""
 
 
 class Captioner:
@@ -37,17 +39,18 @@ class Captioner:
 
     Args:
         keyframes (Sequence[Keyframe]): in video order. ``extra["birth_date"]``
-            (set from the analysis) gives calendar-exact ages.
-        mode (str): ``age``, ``year`` or ``none``.
+            (set from the analysis) gives calendar-exact ages;
+            ``extra["date_precision"]`` (``day`` or ``year``) how precise `date` is.
+        mode (str): ``age``, ``year``, ``date`` or ``none``.
         size (int): frame side in pixels; the font scales with it.
 
     Raises:
-        UsageError: ``year`` captions without any capture date to anchor them.
+        UsageError: ``year`` or ``date`` captions without any capture date to anchor them.
     """
 
     def __init__(self, keyframes: Sequence[Keyframe], mode: str, size: int) -> None:
         if mode not in CAPTION_MODES:
-            raise UsageError(f"Caption {mode!r} unknown; choose age, year or none.")
+            raise UsageError(f"Caption {mode!r} unknown; choose age, year, date or none.")
         self.keyframes = list(keyframes)
         self.mode = mode
         self.size = size
@@ -55,16 +58,17 @@ class Captioner:
             (kf.extra.get("birth_date") for kf in keyframes if kf.extra.get("birth_date")), None
         )
         self._years: list[float] = []
-        if mode == "year":
+        if mode in ("year", "date"):
             dated = [kf for kf in keyframes if kf.date is not None]
             if not dated:
                 raise UsageError(
-                    "Year captions need at least one photo with a capture date (EXIF or edits); use --caption age or none."
+                    f"{mode.capitalize()} captions need at least one photo with a capture date (EXIF or edits); "
+                    "use --caption age or none."
                 )
             # Photos without a date are placed by their age relative to the dated ones.
-            offset = float(np.median([_decimal_year(kf.date) - kf.age for kf in dated]))
+            offset = float(np.median([decimal_year(kf.date) - kf.age for kf in dated]))
             self._years = [
-                _decimal_year(kf.date) if kf.date else kf.age + offset for kf in keyframes
+                decimal_year(kf.date) if kf.date else kf.age + offset for kf in keyframes
             ]
 
     def _exact_date(self, kf: Keyframe) -> dt.date | None:
@@ -80,7 +84,13 @@ class Captioner:
             j, lam = j + 1, 0.0
         a = self.keyframes[j]
         b = self.keyframes[j + 1] if lam > 0.0 else a
-        if self.mode == "year":
+        if self.mode == "date" and a.date is not None and (lam == 0.0 or b.date is not None):
+            if lam == 0.0:
+                return format_date(a.date, _precision(a))
+            # Day by day only between two day-precise dates; else the year.
+            day = _precision(a) == "day" and _precision(b) == "day"
+            return format_date(_lerp_date(a.date, b.date, lam), "day" if day else "year")  # type: ignore[arg-type]
+        if self.mode in ("year", "date"):
             if lam == 0.0 and a.date is not None:
                 return str(a.date.year)
             year = (

@@ -77,7 +77,7 @@ def keyframes_from_analysis(analysis: Analysis, size: int) -> list[Keyframe]:
             date=p.date,
             label=p.file,
             key=p.sha256,
-            extra={"birth_date": analysis.birth_date},
+            extra={"birth_date": analysis.birth_date, "date_precision": p.date_precision},
         )
         out.append(fit_keyframe(kf, size))
     return out

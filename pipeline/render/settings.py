@@ -59,7 +59,7 @@ class RenderSettings:
         gamma (float | None): largest share of the real photo blended into
             frames near a keyframe, 0 to 1; None uses the method's default
             (0 for morph and cross-fade, 0.5 for StyleGAN).
-        caption (str): ``age``, ``year`` or ``none``.
+        caption (str): ``age``, ``year``, ``date`` or ``none``.
         method_options (dict): keyword arguments for the method's
             constructor (e.g. ``{"encoder": "psp"}`` for StyleGAN).
         gif_max_bytes (int): the GIF is shrunk until it is at most this large.
@@ -141,7 +141,7 @@ class RenderSettings:
                 f"Gamma, the largest share of the real photo, must be between 0 and 1, e.g. 0.5; got {self.gamma!r}{hint}."
             )
         if self.caption not in CAPTION_MODES:
-            raise UsageError(f"Caption {self.caption!r} unknown; choose age, year or none.")
+            raise UsageError(f"Caption {self.caption!r} unknown; choose age, year, date or none.")
         if not isinstance(self.method_options, dict):
             raise UsageError("Method options must be a dictionary of keyword arguments.")
         if not is_int(self.gif_max_bytes) or self.gif_max_bytes < 50_000:

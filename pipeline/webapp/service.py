@@ -210,7 +210,12 @@ def summary_markdown(review: Review) -> str:
         lines.append(f"✖ {len(review.problems)} could not be used (see *notes*).")
     if len(usable) == 1:
         lines.append("A time-lapse needs at least 2 photos: add more, or tick *use* on one left out.")
-    if a.birth_date is None and any(p.age_source == "estimate" for p in usable):
+    if a.birth_date is None and a.birth_estimate is not None:
+        lines.append(
+            f"Birth date: {a.birth_estimate.describe()} (about {a.birth_estimate.date.isoformat()}); "
+            "type the real date in the birth date box for exact ages."
+        )
+    if a.birth_date is None and any(p.age_source in ("estimate", "inferred") for p in usable):
         lines.append("Ages marked ~ are estimates: correct them in the table, or give a birth date.")
     return "\n\n".join(lines)
 

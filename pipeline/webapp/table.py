@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from pipeline.dates import format_age
+from pipeline.dates import format_age, format_date
 from pipeline.edits import Edits, PhotoEdit, parse_json, parse_row
 from pipeline.errors import UsageError
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
@@ -32,8 +32,17 @@ _AGE_TOLERANCE = 0.051
 AGE_SOURCES = {
     "date": "exact (birth + photo date)",
     "year": "birth + photo year",
+    "inferred": "photo date + estimated birth date",
     "estimate": "estimated from the face",
     "edit": "your edit",
+}
+
+# Where each photo's place in the video comes from (`PhotoRecord.order_source`).
+ORDER_SOURCES = {
+    "edit": "your edit",
+    "date": "its date",
+    "likeness": "likeness to the other photos",
+    "estimate": "the estimated age",
 }
 
 PhotoEdits = dict[str, dict[str, Any]]
@@ -66,6 +75,10 @@ def notes(p: PhotoRecord) -> str:
         parts.append(f"⚠ recommended to remove: {p.reason}")
     elif p.reason:
         parts.append(p.reason)
+    if p.status == STATUS_OK:
+        parts.extend(f"note: {w}" for w in p.warnings)
+        if p.order_source and p.order is not None and p.order_source != "date":
+            parts.append(f"placed by {ORDER_SOURCES.get(p.order_source, p.order_source)}")
     if p.status == STATUS_OK and len(p.faces) > 1:
         parts.append(f"{len(p.faces)} faces (face numbers start at 0)")
     return "; ".join(parts)
@@ -79,10 +92,13 @@ def credit_line(credits: dict[str, Any] | None) -> str:
 
 
 def caption(p: PhotoRecord) -> str:
-    """Gallery caption: position, age, date (or "estimated") and a warning mark."""
-    exact = p.age_source in ("date", "year")
+    """Gallery caption: position, age (as precise as the evidence), date (or "estimated")
+    and a warning mark."""
+    exact = p.age_source == "date"  # months only for a day-precise date and a given birth date
     age = format_age(p.age, exact=exact) if p.age is not None else "age ?"
-    when = p.date.isoformat() if p.date else ""
+    when = format_date(p.date, p.date_precision or "day") if p.date else ""
+    if p.age_source == "inferred":
+        age = f"~{age}"
     if p.age_source == "estimate":
         age, when = f"~{age}", "estimated"
     head = f"{p.order + 1}. " if p.order is not None else "left out · "
