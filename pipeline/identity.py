@@ -245,10 +245,15 @@ def _local_distances(dist: np.ndarray, gap: np.ndarray, member: np.ndarray, k: i
     """[N]: median distance of each face to the k members nearest to it in age (never
     itself); ties in age, and unknown ages, go to the most alike."""
     cols = np.flatnonzero(member)
-    out = np.full(len(dist), np.inf)
-    for i in range(len(dist)):
-        others = cols[cols != i]
-        if len(others):
-            near = others[np.lexsort((dist[i, others], gap[i, others]))[:k]]
-            out[i] = float(np.median(dist[i, near]))
+    if len(cols) == 0:
+        return np.full(len(dist), np.inf)
+    # One sort key: the age gap (unknown: after every known one), then likeness.
+    key = np.where(np.isfinite(gap[:, cols]), gap[:, cols], 1e6) + dist[:, cols] * 1e-6
+    key[cols, np.arange(len(cols))] = np.inf  # a member is not its own reference
+    k = max(1, min(k, len(cols) - 1 if len(cols) > 1 else 1))
+    near = np.argpartition(key, k - 1, axis=1)[:, :k]
+    picked = np.take_along_axis(dist[:, cols], near, axis=1)
+    out = np.median(picked, axis=1)
+    # A lone member has no reference but itself.
+    out[np.isinf(np.take_along_axis(key, near, axis=1)).all(axis=1)] = np.inf
     return out

@@ -97,40 +97,33 @@ def fit_birth(implied: Sequence[float], *, floor: float = 2.0) -> BirthFit:
     if kept.size > 1:
         spread = max(1.4826 * float(np.median(np.abs(kept - centre))), floor)
     else:
-        spread = max(MODEL_ERROR_YEARS, floor) if floor >= 1.0 else floor
+        spread = max(MODEL_ERROR_YEARS, floor)
     se = 1.2533 * spread / math.sqrt(kept.size)
-    bias = 1.0 if floor >= 1.0 else 0.0  # the age model's own bias does not average out
-    return BirthFit(centre, inliers, outliers, math.hypot(se, bias))
+    return BirthFit(centre, inliers, outliers, math.hypot(se, 1.0))  # + a year of model bias
 
 
 def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, set[str]]:
     """The birth date implied by the dated photos, and the files whose date is an outlier.
 
-    Ages the user typed on dated photos are statements, not estimates: when
-    there are any, only they are used. Otherwise each dated photo with an age
-    estimate counts once.
+    Each dated photo with an age estimate counts once; photos whose age the
+    user typed are left out (an edit is about that photo: it moves it, and
+    does not move the others).
 
     Returns:
         (estimate or None when no photo is dated, names of photos whose date
         does not fit: not a capture date).
     """
-    typed = [p for p in photos if p.date is not None and p.age_source == "edit" and p.age is not None]
-    if typed:
-        fit = fit_birth([decimal_year(p.date) - float(p.age) for p in typed], floor=0.25)  # type: ignore[arg-type]
-        used, source = typed, "edits"
-    else:
-        used = [p for p in photos if p.date is not None and p.age_estimate is not None]
-        if not used:
-            return None, set()
-        fit = fit_birth([decimal_year(p.date) - float(p.age_estimate) for p in used])  # type: ignore[arg-type]
-        source = "faces"
+    used = [
+        p for p in photos
+        if p.date is not None and p.age_estimate is not None and p.age_source != "edit"
+    ]  # fmt: skip
+    if not used:
+        return None, set()
+    fit = fit_birth([decimal_year(p.date) - float(p.age_estimate) for p in used])  # type: ignore[arg-type]
     estimate = BirthEstimate(
-        date=from_decimal_year(fit.centre),
-        n_photos=int(fit.inliers.sum()),
-        uncertainty_years=fit.uncertainty,
-        source=source,
+        date=from_decimal_year(fit.centre), n_photos=int(fit.inliers.sum()), uncertainty_years=fit.uncertainty
     )
-    outliers = {p.file for p, bad in zip(used, fit.outliers) if bad} if source == "faces" else set()
+    outliers = {p.file for p, bad in zip(used, fit.outliers) if bad}
     log.info("birth date inferred: %s from %d photos (+- %.1f y)", estimate.date, estimate.n_photos, fit.uncertainty)
     return estimate, outliers
 

@@ -190,31 +190,24 @@ class BirthEstimate:
         date (datetime.date): the estimate.
         n_photos (int): dated photos it rests on (after outliers were set aside).
         uncertainty_years (float): about one standard error, in years.
-        source (str): ``faces`` (capture dates minus estimated ages) or
-            ``edits`` (capture dates minus ages the user typed).
     """
 
     date: dt.date
     n_photos: int
     uncertainty_years: float
-    source: str = "faces"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "date": self.date.isoformat(),
             "n_photos": int(self.n_photos),
             "uncertainty_years": round(float(self.uncertainty_years), 1),
-            "source": self.source,
         }
 
     def describe(self) -> str:
         """``born about 1989 (± 2 years), estimated from 140 dated photos``."""
         what = "dated photos" if self.n_photos != 1 else "dated photo"
-        how = "with the ages you typed" if self.source == "edits" else ""
         spread = f" (± {self.uncertainty_years:.0f} years)" if self.uncertainty_years >= 1 else ""
-        return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}" + (
-            f" {how}" if how else ""
-        )
+        return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}"
 
 
 @dataclass
