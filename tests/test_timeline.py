@@ -28,11 +28,10 @@ from pipeline.dates import age_between
 from pipeline.edits import Edits, PhotoEdit
 from pipeline.errors import UsageError
 from pipeline.identity import check_through_time
-from pipeline.methods.base import Keyframe
 from pipeline.render import RenderSettings, render
 from pipeline.render.captions import Captioner
 from pipeline.timeline import fit_birth, likeness_ages
-from pipeline.types import Analysis
+from pipeline.types import Analysis, Keyframe
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
