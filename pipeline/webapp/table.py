@@ -103,11 +103,12 @@ def caption(p: PhotoRecord) -> str:
         age, when = f"~{age}", "estimated"
     head = f"{p.order + 1}. " if p.order is not None else "left out · "
     marks = ""
+    faces = [f"{f} face" for f in (p.face.flags if p.face else []) if f]
     if p.recommended_remove:
-        flags = [f for f in (p.face.flags if p.face else []) if f]
-        if p.duplicate_of:
-            flags.append("duplicate")
-        marks = " ⚠ " + (", ".join(flags) if flags else "check")
+        why = (["duplicate"] if p.duplicate_of else []) or (["another person?"] if "another person" in p.reason else [])
+        marks = " ⚠ " + ", ".join(why + faces or ["check"])
+    elif faces:
+        marks = " · " + ", ".join(faces)  # a note only: the photo stays in
     return f"{head}{age}" + (f" · {when}" if when else "") + marks
 
 
