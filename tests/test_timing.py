@@ -109,7 +109,7 @@ def test_default_settings_are_valid():
         ({"hold": -1.0}, "Hold must be between 0 and 10"),
         ({"gamma": 50}, "for 50% use 0.5"),
         ({"gamma": -0.1}, "between 0 and 1"),
-        ({"caption": "date"}, "choose age, year, date or none"),
+        ({"caption": "decade"}, "choose age, year, date or none"),
         ({"method": "magic"}, "choose one of: morph, crossfade, stylegan"),
         ({"gif_max_bytes": 10}, "at least 50000 bytes"),
     ],
