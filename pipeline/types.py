@@ -270,3 +270,8 @@ class Keyframe:
     label: str = ""
     key: str = ""
     extra: dict = field(default_factory=dict)
+
+
+def is_imagined(kf: Keyframe) -> bool:
+    """The keyframe is a face generated at an age no photo shows (``extra["imagined"]``)."""
+    return bool(kf.extra.get("imagined", False))

@@ -78,6 +78,35 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--caption", choices=CAPTION_MODES, default="age", help="burned-in caption (default age)"
     )
+    ages = p.add_argument_group(
+        "ages beyond the photos (SAM age model; needs its weights, a GPU makes it fast)"
+    )
+    ages.add_argument(
+        "--extend-before",
+        type=float,
+        metavar="AGE",
+        help="add imagined faces before the first photo, down to this age (e.g. 2)",
+    )
+    ages.add_argument(
+        "--extend-after",
+        type=float,
+        metavar="AGE",
+        help="add imagined faces after the last photo, up to this age (e.g. 80)",
+    )
+    ages.add_argument(
+        "--lifespan",
+        type=float,
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="with a single usable photo: the ages its lifespan video spans (default 5 80)",
+    )
+    ages.add_argument(
+        "--age-step",
+        type=float,
+        default=10.0,
+        metavar="YEARS",
+        help="about this many years between imagined faces (default 10)",
+    )
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report")
     p.add_argument("--gif", metavar="OUT.gif", help="also write a GIF")
     p.add_argument(
@@ -116,6 +145,10 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         caption=args.caption,
         method_options=options,
         gif_max_bytes=round(args.gif_max_mb * 1_000_000),
+        extend_before=args.extend_before,
+        extend_after=args.extend_after,
+        lifespan=tuple(args.lifespan) if args.lifespan else (5.0, 80.0),
+        age_step=args.age_step,
     )
 
 

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.dates import calendar_age, decimal_year, format_age, format_date
 from pipeline.errors import UsageError
-from pipeline.types import Keyframe
+from pipeline.types import Keyframe, is_imagined
 
 CAPTION_MODES = ("age", "year", "date", "none")
 _DAYS_PER_YEAR = 365.2425
@@ -77,13 +77,22 @@ class Captioner:
         )
 
     def text(self, j: int, lam: float) -> str:
-        """Caption of a frame at position `lam` between keyframes j and j+1 ('' for none)."""
+        """Caption of a frame at position `lam` between keyframes j and j+1 ('' for none).
+
+        Frames of a face SAM imagined (at or next to an imagined keyframe) say so:
+        ``about 70 y, imagined``.
+        """
         if self.mode == "none":
             return ""
         if lam >= 1.0:
             j, lam = j + 1, 0.0
         a = self.keyframes[j]
         b = self.keyframes[j + 1] if lam > 0.0 else a
+        if is_imagined(a) or is_imagined(b):
+            return f"about {self._plain_text(j, lam, a, b)}, imagined"
+        return self._plain_text(j, lam, a, b)
+
+    def _plain_text(self, j: int, lam: float, a: Keyframe, b: Keyframe) -> str:
         if self.mode == "date" and a.date is not None and (lam == 0.0 or b.date is not None):
             if lam == 0.0:
                 return format_date(a.date, _precision(a))

@@ -20,6 +20,7 @@ from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, get_method
 from pipeline.render.captions import Captioner
 from pipeline.render.encode import PRESET, EncodingError, VideoWriter, encode_gif, probe
+from pipeline.render.imagined import require_sam
 from pipeline.render.plan import RenderPlan, build_plan
 from pipeline.render.report import build_report, write_report
 from pipeline.render.settings import RenderSettings, check_method
@@ -85,6 +86,8 @@ def preflight(
     """
     settings.validate()
     check_method(settings)
+    if settings.extends:
+        require_sam("Extending the video beyond the photos")
     out = (
         _check_output(video, ".mp4", "video"),
         _check_output(gif, ".gif", "GIF"),
@@ -157,13 +160,16 @@ def render(
 
     video_info: dict[str, Any] | None = None
     gif_info: dict[str, Any] | None = None
-    if video or gif:
+    method: TransitionMethod | None = None
+    # Imagined faces are made while preparing; the contact sheet shows them too.
+    if video or gif or (contact_sheet and plan.imagined):
         report_progress("preparing", 0.0)
         t0 = time.perf_counter()
         method = plan.new_method()
         method.prepare(plan.keyframes, size=size)
         timings["prepare"] = time.perf_counter() - t0
         report_progress("preparing", 1.0)
+    if method is not None and (video or gif):
         with tempfile.TemporaryDirectory(prefix="timelapse-render-") as work:
             mp4 = video or Path(work) / "video.mp4"
             video_info = _encode(plan, method, mp4, timings, report_progress)

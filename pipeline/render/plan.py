@@ -17,9 +17,10 @@ import numpy as np
 from pipeline.errors import NotEnoughPhotosError, UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod
 from pipeline.render.captions import Captioner
+from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
 from pipeline.render.settings import RenderSettings, check_method, is_number
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
-from pipeline.types import Analysis
+from pipeline.types import Analysis, is_imagined
 
 
 def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
@@ -52,14 +53,21 @@ def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
     )
 
 
-def keyframes_from_analysis(analysis: Analysis, size: int) -> list[Keyframe]:
+def keyframes_from_analysis(
+    analysis: Analysis, size: int, *, allow_one: bool = False
+) -> list[Keyframe]:
     """The usable photos of an analysis as keyframes at `size`, in video order.
 
+    Args:
+        analysis (Analysis): the analysed album.
+        size (int): output side in pixels.
+        allow_one (bool): one photo is enough (a lifespan video imagined from it).
+
     Raises:
-        NotEnoughPhotosError: fewer than two usable photos.
+        NotEnoughPhotosError: fewer than two usable photos (fewer than one with `allow_one`).
     """
     usable = analysis.usable
-    if len(usable) < 2:
+    if len(usable) < (1 if allow_one else 2):
         total = len(analysis.photos)
         raise NotEnoughPhotosError(
             f"Only {len(usable)} of {total} photo(s) can go into the video; a time-lapse needs at least 2. "
@@ -93,9 +101,33 @@ class RenderPlan:
     timing: Timing
     captioner: Captioner
     gamma: float
+    gammas: list[float] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.gammas:
+            self.gammas = keyframe_gammas(self.keyframes, self.gamma)
+
+    @property
+    def imagined(self) -> bool:
+        """Some keyframes are faces SAM imagines (an extension or a one-photo lifespan)."""
+        return any(is_imagined(kf) for kf in self.keyframes)
 
     def new_method(self) -> TransitionMethod:
-        """An instance of the method with the settings' options (not yet prepared)."""
+        """An instance of the method with the settings' options (not yet prepared).
+
+        With imagined keyframes it is wrapped so that SAM renders every stretch
+        that touches one; the chosen method renders only between two photos.
+        """
+        real = [kf for kf in self.keyframes if not is_imagined(kf)]
+        inner = self._user_method() if len(real) >= 2 else None
+        if not self.imagined:
+            assert inner is not None
+            return inner
+        from pipeline.methods.stylegan.aging import AgeExtendedMethod
+
+        return AgeExtendedMethod(inner)
+
+    def _user_method(self) -> TransitionMethod:
         try:
             return self.method_cls(**self.settings.method_options)
         except TypeError as exc:
@@ -140,7 +172,7 @@ class RenderPlan:
                 raise RuntimeError(
                     f"method {method.name!r} yielded a {frame.shape} {frame.dtype} frame, expected [{size}, {size}, 3] uint8"
                 )
-            share = float(keyframe_share(lam, self.gamma))
+            share = float(keyframe_share(lam, self.gammas[j if lam < 0.5 else j + 1]))
             if share > 1e-6:
                 real = kfs[j if lam < 0.5 else j + 1].image
                 frame = cv2.addWeighted(real, share, frame, 1.0 - share, 0.0)
@@ -172,18 +204,17 @@ def build_plan(
 ) -> RenderPlan:
     """The plan for settings already validated and a method class already checked."""
     if isinstance(analysis_or_keyframes, Analysis):
-        keyframes = keyframes_from_analysis(analysis_or_keyframes, settings.size)
+        keyframes = keyframes_from_analysis(analysis_or_keyframes, settings.size, allow_one=True)
     else:
         keyframes = [fit_keyframe(kf, settings.size) for kf in analysis_or_keyframes]
-        if len(keyframes) < 2:
-            raise NotEnoughPhotosError(
-                f"A time-lapse needs at least 2 photos; got {len(keyframes)}."
-            )
+        if not keyframes:
+            raise NotEnoughPhotosError("A time-lapse needs at least 2 photos; got none.")
     for kf in keyframes:
         if not is_number(kf.age):
             raise UsageError(
                 f"{kf.label or 'keyframe'}: age {kf.age!r} is not a number; set the age (edits file)."
             )
+    keyframes = _with_imagined(keyframes, settings)
     timing = plan_timing(
         [kf.age for kf in keyframes],
         fps=settings.fps,
@@ -199,3 +230,30 @@ def build_plan(
     captioner = Captioner(keyframes, settings.caption, settings.size)
     gamma = float(cls.default_gamma if settings.gamma is None else settings.gamma)
     return RenderPlan(settings, cls, keyframes, timing, captioner, gamma)
+
+
+def _with_imagined(keyframes: list[Keyframe], settings: RenderSettings) -> list[Keyframe]:
+    """Add the keyframes SAM will imagine: a lifespan for one photo, the extensions asked for.
+
+    Raises:
+        NotEnoughPhotosError: one photo and no SAM to imagine the others.
+        MethodUnavailableError: an extension is asked for and SAM cannot run here.
+    """
+    if len(keyframes) == 1:
+        ok, reason = sam_status()
+        if not ok:
+            raise NotEnoughPhotosError(
+                "Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan video "
+                f"from one photo needs the SAM age model, which cannot run here ({reason})."
+            )
+    elif not settings.extends:
+        return keyframes
+    else:
+        require_sam("Extending the video beyond the photos")
+    return add_imagined(
+        keyframes,
+        extend_before=settings.extend_before,
+        extend_after=settings.extend_after,
+        lifespan=(float(settings.lifespan[0]), float(settings.lifespan[1])),
+        age_step=float(settings.age_step),
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.render.plan import RenderPlan
+from pipeline.types import is_imagined
 
 
 def _iso(d: dt.date | None) -> str | None:
@@ -41,6 +42,7 @@ def build_report(
             "start_frame": starts[j],
             "frames": d,
             "seconds": round(d / timing.fps, 6),
+            "imagined": is_imagined(kfs[j]) or is_imagined(kfs[j + 1]),
         }
         for j, d in enumerate(timing.transition_frames)
     ]
@@ -52,9 +54,13 @@ def build_report(
             "date": _iso(kf.date),
             "caption": captions[i],
             "frame": starts[i],
+            "imagined": is_imagined(kf),
+            "source": kf.extra.get("source") if is_imagined(kf) else None,
+            "blend": round(plan.gammas[i], 3),
         }
         for i, kf in enumerate(kfs)
     ]
+    imagined = [k for k in keyframes if k["imagined"]]
     return {
         "method": s.method,
         "method_label": plan.method_cls.label,
@@ -75,6 +81,16 @@ def build_report(
         "transitions": transitions,
         "keyframes": keyframes,
         "gamma": plan.gamma,
+        "imagined": {
+            "model": "SAM (age transformation)",
+            "count": len(imagined),
+            "ages": [k["age"] for k in imagined],
+            "lifespan": len(kfs) - len(imagined) == 1,
+            "extend_before": s.extend_before,
+            "extend_after": s.extend_after,
+        }
+        if imagined
+        else None,
         "caption": s.caption,
         "settings": s.to_json(),
         "video": video_info,

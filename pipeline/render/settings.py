@@ -66,6 +66,11 @@ class RenderSettings:
         gif_side (int): largest GIF side in pixels (never above `size`).
         gif_fps (int): largest GIF frame rate (never above `fps`).
         crf (int): H.264 quality, 0-51 (lower is better and larger).
+        extend_before (float | None): add faces imagined by SAM before the
+            first photo, down to this age (0-100).
+        extend_after (float | None): the same after the last photo, up to this age.
+        lifespan (tuple[float, float]): ages a one-photo video spans (default 5 to 80).
+        age_step (float): years between imagined faces (about; default 10).
     """
 
     method: str = "morph"
@@ -83,6 +88,10 @@ class RenderSettings:
     gif_side: int = 480
     gif_fps: int = 15
     crf: int = CRF
+    extend_before: float | None = None
+    extend_after: float | None = None
+    lifespan: tuple[float, float] = (5.0, 80.0)
+    age_step: float = 10.0
 
     def validate(self) -> None:
         """Check every setting.
@@ -154,6 +163,34 @@ class RenderSettings:
             raise UsageError(f"GIF frame rate must be 5 to 50; got {self.gif_fps!r}.")
         if not is_int(self.crf) or not 0 <= self.crf <= 51:
             raise UsageError(f"CRF must be a whole number from 0 to 51; got {self.crf!r}.")
+        self._validate_ages()
+
+    def _validate_ages(self) -> None:
+        """The imagined-age settings: ages SAM knows (0 to 100), a sensible range and step."""
+        for name in ("extend_before", "extend_after"):
+            value = getattr(self, name)
+            if value is not None and (not is_number(value) or not 0 <= value <= 100):
+                label = name.replace("_", " ").capitalize()
+                raise UsageError(f"{label} must be an age from 0 to 100; got {value!r}.")
+        span = self.lifespan
+        if (
+            not isinstance(span, (tuple, list))
+            or len(span) != 2
+            or not all(is_number(a) and 0 <= a <= 100 for a in span)
+            or span[1] - span[0] < 5
+        ):
+            raise UsageError(
+                f"The lifespan must be two ages from 0 to 100, at least 5 years apart (e.g. 5 to 80); got {span!r}."
+            )
+        if not is_number(self.age_step) or not 2 <= self.age_step <= 50:
+            raise UsageError(
+                f"The step between imagined ages must be 2 to 50 years; got {self.age_step!r}."
+            )
+
+    @property
+    def extends(self) -> bool:
+        """Faces are imagined beyond the first or last photo."""
+        return self.extend_before is not None or self.extend_after is not None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

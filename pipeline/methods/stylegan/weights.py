@@ -10,7 +10,8 @@ comes from, in order:
 3. A download with ``huggingface_hub.hf_hub_download`` (cached, resumable),
    unless ``HF_HUB_OFFLINE=1`` or the Hub does not answer a quick probe.
 
-``<ENC>`` is ``E4E`` or ``PSP``. Files are checked by size and SHA-256 where
+``<ENC>`` is ``E4E``, ``PSP`` or ``SAM`` (the age-transformation checkpoint
+``sam_ffhq_aging.pt``: its age encoder, a pSp encoder, the same generator). Files are checked by size and SHA-256 where
 known (the pinned defaults, or ``TIMELAPSE_<ENC>_SHA256``) and loaded with
 ``torch.load(weights_only=True)``.
 """
@@ -36,6 +37,8 @@ from pipeline.errors import MethodUnavailableError, UsageError
 log = logging.getLogger(__name__)
 
 ENCODERS = ("e4e", "psp")
+# Every checkpoint this module finds: the two morph encoders and SAM (age transformation).
+CHECKPOINTS = (*ENCODERS, "sam")
 
 # Reachability probe: total budget (seconds) and per-process cache
 # {endpoint: (ok, detail, monotonic time)}. A success is kept for the process's
@@ -81,6 +84,16 @@ HUB_DEFAULTS: dict[str, HubDefault] = {
         revision="38432361dadb040906bc23623efb58bdc061a6a4",
         sha256="f786ac5cf18fcdbc5c57c9f3f12cbedca69381fbdf5694dd132294e3133749d7",
         size=None,  # only "1.2 GB" is published; the SHA-256 pins the content
+    ),
+    # The authors publish SAM on Google Drive only; this mirror states that its file is
+    # byte-identical to that release. No SHA-256 is published for it, so the size of the
+    # authors' file (2,270,547,237 bytes) pins it; set TIMELAPSE_SAM_SHA256 to pin the content.
+    "sam": HubDefault(
+        repo_id="aimi-models/sam-aging",
+        filename="sam_ffhq_aging.pt",
+        revision="f05249c0faa14a1d0c0347fdc2cb8131503db74a",
+        sha256=None,
+        size=2270547237,
     ),
 }
 
@@ -132,9 +145,21 @@ def check_encoder(encoder: str) -> str:
     return name
 
 
+def check_checkpoint(name: str) -> str:
+    """Normalise a checkpoint name (an encoder, or ``sam``).
+
+    Raises:
+        UsageError: not one of :data:`CHECKPOINTS`.
+    """
+    key = name.strip().lower()
+    if key not in CHECKPOINTS:
+        raise UsageError(f"Unknown checkpoint {name!r}; choose one of: {', '.join(CHECKPOINTS)}.")
+    return key
+
+
 def checkpoint_source(encoder: str) -> CheckpointSource:
     """Read ``TIMELAPSE_<ENC>_*`` environment variables over the defaults (at call time)."""
-    encoder = check_encoder(encoder)
+    encoder = check_checkpoint(encoder)
     default = HUB_DEFAULTS[encoder]
     prefix = f"TIMELAPSE_{encoder.upper()}"
     env = os.environ
@@ -277,7 +302,8 @@ def encoder_availability(encoder: str) -> tuple[bool, str]:
         return False, f"{where} and HF_HUB_OFFLINE=1; set {var} to a local checkpoint file."
     ok, detail = probe_hub()
     if ok:
-        return True, f"{encoder}: will download {source.describe()} on first use (about 1.2 GB)"
+        gb = HUB_DEFAULTS[source.encoder].size or 1.2e9
+        return True, f"{encoder}: will download {source.describe()} on first use (about {gb / 1e9:.1f} GB)"
     return (
         False,
         f"{where} and the Hub is unreachable ({detail}); set {var} to a local checkpoint file.",
@@ -353,7 +379,7 @@ def resolve_checkpoint(encoder: str) -> tuple[Path, CheckpointSource]:
         raise MethodUnavailableError(f"StyleGAN {encoder} weights unavailable: {reason}")
     from huggingface_hub import hf_hub_download
 
-    log.info("Downloading %s from the Hugging Face Hub (about 1.2 GB, once)", source.describe())
+    log.info("Downloading %s from the Hugging Face Hub (once)", source.describe())
     try:
         path = hf_hub_download(
             source.repo_id,
