@@ -3,8 +3,8 @@
 Prints: model loading time, photos/s with the HOG detector once models are
 loaded, and peak resident memory for an N-photo folder.
 
-    .venv/bin/python bench/bench_analysis.py            # 24 photos
-    .venv/bin/python bench/bench_analysis.py --count 200  # the 200-photo memory target
+    .venv/bin/python -m bench.bench_analysis            # 24 photos
+    .venv/bin/python -m bench.bench_analysis --count 200  # the 200-photo memory target
 
 Targets on a 2-core machine: >= 2 photos/s, model loading <= 5 s, peak
 memory <= 2 GB for 200 photos.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def make_album(folder: Path, count: int) -> None:

@@ -9,7 +9,7 @@ background), then, through `gradio_client` like any script or the page:
 * with ``--browser``, the page itself in headless Chromium: from dropping the
   files on the upload box to the filled review table.
 
-    .venv/bin/python bench/bench_app.py [--count 15] [--browser]
+    .venv/bin/python -m bench.bench_app [--count 15] [--browser]
 
 Target on a 2-core machine: first feedback for 15 photos within 10 s.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def make_album(folder: Path, count: int) -> list[str]:

@@ -7,7 +7,7 @@ upscaled to 4000 x 3000 with some sensor-like noise. Times are the best of
 alignment of the largest face and its age. Model loading is timed in a fresh
 interpreter.
 
-    .venv/bin/python bench/bench_faces.py [--repeat 5] [--max-side 1280] [--size 512] [--cnn]
+    .venv/bin/python -m bench.bench_faces [--repeat 5] [--max-side 1280] [--size 512] [--cnn]
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import age, faces, models  # noqa: E402
+from pipeline import age, faces, models
 
 W, H = 4000, 3000
 

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/bench_render.py            # all three
-    .venv/bin/python bench/bench_render.py --skip-e2e  # morph speed only (quick)
+    .venv/bin/python -m bench.bench_render            # all three
+    .venv/bin/python -m bench.bench_render --skip-e2e  # morph speed only (quick)
 
 Prints:
   * morph frames/s at 512x512, excluding encoding (the method alone, and the
@@ -33,11 +33,10 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from pipeline import faces  # noqa: E402
-from pipeline.methods.base import Keyframe, get_method  # noqa: E402
-from pipeline.render import RenderSettings, plan_render  # noqa: E402
+from pipeline import faces
+from pipeline.methods.base import Keyframe, get_method
+from pipeline.render import RenderSettings, plan_render
 
 
 def package_photos() -> dict[str, np.ndarray]:
@@ -137,7 +136,7 @@ def _run_cli(args: list[str]) -> tuple[float, int, dict]:
         "sys.exit(rc)\n"
     )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"render failed ({proc.returncode}): {proc.stderr[-2000:]}")

@@ -7,7 +7,7 @@ resolution, candidate search, downloads and the total. It runs once with a
 server answering instantly and once with a simulated distance (a delay on
 every API answer and every image) to show what the parallel requests save.
 
-    .venv/bin/python bench/bench_search.py [--repeat 3] [--api-delay 0.15] [--image-delay 0.3]
+    .venv/bin/python -m bench.bench_search [--repeat 3] [--api-delay 0.15] [--image-delay 0.3]
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.search import fetch_photos  # noqa: E402
-from pipeline.search.replay import Route, WikimediaReplay  # noqa: E402
+from pipeline.search import fetch_photos
+from tests.support.replay import Route, WikimediaReplay
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "wikimedia"
 NAME = "Barack Obama"

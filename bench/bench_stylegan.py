@@ -10,8 +10,8 @@ on CUDA, fp32 on CPU; the device is chosen automatically unless given.
 Prints: encoder faces/s, generator frames/s at the output size, and peak
 memory (``torch.cuda.max_memory_allocated`` on CUDA, process peak RSS on CPU).
 
-    .venv/bin/python bench/bench_stylegan.py                 # CPU here: a few frames, ~1-2 min
-    .venv/bin/python bench/bench_stylegan.py --frames 512    # on a GPU: more frames
+    .venv/bin/python -m bench.bench_stylegan                 # CPU here: a few frames, ~1-2 min
+    .venv/bin/python -m bench.bench_stylegan --frames 512    # on a GPU: more frames
 
 Targets on an H100: >= 40 frames/s at 1024 px, >= 50 faces/s encoding.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 from pathlib import Path
 
@@ -28,18 +27,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.methods.stylegan.encoders import Encoder4Editing  # noqa: E402
-from pipeline.methods.stylegan.generator import Generator  # noqa: E402
-from pipeline.methods.stylegan.inference import default_batch_size, encode_images, render_wplus  # noqa: E402
-from pipeline.methods.stylegan.models import (  # noqa: E402
+from pipeline.methods.stylegan.encoders import Encoder4Editing
+from pipeline.methods.stylegan.generator import Generator
+from pipeline.methods.stylegan.inference import default_batch_size, encode_images, render_wplus
+from pipeline.methods.stylegan.models import (
     StyleGANModels,
     build_encoder,
     build_generator,
     default_device,
 )
-from tests.support.recipe import recipe_state_dict  # noqa: E402
+from tests.support.recipe import recipe_state_dict
 
 TARGET_FPS = 40.0
 TARGET_FACES = 50.0

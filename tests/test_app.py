@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,37 +20,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageEnhance
 
+from tests.support.app import connect, launch_app
+
 ENDPOINTS = {"/analyze", "/render", "/timelapse"}
 EDISON_BIRTH = "1847-02-11"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def use_test_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Point Gradio's temp folder inside pytest's, before the app is imported (Gradio reads it then).
-
-    The same folder for every module of the session, since the app is imported once.
-    """
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.getbasetemp() / "gradio")
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def gradio_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
-    use_test_temp(tmp_path_factory)
-
-
-def launch_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
-    """Import the app and start it on a free port of 127.0.0.1."""
-    use_test_temp(tmp_path_factory)
-    import app
-
-    _, url, _ = app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    return app, url
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +38,9 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-def connect(url: str, downloads: Path) -> Client:
-    return Client(url, verbose=False, download_files=str(downloads))
-
-
 @pytest.fixture(scope="module")
 def client(served: tuple[Any, str], downloads: Path) -> Client:
     return connect(served[1], downloads)
-
-
-@pytest.fixture(scope="module")
-def edison(edison_dir: Path) -> list[str]:
-    return sorted(str(p) for p in edison_dir.glob("*.png"))
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from gradio_client.exceptions import AppError
-from test_app import connect, gradio_temp, launch_app  # noqa: F401 (autouse fixture)
 
 from pipeline.search import AmbiguousNameError, TooFewPhotosError, UnknownNameError
-from pipeline.search.replay import WikimediaReplay
 from pipeline.webapp import service
 from pipeline.webapp import table as tbl
+from tests.support.app import connect, launch_app
+from tests.support.replay import WikimediaReplay
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_app import gradio_temp  # noqa: F401 (autouse fixture: Gradio's temp folder in pytest's)
 
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.photos import collect_sources
@@ -27,11 +26,6 @@ from pipeline.webapp.cache import ScanCache, album_key, snapshot
 
 BIRTH = "1847-02-11"
 YOUNG, MIDDLE, OLD = "1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"
-
-
-@pytest.fixture(scope="module")
-def edison(edison_dir: Path) -> list[str]:
-    return sorted(str(p) for p in edison_dir.glob("*.png"))
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from test_app import gradio_temp, launch_app  # noqa: F401 (autouse fixture)
 
-from pipeline.search.replay import WikimediaReplay
+from tests.support.app import launch_app
+from tests.support.replay import WikimediaReplay
 
 pytestmark = pytest.mark.browser
 

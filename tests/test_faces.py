@@ -48,12 +48,8 @@ def similarity_copy(image: np.ndarray, angle: float, scale: float) -> tuple[np.n
 
 
 @pytest.fixture(scope="module")
-def detected(astronaut, hanks, group) -> dict[str, list]:
-    return {
-        "astronaut": faces.detect_faces(astronaut),
-        "hanks": faces.detect_faces(hanks),
-        "group": faces.detect_faces(group),
-    }
+def detected(portrait_faces) -> dict[str, list]:
+    return {name: portrait_faces.detected(name) for name in ("astronaut", "hanks", "group")}
 
 
 def test_models_are_cached_and_per_thread_where_needed():

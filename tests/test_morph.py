@@ -14,11 +14,6 @@ from pipeline.methods.morph.warp import warp
 SIZE = 256
 
 
-def _aligned(image: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
-    face = faces.detect_faces(image)[0]
-    return faces.align_face(image, face.landmarks, size)
-
-
 def _moved(image: np.ndarray, landmarks: np.ndarray, angle: float, scale: float, shift: tuple[float, float]):
     """The aligned face turned, scaled and shifted (a keyframe in another pose), landmarks moved alike."""
     size = image.shape[0]
@@ -43,8 +38,8 @@ def _landmark_error(frame: np.ndarray, expected: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def astro(astronaut):
-    return _aligned(astronaut)
+def astro(portrait_faces):
+    return portrait_faces.aligned("astronaut", SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +50,8 @@ def posed_pair(astro):
 
 
 @pytest.mark.parametrize("size", [256, 1024])
-def test_warp_to_own_landmarks_is_identity(astronaut, size):
-    image, landmarks = _aligned(astronaut, size)
+def test_warp_to_own_landmarks_is_identity(portrait_faces, size):
+    image, landmarks = portrait_faces.aligned("astronaut", size)
     for interpolation in (cv2.INTER_LINEAR, cv2.INTER_CUBIC):
         out = warp(image, landmarks, landmarks, interpolation=interpolation)
         np.testing.assert_array_equal(out, image)
@@ -107,8 +102,8 @@ def test_morph_middle_frame_is_one_face_unlike_the_cross_fade(posed_pair):
     assert cross_error > 2.5 * morph_error
 
 
-def test_morph_between_two_people_stays_one_face(astro, hanks):
-    other = _aligned(hanks)
+def test_morph_between_two_people_stays_one_face(astro, portrait_faces):
+    other = portrait_faces.aligned("hanks", SIZE)
     keyframes = [Keyframe(*astro, 30.0), Keyframe(*other, 40.0)]
     morph = get_method("morph")()
     morph.prepare(keyframes, size=SIZE)

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import faces
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, get_method, register_method
 from pipeline.render import (
@@ -36,19 +35,10 @@ def _age(d: dt.date) -> float:
 
 
 @pytest.fixture(scope="module")
-def photos(astronaut, hanks, edison_dir) -> list[np.ndarray]:
-    edison = np.asarray(Image.open(sorted(edison_dir.glob("*.png"))[0]).convert("RGB"))
-    return [astronaut, hanks, edison]
-
-
-@pytest.fixture(scope="module")
-def aligned(photos) -> list[tuple[np.ndarray, np.ndarray]]:
-    """512 px FFHQ crops and landmarks of the three photos."""
-    out = []
-    for image in photos:
-        face = faces.detect_faces(image)[0]
-        out.append(faces.align_face(image, face.landmarks, 512))
-    return out
+def aligned(portrait_faces) -> list[tuple[np.ndarray, np.ndarray]]:
+    """512 px FFHQ crops and landmarks of three photos (astronaut, Hanks, the young Edison)."""
+    edison = sorted(n for n in portrait_faces.photos if "edison" in n)[0]
+    return [portrait_faces.aligned(name, 512) for name in ("astronaut", "hanks", edison)]
 
 
 @pytest.fixture(scope="module")

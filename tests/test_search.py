@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from pipeline.cli import main
 from pipeline.search import (
@@ -31,57 +31,22 @@ from pipeline.search import (
     resolve_person,
 )
 from pipeline.search.commons import rank_photos
-from pipeline.search.replay import Route, WikimediaReplay
+from tests.support.replay import Route, WikimediaReplay
+from tests.support.wikimedia import photo_bodies, serve
 
-FIXTURES = Path(__file__).parent / "fixtures" / "wikimedia"
 UPLOAD = "https://upload.wikimedia.org/wikipedia/commons/"
 OBAMA_P18 = "File:President Barack Obama.jpg"
 
 
-def _photo_bodies(astronaut: np.ndarray, hanks: np.ndarray) -> dict[str, bytes]:
-    """One distinct JPEG per recorded file, shaped like its thumbnail, EXIF date where Commons has one."""
-    records = WikimediaReplay(FIXTURES)
-    bodies: dict[str, bytes] = {}
-    for i, (title, _, info) in enumerate(records.image_urls()):
-        base = Image.fromarray(astronaut if i % 2 == 0 else hanks)
-        if i % 3 == 1:
-            base = ImageOps.mirror(base)
-        aspect = info["thumbheight"] / info["thumbwidth"]
-        width = 320
-        size = (width, max(int(round(width * aspect)), 1))
-        img = ImageOps.fit(
-            base, size, Image.Resampling.LANCZOS, centering=(0.5, 0.4 + 0.02 * (i % 5))
-        )
-        img = Image.fromarray(
-            np.clip(np.asarray(img, np.float32) * (0.85 + 0.03 * (i % 6)), 0, 255).astype(np.uint8)
-        )
-        exif = Image.Exif()
-        dto = info["extmetadata"].get("DateTimeOriginal", {})
-        if dto.get("source") == "mediawiki-metadata":
-            stamp = dto["value"].replace("-", ":")
-            exif[0x0132] = stamp
-            exif.get_ifd(0x8769)[0x9003] = stamp
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=88, exif=exif)
-        bodies[title] = buf.getvalue()
-    return bodies
-
-
 @pytest.fixture(scope="module")
 def bodies(astronaut: np.ndarray, hanks: np.ndarray) -> dict[str, bytes]:
-    return _photo_bodies(astronaut, hanks)
-
-
-def _serve(bodies: dict[str, bytes]) -> WikimediaReplay:
-    server = WikimediaReplay(FIXTURES).start()
-    server.fill_images(lambda title, info: bodies[title])
-    return server
+    return photo_bodies(astronaut, hanks)
 
 
 @pytest.fixture(scope="module")
 def replay(bodies: dict[str, bytes]) -> Iterator[WikimediaReplay]:
     """A shared server for tests that do not inject faults."""
-    server = _serve(bodies)
+    server = serve(bodies)
     yield server
     server.stop()
 
@@ -89,7 +54,7 @@ def replay(bodies: dict[str, bytes]) -> Iterator[WikimediaReplay]:
 @pytest.fixture
 def fresh(bodies: dict[str, bytes]) -> Iterator[WikimediaReplay]:
     """A server of its own, for tests that change routes or count requests."""
-    server = _serve(bodies)
+    server = serve(bodies)
     yield server
     server.stop()
 

@@ -1,6 +1,6 @@
 """Replay recorded Wikidata and Commons API answers from a local HTTP server.
 
-For tests, benchmarks and offline demos: a real HTTP server on 127.0.0.1
+For tests and benchmarks (a test double, kept out of the package): a real HTTP server on 127.0.0.1
 (ephemeral port) answers the Action API requests the search module makes from
 recorded JSON, and serves image bodies registered by the caller. Recorded
 ``https://upload.wikimedia.org/`` URLs are rewritten to point at the server.
