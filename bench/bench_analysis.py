@@ -22,7 +22,6 @@ import numpy as np
 from PIL import Image
 
 
-
 def make_album(folder: Path, count: int) -> None:
     """`count` distinct 4000x3000 JPEGs: a face placed at varying spots on a noisy scene."""
     from skimage import data

@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-
 from pipeline import age, faces, models
 
 W, H = 4000, 3000

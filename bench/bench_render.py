@@ -32,11 +32,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from pipeline import faces
 from pipeline.methods.base import Keyframe, get_method
 from pipeline.render import RenderSettings, plan_render
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def package_photos() -> dict[str, np.ndarray]:

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-
 from pipeline.search import fetch_photos
 from tests.support.replay import Route, WikimediaReplay
 

@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-
 
 from pipeline.methods.stylegan.encoders import Encoder4Editing
 from pipeline.methods.stylegan.generator import Generator

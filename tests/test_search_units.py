@@ -1,4 +1,4 @@
-"""Photo search by name: the pure parts (dates, spreading, URL policy, file names, image checks)."""
+"""Photo search by name: the pure parts (dates, spreading, URL policy, file names, image checks, IDs)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pipeline.search.dates import (
     year_from_text,
 )
 from pipeline.search.fetch import check_image, safe_stem
+from pipeline.search.wikidata import parse_qid
 
 D = dt.date
 
@@ -210,3 +211,26 @@ def test_check_image(astronaut: np.ndarray) -> None:
     Image.fromarray(astronaut).resize((150, 150)).save(small, "PNG")
     with pytest.raises(ValueError, match="too small"):
         check_image(small.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Q8743", "Q8743"),
+        (" q8743 ", "Q8743"),
+        ("Q1", "Q1"),
+        ("Q123456789012", "Q123456789012"),  # 12 digits: the longest accepted
+        ("Q1234567890123", None),
+        ("Q0", None),
+        ("Q012", None),
+        ("Q", None),
+        ("8743", None),
+        ("Q87 43", None),
+        ("Q8743x", None),
+        ("Thomas Edison", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_one_wikidata_id_rule(text, expected):
+    assert parse_qid(text) == expected

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, get_method
+from pipeline.progress import Progress, Throttle
 from pipeline.render.captions import Captioner
 from pipeline.render.encode import PRESET, EncodingError, VideoWriter, encode_gif, probe
 from pipeline.render.imagined import require_sam
@@ -28,9 +29,6 @@ from pipeline.render.sheet import write_contact_sheet
 from pipeline.types import Analysis
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, float], None]
-
 
 @dataclass
 class RenderResult:
@@ -101,21 +99,6 @@ def preflight(
     return out
 
 
-class _Throttle:
-    """Forwards `progress(stage, fraction)` only when the whole percent changes."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self._last: tuple[str, int] | None = None
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        if self.progress is None:
-            return
-        key = (stage, int(fraction * 100))
-        if key != self._last:
-            self._last = key
-            self.progress(stage, min(1.0, max(0.0, fraction)))
-
 def render(
     analysis_or_keyframes: Analysis | Sequence[Keyframe],
     *,
@@ -155,7 +138,7 @@ def render(
     )
     plan = build_plan(analysis_or_keyframes, settings, get_method(settings.method))
     timings["plan"] = time.perf_counter() - t_start
-    report_progress = _Throttle(progress)
+    report_progress = Throttle(progress)
     timing, size = plan.timing, settings.size
 
     video_info: dict[str, Any] | None = None
@@ -221,7 +204,7 @@ def _encode(
     method: TransitionMethod,
     mp4: Path,
     timings: dict[str, float],
-    progress: _Throttle,
+    progress: Throttle,
 ) -> dict[str, Any]:
     """Stream every frame into the MP4 and check what ffmpeg wrote."""
     settings, timing = plan.settings, plan.timing

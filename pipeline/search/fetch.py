@@ -11,7 +11,6 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 
 from PIL import Image
 
+from pipeline.progress import Progress
+from pipeline.progress import report as report_progress
 from pipeline.search.client import DownloadError, WikimediaClient
 from pipeline.search.commons import MIN_SIDE, FoundPhoto, by_date, rank_photos
 from pipeline.search.dates import age_at
@@ -27,7 +28,6 @@ from pipeline.search.wikidata import Person, resolve_person
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 DOWNLOAD_WORKERS = 4
 MAX_PIXELS = 80_000_000  # decoded-size guard (decompression bombs)
 CREDITS_JSON = "credits.json"
@@ -258,8 +258,7 @@ def fetch_photos(
 
     def report(message: str, fraction: float) -> None:
         log.info("%s", message)
-        if progress is not None:
-            progress(message, min(1.0, max(0.0, fraction)))
+        report_progress(progress, message, fraction)
 
     own = client is None
     client = client or WikimediaClient()

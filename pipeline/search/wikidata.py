@@ -18,7 +18,18 @@ log = logging.getLogger(__name__)
 HUMAN = "Q5"
 SEARCH_LIMIT = 7  # candidates asked from wbsearchentities
 PROMINENCE_RATIO = 4.0  # a namesake this many times better known wins outright
-_QID_RE = re.compile(r"^Q[1-9]\d{0,11}$")
+_QID_RE = re.compile(r"Q[1-9]\d{0,11}")
+
+
+def parse_qid(text: str | None) -> str | None:
+    """The Wikidata item ID that `text` spells, normalised (``" q8743 "`` -> ``"Q8743"``), else None.
+
+    The one rule for what counts as an ID, used wherever a typed name may be
+    one: a Q, in either case, then a number without leading zeros (at most 12
+    digits), with surrounding blanks ignored.
+    """
+    candidate = str(text or "").strip().upper()
+    return candidate if _QID_RE.fullmatch(candidate) else None
 
 
 @dataclass(frozen=True)
@@ -212,9 +223,9 @@ def resolve_person(
 def _resolve(name: str, qid: str | None, client: WikimediaClient) -> Person:
     name = " ".join((name or "").split())
     if qid:
-        qid = qid.strip().upper()
-        if not _QID_RE.match(qid):
-            raise UnknownNameError(qid)
+        typed, qid = qid, parse_qid(qid)
+        if qid is None:
+            raise UnknownNameError(typed.strip())
         entity = get_entities(client, [qid]).get(qid)
         if entity is None:
             raise UnknownNameError(qid)
@@ -228,7 +239,7 @@ def _resolve(name: str, qid: str | None, client: WikimediaClient) -> Person:
         raise UnknownNameError(name)
     if len(name) > 200:
         raise UnknownNameError(name[:60] + "...")
-    if _QID_RE.match(name.upper()):
+    if parse_qid(name):
         return _resolve("", name, client)
 
     answer = client.wikidata(

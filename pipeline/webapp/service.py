@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -457,7 +456,6 @@ def report_markdown(out: RenderOutputs, gif_requested: bool = False) -> str:
 
 # ---------------------------------------------------------------- photos by name
 
-_QID = re.compile(r"^[Qq][1-9]\d*$")
 NAME_LIMITS = (2, 30)
 
 
@@ -498,6 +496,7 @@ def find_by_name(name: str, *, limit: int = 12, progress: Progress | None = None
     """
     from pipeline.commands.common import fetch_album
     from pipeline.search import AmbiguousNameError, UnknownNameError
+    from pipeline.search.wikidata import parse_qid
 
     name = " ".join(str(name or "").split())
     if not name:
@@ -511,7 +510,7 @@ def find_by_name(name: str, *, limit: int = 12, progress: Progress | None = None
         raise UsageError(f"The number of photos must be a whole number from {lo} to {hi}.") from None
     if not lo <= limit <= hi:
         raise UsageError(f"The number of photos must be from {lo} to {hi}; got {limit}.")
-    qid = name.upper() if _QID.match(name) else None
+    qid = parse_qid(name)
     try:
         files, birth, metadata = fetch_album(name, limit=limit, qid=qid, dest=request_dir("name"), progress=progress)
     except AmbiguousNameError as exc:
