@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from pipeline.search.client import WikimediaClient
-from pipeline.search.commons import spread_order, spread_pick
 from pipeline.search.dates import (
     age_at,
     parse_date_text,
@@ -20,7 +19,15 @@ from pipeline.search.dates import (
     year_from_text,
 )
 from pipeline.search.fetch import check_image, safe_stem
-from pipeline.search.wikidata import parse_qid
+from pipeline.search.found import Candidate
+from pipeline.search.ranking import (
+    name_problem,
+    order_photos,
+    photo_from_page,
+    spread_order,
+    spread_pick,
+)
+from pipeline.search.wikidata import Person, parse_qid
 
 D = dt.date
 
@@ -234,3 +241,74 @@ def test_check_image(astronaut: np.ndarray) -> None:
 )
 def test_one_wikidata_id_rule(text, expected):
     assert parse_qid(text) == expected
+
+
+EDISON = Person(
+    qid="Q8743",
+    label="Thomas Edison",
+    birth_date=D(1847, 2, 11),
+    death_date=D(1931, 10, 18),
+    commons_category="Thomas Edison",
+    image="Thomas Edison2.jpg",
+)
+
+
+def _page(title: str, *, mime="image/jpeg", size=(800, 1000), sha1="a", **meta: tuple[str, str]) -> dict:
+    """An imageinfo page as Commons answers it; `meta` maps field -> (value, source)."""
+    return {
+        "title": title,
+        "imageinfo": [
+            {
+                "url": f"https://upload.wikimedia.org/x/{title[5:]}",
+                "thumburl": f"https://upload.wikimedia.org/x/1024px-{title[5:]}",
+                "width": size[0],
+                "height": size[1],
+                "mime": mime,
+                "sha1": sha1,
+                "extmetadata": {k: {"value": v, "source": s} for k, (v, s) in meta.items()},
+            }
+        ],
+    }
+
+
+def test_names_alone_leave_out_non_photos():
+    assert name_problem("File:Thomas Edison signature.svg") == "not a photo format (svg)"
+    assert name_problem("File:Edison signature.png") == "not a portrait (signature)"
+    assert name_problem("File:Edison birthplace, Milan, Ohio.jpg") == "not a portrait (birthplace)"
+    assert name_problem("File:Thomas Edison 1878.jpg") is None
+
+
+def test_file_information_gives_date_source_and_reason():
+    exif = _page("File:Edison at work.jpg", DateTimeOriginal=("1904-05-06 10:00:00", "mediawiki-metadata"))
+    photo, reason = photo_from_page(exif, Candidate(exif["title"], {"search"}), EDISON)
+    assert reason == "" and photo is not None
+    assert (photo.date, photo.date_source, photo.date_precision, photo.kind) == (D(1904, 5, 6), "exif", "day", "photo")
+
+    # A capture date before the birth is not believed; the year in the title is used instead.
+    early = _page("File:Thomas Edison 1880 portrait.jpg", sha1="b", DateTimeOriginal=("1820-01-01", "commons-desc-page"))
+    photo, _ = photo_from_page(early, Candidate(early["title"], {"category"}), EDISON)
+    assert photo is not None and (photo.date, photo.date_source) == (D(1880, 7, 1), "title")
+
+    small = _page("File:Edison tiny.jpg", size=(120, 150))
+    assert photo_from_page(small, Candidate(small["title"]), EDISON) == (None, "too small (120x150 px)")
+    wide = _page("File:Edison panorama.jpg", size=(4000, 1000))
+    assert photo_from_page(wide, Candidate(wide["title"]), EDISON)[1] == "not a portrait shape (4000x1000 px)"
+
+
+def test_order_puts_the_main_image_first_and_keeps_one_copy_of_a_file():
+    pages = {
+        "File:Thomas Edison2.jpg": _page("File:Thomas Edison2.jpg", sha1="main"),
+        "File:Edison 1878 photograph.jpg": _page("File:Edison 1878 photograph.jpg", sha1="x"),
+        "File:Edison 1878 photograph (copy).jpg": _page("File:Edison 1878 photograph (copy).jpg", sha1="x"),
+        "File:Edison 1922 photograph.jpg": _page("File:Edison 1922 photograph.jpg", sha1="y"),
+        "File:Edison oil painting 1890.jpg": _page("File:Edison oil painting 1890.jpg", sha1="z"),
+    }
+    cands = [Candidate(t, {"wikidata"} if "Edison2" in t else {"category"}) for t in pages]
+    ordered, rejected = order_photos(pages, cands, EDISON)
+    titles = [p.title for p in ordered]
+    assert titles[0] == "File:Thomas Edison2.jpg"
+    assert titles[-1] == "File:Edison oil painting 1890.jpg"  # artworks after photographs
+    assert len(titles) == 4 and len([t for t in titles if "1878" in t]) == 1
+    assert [reason for _, reason in rejected] == [
+        f"same file as {next(t for t in titles if '1878' in t)}"
+    ]

@@ -9,7 +9,8 @@ Typical use::
     for item in result.photos:        # in capture order
         item.path, item.photo.date, item.photo.date_source, item.age, item.credits
 
-Step by step: `resolve_person` (Wikidata) -> `find_photos` (Commons) ->
+Step by step: `resolve_person` (Wikidata) -> `find_photos` (Commons listings in `commons`, the
+pure choice of files and their order in `ranking`) ->
 `fetch_photos` (downloads, ``credits.json``, ``credits.txt``). Base URLs and
 allowed hosts come from `WikimediaClient` arguments or the environment
 variables ``TIMELAPSE_WIKIDATA_API``, ``TIMELAPSE_COMMONS_API`` and
@@ -19,7 +20,7 @@ variables ``TIMELAPSE_WIKIDATA_API``, ``TIMELAPSE_COMMONS_API`` and
 from __future__ import annotations
 
 from pipeline.search.client import DownloadError, WikimediaClient
-from pipeline.search.commons import FoundPhoto, find_photos
+from pipeline.search.commons import find_photos
 from pipeline.search.errors import (
     AmbiguousNameError,
     SearchError,
@@ -27,6 +28,7 @@ from pipeline.search.errors import (
     UnknownNameError,
 )
 from pipeline.search.fetch import FetchedPhoto, FetchResult, fetch_photos, load_credits
+from pipeline.search.found import FoundPhoto
 from pipeline.search.wikidata import Person, PersonMatch, resolve_person
 
 __all__ = [

@@ -21,9 +21,11 @@ from PIL import Image
 from pipeline.progress import Progress
 from pipeline.progress import report as report_progress
 from pipeline.search.client import DownloadError, WikimediaClient
-from pipeline.search.commons import MIN_SIDE, FoundPhoto, by_date, rank_photos
+from pipeline.search.commons import rank_photos
 from pipeline.search.dates import age_at
 from pipeline.search.errors import TooFewPhotosError
+from pipeline.search.found import FoundPhoto
+from pipeline.search.ranking import MIN_SIDE, by_date
 from pipeline.search.wikidata import Person, resolve_person
 
 log = logging.getLogger(__name__)
