@@ -7,10 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 from pipeline.commands.common import add_album_arguments, analysis_from_args
 from pipeline.errors import NotEnoughPhotosError
+from pipeline.face_crops import write_face_crops
 from pipeline.progress import TqdmProgress
 from pipeline.types import Analysis
 
@@ -36,21 +35,11 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(analysis.to_json(), indent=2) + "\n", encoding="utf-8")
     if args.faces_dir:
-        write_faces(analysis, Path(args.faces_dir))
+        write_face_crops(analysis, Path(args.faces_dir))
     print_summary(analysis)
     if not analysis.usable:
         raise NotEnoughPhotosError("No usable photo: no face of the person was found in any photo that could be read.")
     return 0
-
-
-def write_faces(analysis: Analysis, folder: Path) -> None:
-    """Aligned crops as ``<order>_<file stem>.png`` (excluded photos get an ``x`` prefix)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for p in analysis.photos:
-        if p.aligned is None:
-            continue
-        prefix = f"{p.order:03d}" if p.order is not None else "x"
-        Image.fromarray(p.aligned).save(folder / f"{prefix}_{Path(p.file).stem}.png")
 
 
 def print_summary(analysis: Analysis) -> None:

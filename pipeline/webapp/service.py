@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from pipeline import face_crops
 from pipeline.analysis import finalize, scan
 from pipeline.dates import parse_date
 from pipeline.edits import Edits
@@ -234,14 +235,7 @@ def face_gallery(analysis: Analysis, side: int = THUMB_SIDE) -> list[tuple[np.nd
 
 def write_face_crops(analysis: Analysis, outdir: Path) -> list[tuple[str, str]]:
     """Aligned crops as PNG files (API answers): (path, ``file: age``) in video order."""
-    out = []
-    for i, p in enumerate(analysis.photos):
-        if p.aligned is None:
-            continue
-        path = outdir / f"{i:03d}_{Path(p.file).stem}.png"
-        Image.fromarray(p.aligned).save(path)
-        out.append((str(path), f"{p.file}: {caption(p)}"))
-    return out
+    return [(str(path), f"{p.file}: {caption(p)}") for path, p in face_crops.write_face_crops(analysis, outdir)]
 
 
 def thumbnails(files: Sequence[Any] | None, outdir: Path, side: int = THUMB_SIDE) -> list[tuple[str, str]]:
