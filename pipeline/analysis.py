@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +35,11 @@ from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
 from pipeline.photos import LoadedPhoto, PhotoSource, collect_sources, load_photo
+from pipeline.progress import Progress
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 SIZES = (256, 512, 1024)
 IDENTITY_THRESHOLD = 0.6
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pipeline.dates import parse_date
 from pipeline.edits import Edits
 from pipeline.errors import NotEnoughPhotosError, UsageError
 from pipeline.photos import PhotoSource, collect_sources
+from pipeline.progress import Progress
 from pipeline.types import STATUS_OK, Analysis
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
 from pipeline.webapp.files import request_dir
@@ -34,7 +35,6 @@ from pipeline.webapp.table import caption, prune_edits
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 
 # Crops are aligned at 512 px for every output size but 1024 (256 is a downscale).
 SCAN_SIZE = 512
