@@ -12,30 +12,26 @@ Prints: SAM encoding faces/s (photo-age pairs), generated keyframes/s (encoding
 plus rendering, per imagined keyframe, as a one-photo lifespan needs them), and
 peak memory.
 
-    .venv/bin/python bench/bench_sam.py               # CPU here: 1 photo x 3 ages, a few minutes
-    .venv/bin/python bench/bench_sam.py --ages 9 --photos 8   # on a GPU
+    .venv/bin/python -m bench.bench_sam               # CPU here: 1 photo x 3 ages, a few minutes
+    .venv/bin/python -m bench.bench_sam --ages 9 --photos 8   # on a GPU
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.methods.stylegan.aging import SAMModels, encode_at_ages  # noqa: E402
-from pipeline.methods.stylegan.generator import Generator  # noqa: E402
-from pipeline.methods.stylegan.inference import default_batch_size, render_wplus  # noqa: E402
-from pipeline.methods.stylegan.models import build_generator, default_device  # noqa: E402
-from pipeline.methods.stylegan.sam import SAMEncoder, SAMParts, build_sam_encoder  # noqa: E402
-from tests.support.recipe import recipe_state_dict  # noqa: E402
+from pipeline.methods.stylegan.aging import SAMModels, encode_at_ages
+from pipeline.methods.stylegan.generator import Generator
+from pipeline.methods.stylegan.inference import default_batch_size, render_wplus
+from pipeline.methods.stylegan.models import build_generator, default_device
+from pipeline.methods.stylegan.sam import SAMEncoder, SAMParts, build_sam_encoder
+from tests.support.recipe import recipe_state_dict
 
 
 def build_models(device: torch.device) -> SAMModels:

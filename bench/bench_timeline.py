@@ -11,7 +11,7 @@ random sub-albums (mean and 10th percentile: the bad album matters), the
 identity check on a mixed album, and the ordering time for 1,000 synthetic
 photos (descriptors drifting with age, half of them dated).
 
-    .venv/bin/python bench/bench_timeline.py [--subsets 200]
+    .venv/bin/python -m bench.bench_timeline [--subsets 200]
 
 Target: ordering 1,000 photos well under a second.
 """
@@ -26,7 +26,6 @@ import json
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +34,9 @@ import numpy as np
 from PIL import Image
 from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline import timeline  # noqa: E402
-from pipeline.analysis import analyze, finalize  # noqa: E402
-from pipeline.types import Analysis, FaceRecord, PhotoRecord  # noqa: E402
+from pipeline import timeline
+from pipeline.analysis import analyze, finalize
+from pipeline.types import Analysis, FaceRecord, PhotoRecord
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
