@@ -43,6 +43,7 @@ def test_estimates_are_plausible_and_ordered(estimates):
     assert young + 15 < middle and young + 15 < old
 
 
+@pytest.mark.slow
 def test_estimates_match_the_package_on_the_original_photo(photos, estimates):
     """Within a couple of years of `AgeAndGender().predict` on the photo itself.
 
@@ -58,6 +59,7 @@ def test_estimates_match_the_package_on_the_original_photo(photos, estimates):
         assert estimates[name] == pytest.approx(found[0]["age"]["value"], abs=margin), name
 
 
+@pytest.mark.slow
 def test_network_and_expectation_reproduce_the_package_exactly(photos):
     """The package's own chips (HOG, five-point model, dlib chip) through our session give its ages."""
     predictor = AgeAndGender()

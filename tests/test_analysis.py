@@ -15,6 +15,8 @@ from pipeline.analysis import analyze, finalize
 from pipeline.cli import main
 from pipeline.edits import Edits, PhotoEdit
 
+pytestmark = pytest.mark.slow  # whole albums through the real models
+
 BIRTH = dt.date(1990, 6, 1)
 
 

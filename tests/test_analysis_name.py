@@ -11,6 +11,8 @@ import pytest
 from pipeline.cli import main
 from tests.support.replay import WikimediaReplay
 
+pytestmark = pytest.mark.slow  # the CLI end to end
+
 
 def test_analyze_by_name(wikimedia: WikimediaReplay, tmp_path: Path) -> None:
     out = tmp_path / "edison.json"

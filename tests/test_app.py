@@ -22,6 +22,8 @@ from PIL import Image, ImageEnhance
 
 from tests.support.app import connect, launch_app
 
+pytestmark = pytest.mark.slow  # launches the app and renders through its API
+
 ENDPOINTS = {"/analyze", "/render", "/timelapse"}
 EDISON_BIRTH = "1847-02-11"
 

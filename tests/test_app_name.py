@@ -17,6 +17,8 @@ from pipeline.webapp import table as tbl
 from tests.support.app import connect, launch_app
 from tests.support.replay import WikimediaReplay
 
+pytestmark = pytest.mark.slow  # launches the app
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay) -> Iterator[tuple[Any, str]]:

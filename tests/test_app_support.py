@@ -281,6 +281,7 @@ def test_sweep_removes_old_request_folders(tmp_path: Path, monkeypatch: pytest.M
     assert not d.exists() and other.exists()
 
 
+@pytest.mark.slow
 def test_page_handlers_edit_and_render(edison: list[str]) -> None:
     """The page's handlers called as Gradio calls them: upload, edit a cell, render."""
     import app

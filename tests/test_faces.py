@@ -73,6 +73,7 @@ def test_models_are_cached_and_per_thread_where_needed():
     assert other["sp"] is models.shape_predictor()
 
 
+@pytest.mark.slow
 def test_concurrent_calls_from_threads_agree(group, detected):
     """Gradio runs handlers in worker threads: detection and descriptors must stay correct."""
     expected = [f.box for f in detected["group"]]
@@ -158,6 +159,7 @@ def test_big_photo_is_detected_on_a_copy_with_full_resolution_coordinates(astron
     assert 300 < face.box[2] - face.box[0] < 700
 
 
+@pytest.mark.slow
 def test_cnn_fallback_when_hog_finds_nothing(astronaut):
     blurred = np.asarray(Image.fromarray(astronaut).filter(ImageFilter.GaussianBlur(4)))
     assert faces.detect_faces(blurred) == []
@@ -213,6 +215,7 @@ def test_yaw_ignores_in_plane_rotation_and_scale(detected):
             assert faces.estimate_yaw(moved) == pytest.approx(face.yaw, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, scales", [("astronaut", (0.5, 1.0, 3.0)), ("hanks", (1.0, 3.0))])
 def test_alignment_is_invariant_to_rotation_and_scale(name, scales, detected, request):
     """The true eye centres land at the same place whatever the rotation and scale of the photo.

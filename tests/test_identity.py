@@ -62,6 +62,7 @@ def group_copies(group) -> dict[str, list[np.ndarray]]:
     return {name: scan(photos[name]) for name in ("original", "flipped", "darker")}
 
 
+@pytest.mark.slow
 def test_copies_of_one_person_are_close(astronaut_copies, hanks_copies):
     for copies in (astronaut_copies, hanks_copies):
         assert all(len(found) == 1 for found in copies.values()), {
@@ -72,6 +73,7 @@ def test_copies_of_one_person_are_close(astronaut_copies, hanks_copies):
         assert dist.max() < 0.6, dist.round(2)
 
 
+@pytest.mark.slow
 def test_different_people_are_far(astronaut_copies, hanks_copies, group_copies):
     her = np.stack([found[0] for found in astronaut_copies.values()])
     him = np.stack([found[0] for found in hanks_copies.values()])
@@ -84,6 +86,7 @@ def test_different_people_are_far(astronaut_copies, hanks_copies, group_copies):
     assert between.min() > 0.6
 
 
+@pytest.mark.slow
 def test_target_is_the_person_in_most_photos(astronaut_copies, hanks_copies, group_copies):
     """She is in 5 photos; Hanks is in 3 (with the biggest faces); 6 friends are in 3 group photos each."""
     album: list[tuple[str, list[np.ndarray]]] = [
@@ -116,6 +119,7 @@ def test_target_is_the_person_in_most_photos(astronaut_copies, hanks_copies, gro
             assert not matched and dist > 0.6 and 0 <= chosen < len(found), name
 
 
+@pytest.mark.slow
 def test_user_choice_wins(astronaut_copies, group_copies):
     album = [astronaut_copies["original"], astronaut_copies["flipped"], group_copies["original"]]
     auto = choose_target(album)

@@ -11,6 +11,8 @@ from pipeline.cli import main
 from pipeline.methods.base import get_method
 from pipeline.render.encode import probe
 
+pytestmark = pytest.mark.slow  # the CLI end to end
+
 
 def test_render_command_writes_everything_and_honours_edits(edison_dir, tmp_path, capsys):
     edits = tmp_path / "edits.json"

@@ -35,6 +35,8 @@ from pipeline.render.encode import read_frames
 from pipeline.render.imagined import add_imagined, ages_toward, keyframe_gammas, lifespan_ages
 from tests.support.recipe import recipe_state_dict, recipe_tensor
 
+pytestmark = pytest.mark.slow  # SAM networks on the CPU
+
 SIZE = 256
 SAM_VARS = [f"TIMELAPSE_SAM_{part}" for part in ("PATH", "REPO", "FILE", "REVISION", "SHA256")]
 

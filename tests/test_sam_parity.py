@@ -27,6 +27,8 @@ from pipeline.methods.stylegan.sam import (
 )
 from tests.support.recipe import recipe_tensor
 
+pytestmark = pytest.mark.slow  # full-size SAM networks on the CPU
+
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "stylegan"
 DTYPES = {"float32": torch.float32, "int64": torch.int64}
 

@@ -36,6 +36,8 @@ from pipeline.methods.stylegan.weights import (
 )
 from tests.support.recipe import recipe_state_dict
 
+pytestmark = pytest.mark.slow  # StyleGAN encodes and renders on the CPU
+
 SIZE = 96  # output frames; the tiny generator renders 64 px, so frames are resized
 ENV_VARS = [
     f"TIMELAPSE_{enc}_{part}"

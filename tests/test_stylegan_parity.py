@@ -73,6 +73,7 @@ def test_latent_from_z(generator64: Generator, goldens: dict) -> None:
     assert_close(generator64.latent_from_z(g["z"]), g["latent_from_z"], "latent_from_z")
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_image_from_z(generator64: Generator, goldens: dict) -> None:
     g = goldens["generator64"]
@@ -80,12 +81,14 @@ def test_image_from_z(generator64: Generator, goldens: dict) -> None:
     assert_close(image, g["image_from_z"], "image_from_z")
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_image_from_wplus(generator64: Generator, goldens: dict) -> None:
     g = goldens["generator64"]
     assert_close(generator64.synthesis(g["wplus"]), g["image_from_wplus"], "image_from_wplus")
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_image_from_wplus_batch_independent(generator64: Generator, goldens: dict) -> None:
     wplus = goldens["generator64"]["wplus"]
@@ -103,6 +106,7 @@ def encoder_state() -> dict[str, torch.Tensor]:
     return recipe_state_dict(e4e_keys, encoder=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "cls"), [("e4e", Encoder4Editing), ("psp", GradualStyleEncoder)])
 @torch.no_grad()
 def test_encoder_codes(name: str, cls: type, goldens: dict, encoder_state: dict) -> None:
@@ -133,6 +137,7 @@ def assert_layout(module: torch.nn.Module, layout: list, what: str) -> None:
     assert not wrong, f"{what}: shape/dtype mismatches {list(wrong.items())[:5]}"
 
 
+@pytest.mark.slow
 def test_full_generator_loads_checkpoint_layout(layouts: dict) -> None:
     layout = layouts["generator_1024"]
     generator = build_generator(layout_state_dict(layout, zeros=True), what="generator_1024")
@@ -162,6 +167,7 @@ def test_wrong_layout_is_rejected(layouts: dict) -> None:
         build_generator(state, what="damaged generator")
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_reduced_precision_path_stays_close(generator64: Generator, goldens: dict) -> None:
     # CUDA runs the generator under fp16 autocast; CPU bf16 autocast exercises the same

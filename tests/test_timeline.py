@@ -36,7 +36,7 @@ from pipeline.types import Analysis, Keyframe
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
 
-pytestmark = pytest.mark.skipif(not AGES.is_dir(), reason=f"the FG-NET age series are not at {AGES}")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not AGES.is_dir(), reason=f"the FG-NET age series are not at {AGES}")]
 
 
 def _labels() -> dict[str, float]:
