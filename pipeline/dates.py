@@ -89,24 +89,25 @@ def filename_date(name: str) -> tuple[dt.date | None, str]:
     stem = name.rsplit("/", 1)[-1]
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     for m in _YMD_SEP.finditer(stem):
-        d = _safe_date(int(m[1]), int(m[2]), int(m[3]))
+        d = safe_date(int(m[1]), int(m[2]), int(m[3]))
         if d and plausible(d, EARLIEST_FILENAME):
             return d, "day"
     for m in _YMD_PACKED.finditer(stem):
         y, mo, da = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
-        d = _safe_date(int(y), int(mo), int(da))
+        d = safe_date(int(y), int(mo), int(da))
         if d and plausible(d, EARLIEST_FILENAME):
             return d, "day"
     if _COUNTER.match(stem.strip()):
         return None, ""
     for m in _YEAR.finditer(stem):
-        d = _safe_date(int(m[1]), 7, 1)
+        d = safe_date(int(m[1]), 7, 1)
         if d and plausible(d, EARLIEST_FILENAME):
             return d, "year"
     return None, ""
 
 
-def _safe_date(y: int, m: int, d: int) -> dt.date | None:
+def safe_date(y: int, m: int, d: int) -> dt.date | None:
+    """The date, or None when the numbers name no real day (month 13, 30 February...)."""
     try:
         return dt.date(y, m, d)
     except ValueError:

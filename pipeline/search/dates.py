@@ -12,6 +12,8 @@ import datetime as dt
 import html
 import re
 
+from pipeline.dates import safe_date
+
 JULIAN = "http://www.wikidata.org/entity/Q1985786"
 FIRST_PHOTO_YEAR = 1826  # nothing on Commons is a photograph from before this
 
@@ -61,13 +63,6 @@ def strip_html(text: str | None) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAG_RE.sub("", text))).strip()
 
 
-def _safe_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
 def julian_to_gregorian(year: int, month: int, day: int) -> dt.date | None:
     """Convert a proleptic Julian calendar date (Wikidata's Q1985786) to a Gregorian date."""
     a = (14 - month) // 12
@@ -94,10 +89,10 @@ def parse_wikidata_time(value: dict) -> tuple[dt.date | None, str | None]:
     if precision == 9 or month == 0:
         return dt.date(year, 7, 1), "year"
     if precision == 10 or day == 0:
-        return _safe_date(year, month, 15), "month"
+        return safe_date(year, month, 15), "month"
     if value.get("calendarmodel") == JULIAN:
         return julian_to_gregorian(year, month, day), "day"
-    return _safe_date(year, month, day), "day"
+    return safe_date(year, month, day), "day"
 
 
 def parse_date_text(text: str | None) -> tuple[dt.date, str] | None:
@@ -125,15 +120,15 @@ def parse_date_text(text: str | None) -> tuple[dt.date, str] | None:
 def _parse_plain(s: str) -> tuple[dt.date, str] | None:
     approx = bool(_APPROX_RE.search(s))
     if m := _ISO_DAY_RE.search(s):
-        d = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        d = safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         if d:
             return d, "approx" if approx else "day"
     if m := _DMY_RE.search(s):
-        d = _safe_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+        d = safe_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
         if d:
             return d, "approx" if approx else "day"
     if m := _MDY_RE.search(s):
-        d = _safe_date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
+        d = safe_date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
         if d:
             return d, "approx" if approx else "day"
     if m := _ISO_MONTH_RE.search(s):
