@@ -291,3 +291,18 @@ def test_extend_after_80_adds_generated_keyframes_after_the_last_photo_only(
     hits = LATENT_CACHE.stats().hits
     render(photo_keyframes, settings=settings, video=tmp_path / "y.mp4")
     assert LATENT_CACHE.stats().hits >= hits + 3
+
+
+def test_cli_extension_without_sam_stops_before_the_analysis(
+    isolated_env: None, edison_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from pipeline.cli import main
+
+    code = main(["render", str(edison_dir), "-o", str(tmp_path / "x.mp4"), "--extend-after", "80"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Extending the video beyond the photos needs the SAM age model")
+    assert "\n" not in err
+    assert not list(tmp_path.glob("*.mp4"))
+    assert main(["render", str(edison_dir), "-o", str(tmp_path / "y.mp4"), "--extend-after", "150"]) == 2
+    assert "age from 0 to 100" in capsys.readouterr().err
