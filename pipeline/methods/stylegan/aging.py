@@ -29,12 +29,6 @@ from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod
 from pipeline.methods.stylegan.generator import Generator
 from pipeline.methods.stylegan.inference import (
-    _GPU_BASE_S,
-    _GPU_PER_FACE_S,
-    _GPU_PER_FRAME_S,
-    _clamp_duration,
-    _gpu,
-    autocast_for,
     default_batch_size,
     images_to_encoder_input,
     render_wplus,
@@ -199,41 +193,32 @@ def encode_at_ages(
     device = models.device
     rgb = images_to_encoder_input(images, device)
     step = batch_size or (16 if device.type == "cuda" else 4)
-    with autocast_for(device):
-        codes = models.net.encode_pairs(
-            rgb, torch.as_tensor(list(photo_index)), [float(a) for a in ages], batch_size=step
-        )
+    # The encoders run in fp32 like e4e/pSp (a few dozen faces per video); only
+    # the generator follows the reduced-precision policy.
+    codes = models.net.encode_pairs(
+        rgb, torch.as_tensor(list(photo_index)), [float(a) for a in ages], batch_size=step
+    )
     return codes.float().cpu()
 
 
-def _encode_duration(
-    device: str, checkpoint_id: str, images: Sequence[np.ndarray], photo_index: Sequence[int],
-    ages: Sequence[float],
-) -> int:  # fmt: skip
-    return _clamp_duration(_GPU_BASE_S + _GPU_PER_FACE_S * (len(images) + len(ages)))
-
-
-def _render_duration(
-    device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
-) -> int:
-    return _clamp_duration(_GPU_BASE_S + _GPU_PER_FRAME_S * len(wplus))
-
-
-@_gpu(duration=_encode_duration)
-def gpu_sam_encode(
+def sam_encode(
     device: str,
     checkpoint_id: str,
     images: Sequence[np.ndarray],
     photo_index: Sequence[int],
     ages: Sequence[float],
 ) -> np.ndarray:
-    """:func:`encode_at_ages` with the cached SAM -> [len(ages), n_latent, 512] float32."""
+    """:func:`encode_at_ages` with the cached SAM -> [len(ages), n_latent, 512] float32.
+
+    Takes only small picklable arguments and finds the networks in the
+    per-process cache, so it also runs inside a GPU worker; the render as a
+    whole is what gets a GPU window, nothing here is wrapped again.
+    """
     models = sam_models_for(device, checkpoint_id)
     return encode_at_ages(models, images, photo_index, ages).numpy()
 
 
-@_gpu(duration=_render_duration)
-def gpu_sam_render(
+def sam_render(
     device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
 ) -> np.ndarray:
     """Render W+ latents with SAM's generator -> [N, size, size, 3] uint8."""
@@ -340,7 +325,7 @@ def imagine_keyframes(
         used = sorted({src for _, src, _ in todo})
         slot = {src: n for n, src in enumerate(used)}
         log.info("SAM: encoding %d photo(s) at %d age(s) on %s", len(used), len(todo), dev)
-        codes = gpu_sam_encode(
+        codes = sam_encode(
             str(dev),
             ckpt,
             [kfs[src].image for src in used],
@@ -354,9 +339,7 @@ def imagine_keyframes(
         kfs[i].extra["wplus"] = np.asarray(latent, np.float32)
     imagined = [i for i, _, _ in wanted if is_imagined(kfs[i])]
     batch = batch_size or default_batch_size(dev)
-    faces = gpu_sam_render(
-        str(dev), ckpt, np.stack([latents[i] for i in imagined]), int(size), batch
-    )
+    faces = sam_render(str(dev), ckpt, np.stack([latents[i] for i in imagined]), int(size), batch)
     for i, face in zip(imagined, faces):
         kfs[i].image = np.ascontiguousarray(face)
     return kfs, ckpt
@@ -461,6 +444,6 @@ class AgeExtendedMethod(TransitionMethod):
         if lam.size == 0:
             return
         wplus = hermite_path(latents, knots, j - a, lam)
-        yield from gpu_sam_render(
+        yield from sam_render(
             str(self.device), self.checkpoint_id, wplus, self._size, self.batch_size
         )
