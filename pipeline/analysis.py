@@ -113,7 +113,7 @@ def scan(
     t0 = time.perf_counter()
     items = collect_sources(sources)
     if not items:
-        raise NotEnoughPhotosError("The album is empty: add photos of the person (JPEG, PNG, HEIC, WebP...).")
+        raise NotEnoughPhotosError(0, 0)
     report("loading models", 0.0)
     models.load_all()
     timings["load_models"] = time.perf_counter() - t0
@@ -195,9 +195,7 @@ def _scan_photo(rec: PhotoRecord, loaded: LoadedPhoto, meta: dict[str, Any], siz
     rec.faces = face_ops.detect_faces(image, use_cnn=state.use_cnn)
     if not rec.faces:
         rec.status = "no_face"
-        rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible" + (
-            "" if state.use_cnn else ", or try the CNN detector (--cnn)"
-        )
+        rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
         rec.include = False
         return
     face_ops.compute_descriptors(image, rec.faces)

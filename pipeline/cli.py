@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from pipeline.commands.messages import terminal_message
 from pipeline.errors import PipelineError
 
 COMMANDS = ("analyze", "render", "fetch_photos")
@@ -48,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+

@@ -1,6 +1,13 @@
-"""Domain errors. The CLI maps them to exit codes, the app to `gr.Error` messages."""
+"""Domain errors, worded neutrally.
+
+Each error carries the facts as attributes; its message is a plain default.
+The front ends word them for their audience: the CLI for the terminal
+(`pipeline/commands`), the webapp for visitors (`pipeline/webapp/messages.py`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class PipelineError(Exception):
@@ -33,12 +40,64 @@ class NoFaceError(PipelineError):
 
 
 class NotEnoughPhotosError(PipelineError):
-    """Too few usable photos to do the job (CLI exit code 3)."""
+    """Fewer usable photos than the job needs (CLI exit code 3).
+
+    The one place that words "too few photos"; subclasses add where the photos
+    came from.
+
+    Attributes:
+        usable (int): photos that can go into the video.
+        total (int): photos given.
+        needed (int): photos the job needs.
+        with_face (int | None): photos in which a face was found (None: not known).
+        left_out (list[tuple[str, str]]): (file, why) for photos with a face that
+            were left out (recommended to remove, or excluded by an edit).
+    """
 
     exit_code = 3
 
+    def __init__(
+        self,
+        usable: int = 0,
+        total: int = 0,
+        *,
+        needed: int = 2,
+        with_face: int | None = None,
+        left_out: Sequence[tuple[str, str]] = (),
+        message: str | None = None,
+    ) -> None:
+        self.usable = int(usable)
+        self.total = int(total)
+        self.needed = int(needed)
+        self.with_face = with_face
+        self.left_out = list(left_out)
+        super().__init__(message or self.describe())
+
+    def describe(self) -> str:
+        """The neutral message: what is missing, in numbers."""
+        if self.total == 0:
+            return "No photos were given; a time-lapse needs photos of one person."
+        if self.with_face == 0:
+            return f"No face was found in any of the {self.total} photo(s)."
+        text = (
+            f"Only {self.usable} of {self.total} photo(s) can go into the video; "
+            f"a time-lapse needs at least {self.needed}."
+        )
+        if self.left_out:
+            listed = "; ".join(f"{f} ({why or 'excluded'})" for f, why in self.left_out[:5])
+            text += f" Left out: {listed}."
+        return text
+
 
 class MethodUnavailableError(PipelineError):
-    """A rendering method cannot run on this machine (missing weights, no network)."""
+    """A rendering method cannot run on this machine (missing weights, no network).
+
+    Attributes:
+        method (str): the method's name (``stylegan``...), when known.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, method: str = "") -> None:
+        super().__init__(message)
+        self.method = method

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.errors import NotEnoughPhotosError
+
 # Per-photo status codes. "ok" means the photo was read; whether a face was
 # found is in `faces` / `chosen_face`, and whether it should be used is in
 # `recommended_remove` and `include`.
@@ -236,6 +238,14 @@ class Analysis:
     def usable(self) -> list[PhotoRecord]:
         """Photos that go into the video, in video order."""
         return sorted((p for p in self.photos if p.usable), key=lambda p: p.order or 0)
+
+    def shortage(self, needed: int = 2) -> NotEnoughPhotosError:
+        """The error for an album with fewer than `needed` usable photos, with its facts."""
+        with_face = sum(1 for p in self.photos if p.aligned is not None)
+        left_out = [(p.file, p.reason) for p in self.photos if p.aligned is not None and not p.usable]
+        return NotEnoughPhotosError(
+            len(self.usable), len(self.photos), needed=needed, with_face=with_face, left_out=left_out
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,24 +21,26 @@ from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageE
 from pipeline.photos import collect_sources
 from pipeline.types import Analysis, PhotoRecord
 from pipeline.webapp import files as temp_files
-from pipeline.webapp import service
+from pipeline.webapp import messages, page, review, uploads
+from pipeline.webapp import render as rendering
 from pipeline.webapp import table as tbl
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
+from pipeline.webapp.state import PageState
 
 BIRTH = "1847-02-11"
 YOUNG, MIDDLE, OLD = "1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"
 
 
 @pytest.fixture(scope="module")
-def reviewed(edison: list[str]) -> service.Review:
-    return service.review_album(edison, birth_date=BIRTH)
+def reviewed(edison: list[str]) -> review.Review:
+    return review.review_album(edison, birth_date=BIRTH)
 
 
 def rows_by_file(rows: list[list]) -> dict[str, list]:
     return {r[tbl.COL_FILE]: r for r in rows}
 
 
-def test_table_rows_show_every_photo_in_video_order(reviewed: service.Review) -> None:
+def test_table_rows_show_every_photo_in_video_order(reviewed: review.Review) -> None:
     rows = tbl.table_rows(reviewed.analysis)
     assert len(rows) == 3 and all(len(r) == len(tbl.HEADERS) == len(tbl.DATATYPES) for r in rows)
     assert [r[tbl.COL_FILE] for r in rows] == [p.file for p in reviewed.analysis.usable]
@@ -47,7 +50,7 @@ def test_table_rows_show_every_photo_in_video_order(reviewed: service.Review) ->
     assert rows_by_file(rows)[YOUNG][tbl.COL_AGE] == pytest.approx(31.4, abs=0.05)  # "c1878" in the name
 
 
-def test_diff_edits_keeps_only_changed_cells(reviewed: service.Review) -> None:
+def test_diff_edits_keeps_only_changed_cells(reviewed: review.Review) -> None:
     shown = tbl.table_rows(reviewed.analysis)
     current = [list(r) for r in shown]
     by = rows_by_file(current)
@@ -77,24 +80,24 @@ def test_diff_edits_keeps_only_changed_cells(reviewed: service.Review) -> None:
     assert edits3[OLD] == {"date": "1922-05-01"}
 
 
-def test_edits_apply_without_rescanning(edison: list[str], reviewed: service.Review) -> None:
-    scans = service.CACHE.scans
+def test_edits_apply_without_rescanning(edison: list[str], reviewed: review.Review) -> None:
+    scans = review.CACHE.scans
     edits = tbl.to_edits({OLD: {"age": 20.0}, YOUNG: {"include": False}})
-    r = service.review_album(edison, birth_date=BIRTH, edits=edits)
-    assert not r.scanned and service.CACHE.scans == scans
+    r = review.review_album(edison, birth_date=BIRTH, edits=edits)
+    assert not r.scanned and review.CACHE.scans == scans
     by = {p.file: p for p in r.analysis.photos}
     assert by[OLD].age == 20.0 and by[OLD].age_source == "edit" and by[OLD].order == 0
     assert not by[YOUNG].include and by[YOUNG].order is None
     assert [p.file for p in r.analysis.usable] == [OLD, MIDDLE]
     # A new birth date recomputes ages from the dates, still without a scan.
-    r2 = service.review_album(edison, birth_date="1850-02-11")
+    r2 = review.review_album(edison, birth_date="1850-02-11")
     assert {p.file: p for p in r2.analysis.photos}[MIDDLE].age == pytest.approx(60.4, abs=0.05)
-    assert service.CACHE.scans == scans
+    assert review.CACHE.scans == scans
     # The earlier snapshot did not change under the later finalize.
     assert by[OLD].age == 20.0 and reviewed.analysis.birth_date == dt.date(1847, 2, 11)
 
 
-def test_edits_from_api_and_pruning(edison: list[str], reviewed: service.Review) -> None:
+def test_edits_from_api_and_pruning(edison: list[str], reviewed: review.Review) -> None:
     rows = reviewed.analysis.to_json()["photos"]
     e = tbl.edits_from_api(json.dumps(rows))
     assert set(e.photos) == {YOUNG, MIDDLE, OLD}
@@ -110,29 +113,26 @@ def test_edits_from_api_and_pruning(edison: list[str], reviewed: service.Review)
         tbl.edits_from_api("[{")
     with pytest.raises(UsageError, match="needs a 'file' name"):
         tbl.edits_from_api([{"age": 3}])
-    r = service.review_album(edison, edits=tbl.edits_from_api(rows), prune=True, birth_date=BIRTH)
+    r = review.review_album(edison, edits=tbl.edits_from_api(rows), prune=True, birth_date=BIRTH)
     assert {p.file: p.age_source for p in r.analysis.photos}[MIDDLE] == "year"
 
 
-def test_review_texts(reviewed: service.Review, edison: list[str]) -> None:
-    text = service.summary_markdown(reviewed)
+def test_review_texts(reviewed: review.Review, edison: list[str]) -> None:
+    text = page.summary_markdown(reviewed)
     assert "3 of 3 photos go into the video" in text and "estimates" not in text
-    gallery = service.face_gallery(reviewed.analysis)
-    assert len(gallery) == 3 and all(img.shape == (256, 256, 3) for img, _ in gallery)
-    captions = [c for _, c in gallery]
+    captions = [tbl.caption(p) for p in reviewed.analysis.photos]
     # Year-only dates: whole years and the year, no false months.
     assert captions == ["1. 31 y · 1878", "2. 63 y · 1910", "3. 75 y · 1922"]
     # Without a birth date the dates still give the order; the ages come from an
     # inferred birth date, marked as estimates, and the summary says so.
-    unknown = service.review_album(edison)
-    texts = [c for _, c in service.face_gallery(unknown.analysis)]
+    unknown = review.review_album(edison)
+    texts = [tbl.caption(p) for p in unknown.analysis.photos]
     assert [c.split(" · ")[1] for c in texts] == ["1878", "1910", "1922"]
     assert all(c.split(" · ")[0][3] == "~" for c in texts), texts
-    summary = service.summary_markdown(unknown)
+    summary = page.summary_markdown(unknown)
     assert "estimates" in summary and "born about 18" in summary and "estimated from 3 dated photos" in summary
-    assert "recommended to remove" in tbl.notes(
-        PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg")
-    )
+    note = messages.photo_note(PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg", include=False))
+    assert note.startswith("Recommended to remove: duplicate of y.jpg") and "Keep" in note
 
 
 def test_scan_cache_locks_evicts_and_forgets_failures() -> None:
@@ -199,73 +199,80 @@ def test_snapshot_is_independent() -> None:
 
 
 def test_make_settings_accepts_form_values_and_rejects_bad_ones() -> None:
-    s = service.make_settings(size=256.0, fps=24.0, frames_between=10.0, seconds_per_year=0, hold=0.5)
+    s = rendering.make_settings(size=256.0, fps=24.0, frames_between=10.0, seconds_per_year=0, hold=0.5)
     assert (s.size, s.fps, s.frames_between, s.seconds_per_year, s.hold) == (256, 24, 10, None, 0.5)
-    s = service.make_settings(seconds_per_year=0.4, method="stylegan", encoder="pSp")
+    s = rendering.make_settings(seconds_per_year=0.4, method="stylegan", encoder="pSp")
     assert s.seconds_per_year == 0.4 and s.method_options == {"encoder": "psp"}
     with pytest.raises(UsageError, match="Size 300"):
-        service.make_settings(size=300)
+        rendering.make_settings(size=300)
     with pytest.raises(UsageError, match="Gamma"):
-        service.make_settings(gamma=50)
-    with pytest.raises(MethodUnavailableError, match="cannot run here"):
-        service.check_can_render(service.make_settings(method="stylegan"))
+        rendering.make_settings(gamma=50)
+    with pytest.raises(MethodUnavailableError) as err:
+        rendering.check_can_render(rendering.make_settings(method="stylegan"))
+    assert messages.visitor_message(err.value) == "StyleGAN is not available on this server; choose Morph or Cross-fade."
 
 
 def test_birth_date_and_album_checks() -> None:
-    assert service.parse_birth_date("") is None and service.parse_birth_date(" 1990-06-01 ") == dt.date(1990, 6, 1)
+    assert review.parse_birth_date("") is None and review.parse_birth_date(" 1990-06-01 ") == dt.date(1990, 6, 1)
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
-        service.parse_birth_date("June 1990")
+        review.parse_birth_date("June 1990")
     with pytest.raises(UsageError, match="in the future"):
-        service.parse_birth_date((dt.date.today() + dt.timedelta(days=400)).isoformat())
-    with pytest.raises(NotEnoughPhotosError, match="No photos yet"):
-        service.album_sources([])
-    with pytest.raises(UsageError, match="more than this app handles"):
-        service.album_sources([f"/x/{i}.jpg" for i in range(service.MAX_PHOTOS + 1)])
+        review.parse_birth_date((dt.date.today() + dt.timedelta(days=400)).isoformat())
+    with pytest.raises(NotEnoughPhotosError) as err:
+        uploads.album_from_files([])
+    assert messages.visitor_message(err.value).startswith("No photos yet")
+    album = uploads.album_from_files([f"/x/{i:03d}.jpg" for i in range(uploads.MAX_FILES + 30)])
+    assert len(album.sources) == uploads.MAX_FILES and len(album.skipped) == 30  # thinned out, not refused
+    names = [s.name for s in album.sources]
+    assert names[0] == "000.jpg" and names[-1] == f"{uploads.MAX_FILES + 29:03d}.jpg"  # the whole span is kept
 
 
-def test_render_review_writes_outputs_and_credits(reviewed: service.Review, tmp_path: Path) -> None:
+def test_render_review_writes_outputs_and_credits(reviewed: review.Review, tmp_path: Path) -> None:
     credits = {"title": "File:Edison.jpg", "author": "Bain News Service", "licence": "Public domain",
                "licence_url": None, "page_url": "https://commons.wikimedia.org/wiki/File:Edison.jpg"}  # fmt: skip
     a = snapshot(reviewed.analysis)
     a.photos[0].credits = credits
-    review = service.Review(a, reviewed.key, ["bad.jpg: unreadable"])
-    out = service.render_review(review, service.make_settings(size=256, frames_between=3), outdir=tmp_path)
-    assert out.video.parent == tmp_path and out.frame_count == 7
+    r = review.Review(a, reviewed.key, skipped=["bad.jpg"])
+    out = rendering.render_review(r, rendering.make_settings(size=256, frames_between=3, hold=0), outdir=tmp_path)
+    assert out.video.parent == tmp_path and out.report["frame_count"] == 7
     assert out.credits is not None and "Bain News Service" in out.credits.read_text()
     saved = json.loads(out.report_path.read_text())
-    assert saved["warnings"] == ["bad.jpg: unreadable"] and saved["credits"][a.photos[0].file]["author"]
-    assert saved["video"]["file"] == "timelapse.mp4"
-    assert "7 frames" in service.report_markdown(out) and "credits.txt" in service.report_markdown(out)
-    assert [Path(p).name for p in out.downloads] == ["timelapse.mp4", "contact_sheet.png", "credits.txt", "report.json"]
+    assert saved["warnings"] == [{"file": "bad.jpg", "reason": "not checked: over the limit of photos per album"}]
+    assert saved["credits"] == [{"file": a.photos[0].file, **credits}]
+    assert [p["file"] for p in saved["photos"]] == [p.file for p in a.usable]
+    assert [p["caption"] for p in saved["photos"]] == [k["caption"] for k in saved["keyframes"]]
+    assert saved["video"]["file"] == "timelapse.mp4" and set(rendering.REPORT_KEYS) <= set(saved)
+    assert "7 frames" in rendering.report_markdown(out) and "credits.txt" in rendering.report_markdown(out)
+    assert [p.name for p in out.downloads] == ["timelapse.mp4", "contact_sheet.png", "credits.txt", "report.json"]
 
 
 def test_not_enough_photos_message_says_what_to_do(edison: list[str]) -> None:
-    r = service.review_album(edison, edits=tbl.to_edits({YOUNG: {"include": False}, OLD: {"include": False}}))
-    with pytest.raises(NotEnoughPhotosError, match=r"Only 1 of 3 .*Left out: .*unticked"):
-        service.render_review(r, service.make_settings(size=256))
+    r = review.review_album(edison, edits=tbl.to_edits({YOUNG: {"include": False}, OLD: {"include": False}}))
+    with pytest.raises(NotEnoughPhotosError) as err:
+        rendering.render_review(r, rendering.make_settings(size=256))
+    assert (err.value.usable, err.value.total, err.value.needed) == (1, 3, 2)
+    assert [f for f, _ in err.value.left_out] == [YOUNG, OLD]
+    text = messages.visitor_message(err.value)
+    assert text.startswith("Only 1 of 3 photo(s) can go into the video") and "tap Keep on its card" in text
+    assert '"include": true' in messages.visitor_message(err.value, api=True)
 
 
-def test_thumbnails_of_uploads(tmp_path: Path, astronaut: np.ndarray) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
+def test_previews_of_uploads(tmp_path: Path, astronaut: np.ndarray) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: the preview must be upright
-    Image.fromarray(astronaut[:, :384]).transpose(Image.Transpose.ROTATE_90).save(src / "side.jpg", exif=exif)
-    Image.fromarray(astronaut).save(src / "plain.png")
-    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
-    out = tmp_path / "out"
-    out.mkdir()
-    thumbs = service.thumbnails([str(src / n) for n in ("side.jpg", "plain.png", "broken.jpg")], out)
-    assert [name for _, name in thumbs] == ["side.jpg", "plain.png"]
-    w, h = Image.open(thumbs[0][0]).size
-    assert h > w and max(w, h) <= service.THUMB_SIDE
+    Image.fromarray(astronaut[:, :384]).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "side.jpg", exif=exif)
+    Image.fromarray(astronaut).save(tmp_path / "plain.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    side = uploads.preview(tmp_path / "side.jpg")
+    assert side is not None and side.height > side.width and max(side.size) <= uploads.PREVIEW_SIDE
+    assert uploads.preview(tmp_path / "plain.png") is not None and uploads.preview(tmp_path / "broken.jpg") is None
 
 
 def test_metadata_round_trip() -> None:
     meta = {"a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}}, "b.jpg": {"date": None}}
-    as_json = service.metadata_to_json(meta)
+    as_json = review.metadata_to_json(meta)
     assert as_json["a.jpg"]["date"] == "1900-01-02" and json.dumps(as_json)
-    back = service.metadata_from_json(as_json, ["a.jpg"])
+    back = review.metadata_from_json(as_json, ["a.jpg"])
     assert back == {"a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}}}
 
 
@@ -283,57 +290,72 @@ def test_sweep_removes_old_request_folders(tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.mark.slow
 def test_page_handlers_edit_and_render(edison: list[str]) -> None:
-    """The page's handlers called as Gradio calls them: upload, edit a cell, render."""
-    import app
+    """The page's handlers called as Gradio calls them: upload, edit a card and a cell, render."""
+    from pipeline.webapp.gpu import render_album
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gr.Warning outside a request becomes a Python warning
-        gallery, rows, summary, state = app.review_upload(edison, BIRTH, None)
-        assert len(gallery) == 3 and "3 of 3" in summary and state["shown"] == rows
-        edited = [list(r) for r in rows]
-        rows_by_file(edited)[OLD][tbl.COL_AGE] = 20
-        gallery, rows2, summary, state = app.review_edit(edison, edited, BIRTH, state)
-        assert state["edits"] == {OLD: {"age": 20.0}}
+        birth, state, previews = page.new_files(edison, BIRTH, None)
+        assert birth == BIRTH and previews["html"].count('class="card"') == 3
+        shown, rows, summary, state = page.review_files(edison, BIRTH, state, None)
+        assert "3 of 3" in summary and state.shown == rows and isinstance(state, PageState)
+        assert shown["html"].count('class="card"') == 3 and shown["html"].count("data-age") == 3
+        value = {**shown, "edit": {"file": OLD, "age": "20"}}
+        shown, rows2, summary, state = page.card_edit(value, edison, BIRTH, state, None)
+        assert state.edits == {OLD: {"age": 20.0}}
         assert rows2[0][tbl.COL_FILE] == OLD and rows2[0][tbl.COL_SOURCE] == tbl.AGE_SOURCES["edit"]
-        video, downloads, sheet, report, state = app.render_from_page(
-            edison, rows2, BIRTH, state, "crossfade", 256, "frames", 4, 0.3, 0, 0.5, 24, "none", ["mp4", "gif"], "e4e"
+        value = {**shown, "edit": {"file": MIDDLE, "include": False}}
+        shown, rows3, summary, state = page.card_edit(value, edison, BIRTH, state, None)
+        assert "2 of 3" in summary and 'class="card out"' in shown and state.edits[MIDDLE] == {"include": False}
+        edited = [list(r) for r in rows3]
+        rows_by_file(edited)[MIDDLE][tbl.COL_USE] = True  # back in through the table
+        shown, rows4, summary, state = page.table_edit(edison, edited, BIRTH, state, None)
+        assert "3 of 3" in summary and state.edits == {OLD: {"age": 20.0}, MIDDLE: {"include": True}}
+        names = ["method", "size", "speed", "frames_between", "seconds_per_year", "hold", "fps", "caption", "formats"]
+        album = {k: object() for k in ("files", "table", "birth", "state")}  # stand-ins for the components
+        controls = {n: object() for n in names}
+        render_page = page.make_render_handler(album, controls, render_album)
+
+        def values(files: Any, rows: Any, birth: str, state: Any, *settings: Any) -> dict[Any, Any]:
+            given = dict(zip(album.values(), (files, rows, birth, state)))
+            return {**given, **dict(zip(controls.values(), settings))}
+
+        video, downloads, sheet, report, state = render_page(
+            values(edison, rows4, BIRTH, state, "crossfade", 256, "frames", 4, 0.3, 0, 24, "none", ["mp4", "gif"]),
+            progress=None,
         )
     assert Path(video).name == "timelapse.mp4" and "9 frames" in report
-    assert [Path(p).name for p in downloads["value"]][:2] == ["timelapse.mp4", "timelapse.gif"]
-    files, birth, state = app.load_example(None)
-    assert birth == app.EXAMPLE_BIRTH and state["birth_auto"] == birth
-    assert [Path(f).name for f in files] == [YOUNG, MIDDLE, OLD] and all(Path(f).is_file() for f in files)
-    assert Path(files[0]).parent.parent == Path(app.service.request_dir("x")).parent  # a temp copy
-    with pytest.raises(app.gr.Error, match="Add photos first"):
-        app.render_from_page(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 0.5, 24, "age", ["mp4"], "e4e")
+    assert "timelapse.mp4" in downloads["value"] and "timelapse.gif" in downloads["value"]
+    with pytest.raises(page.gr.Error, match="Add photos first"):
+        render_page(values(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 24, "age", ["mp4"]), progress=None)
 
 
 def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
-    import app
-
-    @app.user_errors
+    @page.guard
     def usage() -> None:
         raise UsageError("Size 300 is not supported; choose 256, 512 or 1024.")
 
-    @app.user_errors
+    @page.guard
     def bug() -> None:
         raise ZeroDivisionError("division by zero")
 
-    with pytest.raises(app.gr.Error) as err:
+    with pytest.raises(page.gr.Error) as err:
         usage()
     assert err.value.message == "Size 300 is not supported; choose 256, 512 or 1024." and err.value.__cause__ is None
-    with caplog.at_level("ERROR", logger="app"), pytest.raises(app.gr.Error) as err:
+    with caplog.at_level("ERROR", logger="pipeline.webapp.page"), pytest.raises(page.gr.Error) as err:
         bug()
     assert "Something went wrong on our side" in err.value.message and "division" not in err.value.message
     assert any("unexpected error in bug" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
 def test_page_settings_follow_the_speed_and_method_choices() -> None:
-    import app
-
-    by_frames = app._settings("morph", 512, "frames", 30, 0.3, 0.5, 0.7, 30, "age", "e4e")
-    assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma) == (30, None, None)
-    by_age = app._settings("crossfade", 256, "age", 30, 0.3, 0.0, 0.7, 24, "year", "e4e")
-    assert by_age.seconds_per_year == 0.3 and by_age.method == "crossfade" and by_age.caption == "year"
-    assert app.method_changed("stylegan")[0]["visible"] and not app.method_changed("morph")[1]["visible"]
-    assert app.speed_changed("age") == ({"__type__": "update", "visible": False}, {"__type__": "update", "visible": True})
+    form = {"method": "morph", "size": 512, "speed": "frames", "frames_between": 30, "seconds_per_year": 0.3,
+            "hold": 0.5, "gamma": 0.7, "fps": 30, "caption": "age", "encoder": "e4e", "formats": ["mp4"]}  # fmt: skip
+    by_frames, gif = page.settings_from_page(form)
+    assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma, gif) == (30, None, None, False)
+    by_age, gif = page.settings_from_page({**form, "method": "crossfade", "speed": "age", "caption": "year", "formats": ["gif"]})
+    assert by_age.seconds_per_year == 0.3 and by_age.method == "crossfade" and by_age.caption == "year" and gif
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert page.method_changed("stylegan")[0]["visible"] and not page.method_changed("morph")[1]["visible"]
+    assert page.speed_changed("age") == ({"__type__": "update", "visible": False}, {"__type__": "update", "visible": True})

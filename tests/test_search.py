@@ -110,7 +110,7 @@ def test_ambiguous_name_lists_the_people(replay: WikimediaReplay) -> None:
     ]  # the film is left out
     assert exc.candidates[1].description.startswith("British politician")
     assert exc.exit_code == 2
-    assert "--qid" in str(exc) and "Q310973 John Smith (British politician" in str(exc)
+    assert "--qid" not in str(exc) and "Q310973 John Smith (British politician" in str(exc)
 
 
 def test_unknown_names(replay: WikimediaReplay) -> None:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from pipeline.commands.common import add_album_arguments, analysis_from_args
-from pipeline.errors import NotEnoughPhotosError
 from pipeline.face_crops import write_face_crops
 from pipeline.progress import TqdmProgress
 from pipeline.types import Analysis
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         write_face_crops(analysis, Path(args.faces_dir))
     print_summary(analysis)
     if not analysis.usable:
-        raise NotEnoughPhotosError("No usable photo: no face of the person was found in any photo that could be read.")
+        raise analysis.shortage(needed=1)
     return 0
 
 

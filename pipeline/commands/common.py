@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import logging
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from pipeline.analysis import Progress, analyze
 from pipeline.dates import parse_date
 from pipeline.edits import Edits, load_edits
 from pipeline.errors import UsageError
+from pipeline.search.album import fetch_album
 from pipeline.types import Analysis
 
 log = logging.getLogger(__name__)
@@ -54,41 +51,3 @@ def analysis_from_args(args: argparse.Namespace, progress: Progress | None = Non
         use_cnn=args.cnn, metadata=metadata, progress=progress,
     )  # fmt: skip
 
-
-# How a Commons date maps onto the analysis' date sources.
-_DATE_SOURCES = {"exif": "exif", "commons": "metadata", "title": "filename", "category": "metadata"}
-
-
-def fetch_album(
-    name: str,
-    *,
-    limit: int = 12,
-    qid: str | None = None,
-    dest: Path | None = None,
-    progress: Progress | None = None,
-) -> tuple[list[Path], Any, dict[str, dict[str, Any]]]:
-    """Fetch a well-known person's photos from Wikimedia Commons.
-
-    Returns:
-        (files, birth date, metadata): `metadata` maps each file name to its
-        ``date``, ``date_source``, ``date_precision`` and ``credits``, ready for
-        `analyze(metadata=...)`; ``credits.txt`` lies beside the files.
-    """
-    from pipeline.search import fetch_photos
-
-    if dest is None:
-        # Downloads are kept only for this process (the CLI re-reads nothing afterwards).
-        dest = Path(tempfile.mkdtemp(prefix="timelapse-name-"))
-        atexit.register(shutil.rmtree, dest, ignore_errors=True)
-    outdir = dest
-    result = fetch_photos(name, outdir, limit=limit, qid=qid, progress=progress)
-    metadata: dict[str, dict[str, Any]] = {}
-    for fetched in result.photos:
-        photo = fetched.photo
-        metadata[fetched.file] = {
-            "date": photo.date,
-            "date_source": _DATE_SOURCES.get(photo.date_source or "", "metadata") if photo.date else None,
-            "date_precision": "day" if photo.date_precision == "day" else "year",
-            "credits": fetched.credits,
-        }
-    return [f.path for f in result.photos], result.person.birth_date, metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline.commands.messages import terminal_message
 from pipeline.search import AmbiguousNameError, TooFewPhotosError, UnknownNameError, fetch_photos
 
 
@@ -41,19 +42,11 @@ def run(args: argparse.Namespace) -> int:
         result = fetch_photos(
             args.name, args.outdir, limit=args.limit, qid=args.qid, progress=_progress
         )
-    except AmbiguousNameError as exc:
-        print(f"{args.name!r} may mean several people; choose one with --qid:", file=sys.stderr)
-        for m in exc.candidates:
-            print(
-                f"  --qid {m.qid}  {m.label}" + (f" ({m.description})" if m.description else ""),
-                file=sys.stderr,
-            )
-        return exc.exit_code
-    except UnknownNameError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (AmbiguousNameError, UnknownNameError) as exc:
+        print(f"error: {terminal_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except TooFewPhotosError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_message(exc)}", file=sys.stderr)
         for title, reason in exc.skipped:
             print(f"  skipped {title}: {reason}", file=sys.stderr)
         return exc.exit_code

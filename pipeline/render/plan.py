@@ -68,12 +68,7 @@ def keyframes_from_analysis(
     """
     usable = analysis.usable
     if len(usable) < (1 if allow_one else 2):
-        total = len(analysis.photos)
-        raise NotEnoughPhotosError(
-            f"Only {len(usable)} of {total} photo(s) can go into the video; a time-lapse needs at least 2. "
-            "Add photos where the person's face is clearly visible, or include photos the analysis "
-            'recommended removing (edits file: "include": true).'
-        )
+        raise analysis.shortage(needed=1 if allow_one else 2)
     out = []
     for p in usable:
         assert p.aligned is not None and p.aligned_landmarks is not None and p.age is not None
@@ -208,7 +203,7 @@ def build_plan(
     else:
         keyframes = [fit_keyframe(kf, settings.size) for kf in analysis_or_keyframes]
         if not keyframes:
-            raise NotEnoughPhotosError("A time-lapse needs at least 2 photos; got none.")
+            raise NotEnoughPhotosError(0, 0)
     for kf in keyframes:
         if not is_number(kf.age):
             raise UsageError(

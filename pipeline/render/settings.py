@@ -209,6 +209,6 @@ def check_method(settings: RenderSettings) -> type[TransitionMethod]:
         ok, reason = False, f"availability check failed: {exc}"
     if not ok:
         raise MethodUnavailableError(
-            f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}"
+            f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}", method=settings.method
         )
     return cls

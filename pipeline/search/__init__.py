@@ -19,6 +19,7 @@ variables ``TIMELAPSE_WIKIDATA_API``, ``TIMELAPSE_COMMONS_API`` and
 
 from __future__ import annotations
 
+from pipeline.search.album import fetch_album
 from pipeline.search.client import DownloadError, WikimediaClient
 from pipeline.search.commons import find_photos
 from pipeline.search.errors import (
@@ -43,6 +44,7 @@ __all__ = [
     "TooFewPhotosError",
     "UnknownNameError",
     "WikimediaClient",
+    "fetch_album",
     "fetch_photos",
     "find_photos",
     "load_credits",

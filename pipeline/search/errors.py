@@ -1,4 +1,8 @@
-"""Errors of the photo search, each with a message that says what to do next."""
+"""Errors of the photo search, worded neutrally with their facts as attributes.
+
+The CLI and the webapp add what their users can do next (a command-line
+option, a choice on the page).
+"""
 
 from __future__ import annotations
 
@@ -31,9 +35,6 @@ class UnknownNameError(SearchError, UsageError):
         if self.others:
             listed = "; ".join(m.describe() for m in self.others[:5])
             msg += f" Matches that are not people: {listed}."
-        msg += (
-            " Check the spelling, try the full name, or pass the person's Wikidata ID (--qid Q...)."
-        )
         super().__init__(msg)
 
 
@@ -48,11 +49,8 @@ class AmbiguousNameError(SearchError, UsageError):
     def __init__(self, name: str, candidates: Sequence[PersonMatch]) -> None:
         self.name = name
         self.candidates = list(candidates)
-        listed = "\n".join(f"  {m.describe()}" for m in self.candidates)
-        super().__init__(
-            f"{name!r} may mean several people:\n{listed}\n"
-            "Choose one by its Wikidata ID (--qid Q... on the command line)."
-        )
+        listed = "; ".join(m.describe() for m in self.candidates[:8])
+        super().__init__(f"{name!r} may mean several people: {listed}.")
 
 
 class TooFewPhotosError(SearchError, NotEnoughPhotosError):
@@ -63,8 +61,6 @@ class TooFewPhotosError(SearchError, NotEnoughPhotosError):
         photos (list[FetchedPhoto]): the photos that did download (may be empty).
         skipped (list[tuple[str, str]]): (title, reason) for every candidate left out.
     """
-
-    exit_code = 3
 
     def __init__(
         self,
@@ -82,12 +78,16 @@ class TooFewPhotosError(SearchError, NotEnoughPhotosError):
             if person.commons_category
             else "Wikimedia Commons"
         )
-        msg = (
-            f"Only {found} usable photo(s) of {person.label} ({person.qid}) on {where}; "
-            f"at least {needed} are needed for a time-lapse."
+        self.where = where
+        super().__init__(found, found + len(self.skipped), needed=needed, left_out=self.skipped)
+
+    def describe(self) -> str:
+        """Where the search looked and how many photos it found."""
+        text = (
+            f"Only {self.usable} usable photo(s) of {self.person.label} ({self.person.qid}) were found on "
+            f"{self.where}; a time-lapse needs at least {self.needed}."
         )
         if self.skipped:
             reasons = "; ".join(f"{t}: {r}" for t, r in self.skipped[:3])
-            msg += f" Left out: {reasons}{' ...' if len(self.skipped) > 3 else ''}."
-        msg += " Add photos of your own, or try again later if downloads failed."
-        super().__init__(msg)
+            text += f" Left out: {reasons}{' ...' if len(self.skipped) > 3 else ''}."
+        return text

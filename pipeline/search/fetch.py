@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image
 
+from pipeline.credits import credits_text
 from pipeline.progress import Progress
 from pipeline.progress import report as report_progress
 from pipeline.search.client import DownloadError, WikimediaClient
@@ -187,24 +188,10 @@ def _write_credits(result: FetchResult) -> None:
     life = ""
     if person.birth_date:
         life = f", born {person.birth_date.isoformat() if person.birth_precision == 'day' else person.birth_date.year}"
-    lines = [
-        f"Photos of {person.label}{life} ({person.url})",
-        "from Wikimedia Commons. Authors and licences:",
-        "",
-    ]
-    for item in result.photos:
-        p = item.photo
-        when = (
-            p.date.isoformat()
-            if p.date and p.date_precision == "day"
-            else (str(p.date.year) if p.date else "date unknown")
-        )
-        age = f", age {item.age:.0f}" if item.age is not None else ""
-        licence = p.licence + (f" ({p.licence_url})" if p.licence_url else "")
-        lines.append(
-            f"{item.file} ({when}{age}): {p.title.split(':', 1)[-1]} by {p.author}, {licence}, {p.page_url}"
-        )
-    result.credits_text_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    heading = f"Photos of {person.label}{life} ({person.url}), from Wikimedia Commons:"
+    entries = [(item.file, item.credits) for item in result.photos]
+    text = credits_text(entries, heading) or heading + "\n"
+    result.credits_text_path.write_text(text, encoding="utf-8")
 
 
 def load_credits(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:

@@ -232,7 +232,7 @@ def _resolve(name: str, qid: str | None, client: WikimediaClient) -> Person:
         person = person_from_entity(entity)
         if not _is_human(entity):
             raise SearchError(
-                f"{person.match().describe()} is not a person on Wikidata. Pass the ID of a person (--qid)."
+                f"{person.match().describe()} is not a person on Wikidata; use the Wikidata ID of a person."
             )
         return person
     if not name:

@@ -31,6 +31,11 @@ def gradio_temp_dir() -> Path:
     return Path(env) if env else Path(tempfile.gettempdir()) / "gradio"
 
 
+def examples_cache_dir() -> Path:
+    """Where Gradio caches the example album's results (never the working directory)."""
+    return gradio_temp_dir() / "examples"
+
+
 def outputs_root() -> Path:
     root = gradio_temp_dir() / "timelapse"
     root.mkdir(parents=True, exist_ok=True)

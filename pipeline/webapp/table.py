@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import format_age, format_date
 from pipeline.edits import Edits, PhotoEdit, parse_json, parse_row
 from pipeline.errors import UsageError
-from pipeline.types import STATUS_OK, Analysis, PhotoRecord
+from pipeline.types import Analysis, PhotoRecord
+
+if TYPE_CHECKING:
+    from pipeline.webapp.review import Review
 
 HEADERS = ["use", "photo", "age", "date", "age from", "face", "notes", "credit"]
 DATATYPES = ["bool", "str", "number", "str", "str", "number", "str", "str"]
@@ -48,12 +51,14 @@ ORDER_SOURCES = {
 PhotoEdits = dict[str, dict[str, Any]]
 
 
-def table_rows(analysis: Analysis) -> list[list[Any]]:
+def table_rows(analysis: Analysis, review: Review | None = None) -> list[list[Any]]:
     """One row per photo, in video order (the photos left out last)."""
-    return [_row(p) for p in analysis.photos]
+    return [_row(p, review) for p in analysis.photos]
 
 
-def _row(p: PhotoRecord) -> list[Any]:
+def _row(p: PhotoRecord, review: Review | None) -> list[Any]:
+    from pipeline.webapp.messages import photo_note
+
     return [
         bool(p.include),
         p.file,
@@ -61,27 +66,9 @@ def _row(p: PhotoRecord) -> list[Any]:
         p.date.isoformat() if p.date else "",
         AGE_SOURCES.get(p.age_source or "", ""),
         p.chosen_face,
-        notes(p),
+        photo_note(p, review),
         credit_line(p.credits),
     ]
-
-
-def notes(p: PhotoRecord) -> str:
-    """Flags and reasons in a few words: why a photo is recommended to remove, unusable, etc."""
-    parts: list[str] = []
-    if p.status != STATUS_OK:
-        parts.append(f"✖ {p.message or p.status}")
-    elif p.recommended_remove:
-        parts.append(f"⚠ recommended to remove: {p.reason}")
-    elif p.reason:
-        parts.append(p.reason)
-    if p.status == STATUS_OK:
-        parts.extend(f"note: {w}" for w in p.warnings)
-        if p.order_source and p.order is not None and p.order_source != "date":
-            parts.append(f"placed by {ORDER_SOURCES.get(p.order_source, p.order_source)}")
-    if p.status == STATUS_OK and len(p.faces) > 1:
-        parts.append(f"{len(p.faces)} faces (face numbers start at 0)")
-    return "; ".join(parts)
 
 
 def credit_line(credits: dict[str, Any] | None) -> str:
@@ -89,6 +76,29 @@ def credit_line(credits: dict[str, Any] | None) -> str:
     if not credits:
         return ""
     return " · ".join(str(credits[k]) for k in ("author", "licence") if credits.get(k))
+
+
+def rows_of(value: Any) -> list[list[Any]]:
+    """Table rows from whatever the Dataframe sends (a DataFrame, ``{"data": ...}`` or a list)."""
+    if value is None:
+        return []
+    if hasattr(value, "values") and hasattr(value, "columns"):
+        return value.values.tolist()
+    if isinstance(value, dict) and "data" in value:
+        return list(value["data"])
+    return [list(r) for r in value]
+
+
+def parse_age(value: Any, file: str) -> tuple[float | None, str]:
+    """An age typed on a card: (age, "") or (None, what is wrong); empty means "automatic" (None, "")."""
+    value = _blank_to_none(value)
+    if value is None:
+        return None, ""
+    try:
+        check = parse_row({"age": value}, file)
+    except UsageError as exc:
+        return None, str(exc)
+    return float(check.age), ""  # type: ignore[arg-type]
 
 
 def caption(p: PhotoRecord) -> str:

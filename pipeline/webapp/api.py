@@ -1,0 +1,260 @@
+"""The app's API: three typed functions, each an endpoint (`gr.api`) documented by its own docstring.
+
+Parameter names, types and defaults come from the signatures (the page's
+defaults, `render.DEFAULTS`); descriptions and the labels of the returned
+values come from the docstrings, so the API page, `gradio_client.view_api()`
+and the README say the same thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any, Literal
+
+import gradio as gr
+from gradio import FileData
+from gradio.context import get_blocks_context
+
+from pipeline import face_crops
+from pipeline.errors import PipelineError
+from pipeline.webapp import messages, review
+from pipeline.webapp import render as rendering
+from pipeline.webapp.files import request_dir
+from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
+from pipeline.webapp.table import caption, edits_from_api
+
+log = logging.getLogger(__name__)
+
+D = rendering.DEFAULTS
+Method = Literal["morph", "crossfade", "stylegan"]
+Caption = Literal["age", "year", "date", "none"]
+Encoder = Literal["e4e", "psp"]
+Files = list[FileData]
+Report = dict[str, Any]
+RenderFn = Callable[[review.Review, Any, bool, Any], rendering.RenderOutputs]
+
+ANALYSIS_KEYS = ("photos", "usable", "birth_date", "size", "warnings")
+FILE_EXAMPLE = [{"path": "photo_1.jpg", "meta": {"_type": "gradio.FileData"}, "orig_name": "photo_1.jpg"}]
+
+
+def api_errors(fn: Callable) -> Callable:
+    """Pipeline errors as messages for a script; anything unexpected as a generic one (logged)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PipelineError as exc:
+            raise gr.Error(messages.visitor_message(exc, api=True), print_exception=False) from None
+        except Exception:
+            log.exception("unexpected error in /%s", fn.__name__)
+            raise gr.Error(messages.UNEXPECTED, print_exception=False) from None
+
+    return wrapper
+
+
+def _album(files: Files | None, birth_date: str, name: str, limit: int) -> tuple[list[Any], str, dict]:
+    """Uploaded files plus, when a name is given, that person's photos from Wikimedia Commons."""
+    files = list(files or [])
+    if not str(name or "").strip():
+        return files, birth_date, {}
+    found = find_by_name(name, limit=limit)
+    if not str(birth_date or "").strip() and found.birth_date:
+        birth_date = found.birth_date.isoformat()
+    return files + found.files, birth_date, found.metadata
+
+
+def _face_crops(r: review.Review) -> list[dict[str, Any]]:
+    """Aligned crops as PNG files in video order, each with a caption ``file: age``."""
+    return [
+        {"image": FileData(path=str(path), orig_name=path.name), "caption": f"{p.file}: {caption(p)}"}
+        for path, p in face_crops.write_face_crops(r.analysis, request_dir("faces"))
+    ]
+
+
+def analyze(files: Files | None = None, birth_date: str = "", name: str = "", limit: int = DEFAULT_LIMIT) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Find the person's face in every photo, date or estimate ages, flag doubtful photos and order them.
+
+    Args:
+        files: the photos (JPEG, PNG, HEIC, WebP...), one person across the years; may be empty when a name is given.
+        birth_date: optional, YYYY-MM-DD; photos with a capture date (EXIF) then get exact ages.
+        name: optional, a well-known person's name or Wikidata ID (e.g. Q8743); their photos are fetched from Wikimedia Commons with dates, birth date and credits.
+        limit: with a name, how many photos to fetch (2 to 30).
+
+    Returns:
+        analysis: {"photos": one row per photo (file, status, include, order, age, age_source, date, recommended_remove, reason, faces, credits...), "usable", "birth_date", "size", "warnings": [{"file", "reason"}] for every photo left out}.
+        faces: [{"image", "caption"}]: the aligned face crops with captions, in video order.
+    """
+    files, birth_date, metadata = _album(files, birth_date, name, limit)
+    r = review.review_album(files, birth_date=birth_date, metadata=metadata)
+    if not any(p.aligned is not None for p in r.analysis.photos):
+        raise r.analysis.shortage()
+    data = r.analysis.to_json()
+    data["warnings"] = [{"file": f, "reason": why} for f, why in r.left_out()]
+    return data, _face_crops(r)
+
+
+def _render(
+    render_fn: RenderFn, files: Files | None, edits: Any, birth_date: str, name: str, limit: int, gif: bool, **settings: Any
+) -> tuple[FileData, FileData | None, FileData, Report]:
+    s = rendering.make_settings(**settings)
+    rendering.check_can_render(s)
+    parsed = edits_from_api(edits)
+    files, birth_date, metadata = _album(files, birth_date, name, limit)
+    r = review.review_album(
+        files, birth_date=birth_date, edits=parsed, prune=True, metadata=metadata, size=review.scan_size_for(s.size)
+    )
+    out = render_fn(r, s, bool(gif), None)
+    gif_file = FileData(path=str(out.gif), orig_name=out.gif.name) if out.gif else None
+    return (
+        FileData(path=str(out.video), orig_name=out.video.name),
+        gif_file,
+        FileData(path=str(out.contact_sheet), orig_name=out.contact_sheet.name),
+        out.report,
+    )
+
+
+def make_render(render_fn: RenderFn) -> Callable[..., Any]:
+    """The /render endpoint, rendering through `render_fn` (the app's GPU-aware render)."""
+
+    def render(
+        files: Files,
+        edits: list[dict[str, Any]] | str | None = None,
+        birth_date: str = "",
+        method: Method = D["method"],
+        size: int = D["size"],
+        frames_between: int = D["frames_between"],
+        seconds_per_year: float = D["seconds_per_year"],
+        hold: float = D["hold"],
+        gamma: float = D["gamma"],
+        fps: int = D["fps"],
+        caption: Caption = D["caption"],
+        gif: bool = D["gif"],
+        encoder: Encoder = D["encoder"],
+    ) -> tuple[FileData, FileData | None, FileData, Report]:
+        """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
+
+        Args:
+            files: the photos.
+            edits: corrections, as a list of rows [{"file": "a.jpg", "age": 3.5, "include": false, "date": "2015-09-01", "face": 1}] or that list as JSON text; the "photos" of an /analyze answer can be sent back unchanged.
+            birth_date: optional, YYYY-MM-DD.
+            method: morph (warps the faces into each other), crossfade (blends the photos) or stylegan (when this server has its weights).
+            size: output side in pixels: 256, 512 or 1024.
+            frames_between: frames per transition between two photos (1 to 600).
+            seconds_per_year: above 0, each transition lasts this many seconds per year of age gap instead of frames_between.
+            hold: seconds to hold each photo.
+            gamma: stylegan only: largest share of the real photo blended in near each photo, 0 to 1.
+            fps: frames per second, 24 to 60.
+            caption: age, year, date (e.g. "24 Apr 2008") or none.
+            gif: also make a GIF.
+            encoder: stylegan only: e4e (smooth) or psp (faithful).
+
+        Returns:
+            video: the MP4 (H.264, plays in browsers).
+            gif: the GIF, or None.
+            contact_sheet: PNG of the photos in video order with their captions.
+            report: {"frame_count", "duration", "timing", "keyframes", "photos": [{"file", "order", "age", "age_source", "date", "caption", "frame"}], "warnings": [{"file", "reason"}] for every photo left out, "credits": [{"file", "title", "author", "licence", "licence_url", "page_url"}], "method", "size", "fps", "video", "gif", "contact_sheet"}.
+        """
+        return _render(
+            render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
+            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
+            caption=caption, encoder=encoder,
+        )  # fmt: skip
+
+    return render
+
+
+def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
+    """The /timelapse endpoint: photos (or a name) in, video out, with the analysis's own choices."""
+
+    def timelapse(
+        files: Files | None = None,
+        birth_date: str = "",
+        method: Method = D["method"],
+        size: int = D["size"],
+        frames_between: int = D["frames_between"],
+        seconds_per_year: float = D["seconds_per_year"],
+        hold: float = D["hold"],
+        gamma: float = D["gamma"],
+        fps: int = D["fps"],
+        caption: Caption = D["caption"],
+        gif: bool = D["gif"],
+        encoder: Encoder = D["encoder"],
+        name: str = "",
+        limit: int = DEFAULT_LIMIT,
+    ) -> tuple[FileData, FileData | None, FileData, Report]:
+        """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
+
+        Args:
+            files: the photos; may be empty when a name is given.
+            birth_date: optional, YYYY-MM-DD.
+            method: morph, crossfade or stylegan (as /render).
+            size: output side in pixels: 256, 512 or 1024.
+            frames_between: frames per transition between two photos.
+            seconds_per_year: above 0, seconds per year of age gap instead of frames_between.
+            hold: seconds to hold each photo.
+            gamma: stylegan only: largest share of the real photo near each photo, 0 to 1.
+            fps: frames per second, 24 to 60.
+            caption: age, year, date (e.g. "24 Apr 2008") or none.
+            gif: also make a GIF.
+            encoder: stylegan only: e4e or psp.
+            name: optional, a well-known person's name or Wikidata ID; their photos from Wikimedia Commons.
+            limit: with a name, how many photos to fetch (2 to 30).
+
+        Returns:
+            video: the MP4.
+            gif: the GIF, or None.
+            contact_sheet: PNG of the photos in video order.
+            report: as /render (photos, warnings, credits, frames, timing).
+        """
+        return _render(
+            render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
+            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
+            caption=caption, encoder=encoder,
+        )  # fmt: skip
+
+    return timelapse
+
+
+def _docs(fn: Callable) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Parameter descriptions and (label, description) of each returned value, from a Google-style docstring."""
+    doc = inspect.getdoc(fn) or ""
+    params: dict[str, str] = {}
+    returns: list[tuple[str, str]] = []
+    section = ""
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped in ("Args:", "Returns:"):
+            section = stripped
+            continue
+        if section and ":" in stripped and line.startswith("    ") and not line.startswith("        "):
+            key, text = (part.strip() for part in stripped.split(":", 1))
+            if section == "Args:":
+                params[key] = text
+            else:
+                returns.append((key, text))
+    return params, returns
+
+
+def register(fn: Callable, api_name: str, **kwargs: Any) -> None:
+    """Add `fn` as the endpoint `/api_name` of the Blocks being built, with its documentation."""
+    fn.__annotations__ = typing.get_type_hints(fn)  # gr.api reads resolved types, not strings
+    wrapped = api_errors(fn)
+    dep = gr.api(wrapped, api_name=api_name, **kwargs)
+    block_fn = get_blocks_context().fns[dep["id"]]
+    params, returns = _docs(fn)
+    names = [n for n in inspect.signature(fn).parameters]
+    for comp, pname in zip(block_fn.inputs, names):
+        comp.label = pname
+        comp._api_info = {**comp._api_info, "additional_description": params.get(pname, "")}
+        if pname == "files":
+            comp.example_inputs = lambda: FILE_EXAMPLE  # type: ignore[method-assign]
+    for comp, (label, text) in zip(block_fn.outputs, returns):
+        comp.label = label
+        comp._api_info = {**comp._api_info, "description": text}

@@ -1,0 +1,198 @@
+"""Render a reviewed album: settings from the page or the API, output files, and the report.
+
+The report is the API's documentation of a render: besides the renderer's own
+keys (frames, timing, keyframes, settings) it carries ``photos`` (every photo
+in the video with its order, age and caption), ``warnings`` (every photo left
+out and why) and ``credits`` (photos found by name). `REPORT_KEYS` lists the
+documented keys; a test checks them against the README.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.credits import credits_json, used_credits, write_credits
+from pipeline.errors import MethodUnavailableError
+from pipeline.progress import Progress
+from pipeline.render import RenderSettings, check_method, render
+from pipeline.webapp.files import request_dir
+from pipeline.webapp.review import Review
+
+# Defaults shared by the page's controls and the API's parameters.
+DEFAULTS: dict[str, Any] = {
+    "method": "morph",
+    "size": 512,
+    "frames_between": 24,
+    "seconds_per_year": 0.0,
+    "hold": 0.5,
+    "gamma": 0.5,
+    "fps": 30,
+    "caption": "age",
+    "gif": False,
+    "encoder": "e4e",
+}
+SIZES = (256, 512, 1024)
+REPORT_KEYS = (
+    "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
+    "contact_sheet", "photos", "warnings", "credits",
+)  # fmt: skip
+PHOTO_KEYS = ("file", "order", "age", "age_source", "date", "caption", "frame")
+WARNING_KEYS = ("file", "reason")
+
+
+def _whole(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v)
+    return v
+
+
+def make_settings(
+    *,
+    method: str = DEFAULTS["method"],
+    size: int = DEFAULTS["size"],
+    fps: int = DEFAULTS["fps"],
+    frames_between: int | None = DEFAULTS["frames_between"],
+    seconds_per_year: float | None = None,
+    hold: float = DEFAULTS["hold"],
+    gamma: float | None = None,
+    caption: str = DEFAULTS["caption"],
+    encoder: str | None = None,
+) -> RenderSettings:
+    """Validated `RenderSettings` from page or API values (numbers may arrive as floats or text).
+
+    `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off".
+
+    Raises:
+        UsageError: a bad setting.
+    """
+    method = str(method or "morph").lower()
+    stylegan = method == "stylegan"
+    settings = RenderSettings(
+        method=method,
+        size=_whole(size),
+        fps=_whole(fps),
+        frames_between=_whole(frames_between),
+        seconds_per_year=float(seconds_per_year) if seconds_per_year not in (None, 0, 0.0, "") else None,
+        hold=float(hold or 0.0),
+        gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
+        caption=str(caption or "age").lower(),
+        method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
+    )
+    settings.validate()
+    return settings
+
+
+def check_can_render(settings: RenderSettings) -> None:
+    """Fail before any work when the method cannot run here.
+
+    Raises:
+        MethodUnavailableError: with `method` set (the page words it; the reason goes to the log).
+    """
+    try:
+        check_method(settings)
+    except MethodUnavailableError as exc:
+        exc.method = settings.method
+        raise
+
+
+@dataclass
+class RenderOutputs:
+    """Files of one render and what to show about it."""
+
+    video: Path
+    gif: Path | None
+    contact_sheet: Path
+    report_path: Path
+    report: dict[str, Any]
+    credits: Path | None
+
+    @property
+    def downloads(self) -> list[Path]:
+        return [p for p in (self.video, self.gif, self.contact_sheet, self.credits, self.report_path) if p]
+
+
+def render_review(
+    review: Review,
+    settings: RenderSettings,
+    *,
+    gif: bool = False,
+    outdir: Path | None = None,
+    progress: Progress | None = None,
+) -> RenderOutputs:
+    """Render an album's usable photos into a fresh output folder.
+
+    Raises:
+        NotEnoughPhotosError: fewer than two usable photos.
+        UsageError, MethodUnavailableError: bad settings (before any work).
+    """
+    analysis = review.analysis
+    if len(analysis.usable) < 2:
+        raise analysis.shortage()
+    outdir = outdir or request_dir("render")
+    result = render(
+        analysis,
+        settings=settings,
+        video=outdir / "timelapse.mp4",
+        gif=outdir / "timelapse.gif" if gif else None,
+        contact_sheet=outdir / "contact_sheet.png",
+        report=None,
+        progress=progress,
+    )
+    report = public_report(result.report, review)
+    credits_path = write_credits(used_credits(analysis), outdir / "credits.txt")
+    report_path = outdir / "report.json"
+    report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    assert result.video is not None and result.contact_sheet is not None
+    return RenderOutputs(result.video, result.gif, result.contact_sheet, report_path, report, credits_path)
+
+
+def public_report(report: dict[str, Any], review: Review) -> dict[str, Any]:
+    """The render report as documented: file names instead of server paths (nothing about the
+    server leaks), plus ``photos``, ``warnings`` and ``credits``."""
+    out = dict(report)
+    for key in ("video", "gif"):
+        if isinstance(out.get(key), dict):
+            info = dict(out[key])
+            path = info.pop("path", None)
+            info["file"] = Path(path).name if path else None
+            out[key] = info
+        else:
+            out[key] = None
+    out["contact_sheet"] = Path(str(out["contact_sheet"])).name if out.get("contact_sheet") else None
+    keyframes = {k["label"]: k for k in out.get("keyframes") or []}
+    out["photos"] = [
+        {
+            "file": p.file,
+            "order": p.order,
+            "age": None if p.age is None else round(float(p.age), 2),
+            "age_source": p.age_source,
+            "date": p.date.isoformat() if p.date else None,
+            "caption": keyframes.get(p.file, {}).get("caption", ""),
+            "frame": keyframes.get(p.file, {}).get("frame"),
+        }
+        for p in review.analysis.usable
+    ]
+    out["warnings"] = [{"file": f, "reason": why} for f, why in review.left_out()]
+    out["credits"] = credits_json(review.analysis)
+    return out
+
+
+def report_markdown(out: RenderOutputs, gif_requested: bool = False) -> str:
+    """A short description of the render under the player."""
+    r = out.report
+    text = (
+        f"**{r['frame_count']} frames, {r['duration']:.1f} s** from {len(r['photos'])} photos "
+        f"({r.get('method_label') or r.get('method')}, {r.get('size')} px, {r.get('fps')} fps)."
+    )
+    if r["warnings"]:
+        text += f" {len(r['warnings'])} photo(s) left out (see the review)."
+    if gif_requested and out.gif is None:
+        text += " The GIF came out too large even when shrunk; download the MP4 instead."
+    if out.credits:
+        text += " Photo credits are in *credits.txt*."
+    return text

@@ -1,0 +1,212 @@
+"""Review an album: scan once (cached), finalize with the visitor's edits, propose a selection.
+
+Every function takes plain values (file paths, text, numbers) and returns
+plain records; Gradio never appears here, so the same code serves the page,
+the API and the tests. Domain problems raise `PipelineError` subclasses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.analysis import finalize, scan
+from pipeline.dates import parse_date
+from pipeline.edits import Edits, PhotoEdit
+from pipeline.errors import UsageError
+from pipeline.progress import Progress
+from pipeline.selection import propose_selection
+from pipeline.types import STATUS_OK, Analysis, PhotoRecord
+from pipeline.webapp.cache import ScanCache, album_key, snapshot
+from pipeline.webapp.table import prune_edits
+from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
+
+log = logging.getLogger(__name__)
+
+SCAN_SIZE = 512  # crops are aligned at 512 px for every output size but 1024 (256 is a downscale)
+CACHE = ScanCache(max_entries=8, ttl_s=3600)
+# dlib's models are shared; scans run one at a time (finalize and renders do not wait).
+_SCAN_LOCK = threading.Lock()
+NOT_SELECTED = "not in the proposed selection"
+
+
+def warm_up() -> threading.Thread:
+    """Load the face and age models in the background so the first visitor does not wait for them."""
+    from pipeline import models
+
+    def load() -> None:
+        try:
+            models.load_all()
+        except Exception as exc:  # the first real request reports it properly
+            log.warning("model warm-up failed: %s", exc)
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def scan_size_for(render_size: int) -> int:
+    """Crop size to scan at for a given output size."""
+    return 1024 if int(render_size) == 1024 else SCAN_SIZE
+
+
+def parse_birth_date(text: str | dt.date | None) -> dt.date | None:
+    """The optional birth-date field: empty means unknown.
+
+    Raises:
+        UsageError: not a date, or in the future.
+    """
+    if text is None or isinstance(text, dt.date):
+        return text
+    text = str(text).strip()
+    if not text:
+        return None
+    birth = parse_date(text, "Birth date")
+    if birth > dt.date.today():
+        raise UsageError(f"Birth date {birth} is in the future; write it as YYYY-MM-DD, e.g. 1990-06-01.")
+    return birth
+
+
+@dataclass
+class Review:
+    """An album after (re-)finalizing: a private snapshot plus what to tell the visitor.
+
+    Attributes:
+        analysis (Analysis): finalized records, safe to read while others edit the album.
+        key (str): cache key of the scan.
+        skipped (list[str]): files not checked at all (over the count limit).
+        not_selected (list[str]): good photos left out by the proposed selection.
+        scanned (bool): this call ran the slow scan (False: the cache answered).
+    """
+
+    analysis: Analysis
+    key: str
+    skipped: list[str] = field(default_factory=list)
+    not_selected: list[str] = field(default_factory=list)
+    scanned: bool = False
+
+    @property
+    def face_counts(self) -> dict[str, int]:
+        return {p.file: len(p.faces) for p in self.analysis.photos}
+
+    @property
+    def unusable(self) -> list[PhotoRecord]:
+        """Photos that cannot be used at all (unreadable, not an image, no face)."""
+        return [p for p in self.analysis.photos if p.status != STATUS_OK]
+
+    def left_out(self) -> list[tuple[str, str]]:
+        """(file, why) for every photo that is not in the video, in a visitor's words."""
+        from pipeline.webapp.messages import photo_note
+
+        out = [(p.file, photo_note(p, self)) for p in self.analysis.photos if not p.usable]
+        out += [(name, "not checked: over the limit of photos per album") for name in self.skipped]
+        return out
+
+
+def review_album(
+    files: Sequence[Any] | None,
+    *,
+    birth_date: str | dt.date | None = None,
+    edits: Edits | None = None,
+    prune: bool = False,
+    size: int = SCAN_SIZE,
+    metadata: dict[str, dict[str, Any]] | None = None,
+    max_photos: int = MAX_VIDEO_PHOTOS,
+    progress: Progress | None = None,
+) -> Review:
+    """Scan an album (or take its scan from the cache) and finalize it with the visitor's choices.
+
+    With more usable photos than `max_photos`, the others are left out as a
+    proposed selection (`propose_selection`); an edit that keeps a photo wins.
+
+    Args:
+        files: uploaded file paths (or Gradio file dicts).
+        birth_date: ``YYYY-MM-DD`` text, a date, or empty.
+        edits (Edits | None): the visitor's edits.
+        prune (bool): drop edit values equal to the automatic ones first (API
+            callers may send back an `/analyze` answer unchanged).
+        size (int): crop size of the scan.
+        metadata (dict | None): per-file dates and credits (photos found by name).
+        max_photos (int): most photos proposed for one video.
+        progress (callable | None): ``progress(stage, fraction)``.
+
+    Raises:
+        NotEnoughPhotosError: no files.
+        UsageError: a bad birth date or edit.
+    """
+    birth = parse_birth_date(birth_date)
+    album = album_from_files(files)
+    sources = album.sources
+    meta = metadata_from_json(metadata, [s.name for s in sources])
+    key = album_key(sources, size=size, extra=_digest(metadata_to_json(meta)))
+    ran = False
+
+    def do_scan() -> Analysis:
+        nonlocal ran
+        if progress and _SCAN_LOCK.locked():
+            progress("waiting for another album's analysis", 0.0)
+        with _SCAN_LOCK:
+            ran = True
+            return scan(sources, size=size, metadata=meta, progress=progress)
+
+    not_selected: list[str] = []
+    with CACHE.use(key, do_scan) as shared:
+        if prune and edits and edits.photos:
+            edits = prune_edits(edits, finalize(shared, birth_date=birth))
+        finalize(shared, birth_date=birth, edits=edits, progress=progress)
+        if len(shared.usable) > max_photos:
+            kept = {p.file for p in propose_selection(shared.usable, max_photos)}
+            chosen_by_visitor = {n for n, e in (edits.photos if edits else {}).items() if e.include}
+            not_selected = [p.file for p in shared.usable if p.file not in kept and p.file not in chosen_by_visitor]
+            finalize(shared, birth_date=birth, edits=_leave_out(edits, not_selected))
+        result = snapshot(shared)
+    return Review(result, key, album.skipped, not_selected, ran)
+
+
+def _leave_out(edits: Edits | None, files: list[str]) -> Edits:
+    """`edits` plus "leave out" for `files` (the photos the proposed selection does not keep)."""
+    out = Edits(birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {})
+    for name in files:
+        e = out.photos.get(name)
+        out.photos[name] = PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
+    return out
+
+
+def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Per-file metadata with dates as ISO text (for page state and cache keys)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, meta in (metadata or {}).items():
+        m = dict(meta or {})
+        if isinstance(m.get("date"), dt.date):
+            m["date"] = m["date"].isoformat()
+        out[str(name)] = m
+    return out
+
+
+def metadata_from_json(metadata: dict[str, dict[str, Any]] | None, names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-file metadata with `date` objects, for the files present (`names`) only."""
+    out: dict[str, dict[str, Any]] = {}
+    keep = set(names) if names is not None else None
+    for name, meta in (metadata or {}).items():
+        if keep is not None and name not in keep:
+            continue
+        m = dict(meta or {})
+        if isinstance(m.get("date"), str) and m["date"]:
+            try:
+                m["date"] = dt.date.fromisoformat(m["date"][:10])
+            except ValueError:
+                m["date"] = None
+        out[str(name)] = m
+    return out
+
+
+def _digest(value: Any) -> str:
+    if not value:
+        return ""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
