@@ -119,30 +119,32 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     analyze_kw = {**private, "concurrency_id": "analyze", "concurrency_limit": ANALYZE_CONCURRENCY}
     review_outputs = [review_cards, grid, summary, state]
 
-    def then_review(event: Any, step: str = "then") -> None:
-        """A new album (upload, removed file, example, search): previews at once, then the review."""
-        getattr(event, step)(page.new_files, [files, birth, state], [birth, state, review_cards], **private).then(
-            page.review_files, [files, birth, state], review_outputs, **analyze_kw
-        )
+    def then_review(event: Any) -> None:
+        """Then the review of the album (cached scan, or a scan with progress)."""
+        event.then(page.review_files, [files, birth, state], review_outputs, **analyze_kw)
 
-    then_review(files.upload(lambda: None, None, None, queue=False, **private))
-    then_review(files.delete(lambda: None, None, None, queue=False, **private))
+    # A new album: previews at once (and a birth date the app filled in is forgotten), then the review.
+    for changed in (files.upload, files.delete):
+        then_review(changed(page.new_files, [files, birth, state], [birth, state, review_cards], **private))
     files.clear(page.empty, None, review_outputs, queue=False, **private)
     with photos_column:  # the example album sits under the upload box (first phone screen)
-        gr.Examples(
+        examples = gr.Examples(
             [[e.files, e.birth_date] for e in EXAMPLES], [files, birth], review_outputs, page.review_example,
             label="Example albums (tap one to try it)", example_labels=[e.label for e in EXAMPLES],
             cache_examples=True, cache_mode="lazy", elem_id="examples", api_visibility="private",
         )  # fmt: skip
+    examples.load_input_event.then(page.example_loaded, [birth, state], [state], queue=False, **private)
     review_cards.input(page.card_edit, [review_cards, files, birth, state], review_outputs, show_progress="minimal", **analyze_kw)
     grid.input(page.table_edit, [files, grid, birth, state], review_outputs, show_progress="minimal", **analyze_kw)
     gr.on([birth.submit, birth.blur], page.birth_changed, [files, birth, state], review_outputs,
           show_progress="minimal", **analyze_kw)  # fmt: skip
     search_kw = {**private, "concurrency_id": "search", "concurrency_limit": 2}
     search_outputs = [files, birth, state, candidates, search_status]
-    then_review(name.submit(page.search, [name, limit, birth, state], search_outputs, **search_kw), "success")
+    found = name.submit(page.search, [name, limit, birth, state], search_outputs, **search_kw)
+    then_review(found.success(page.previews, [files], [review_cards], **private))
     picked = candidates.input(page.pick_candidate, [candidates], [name], queue=False, **private)
-    then_review(picked.then(page.search, [name, limit, birth, state], search_outputs, **search_kw), "success")
+    found = picked.then(page.search, [name, limit, birth, state], search_outputs, **search_kw)
+    then_review(found.success(page.previews, [files], [review_cards], **private))
     controls["method"].change(page.method_changed, [controls["method"]], [controls["encoder"], controls["gamma"]],
                               queue=False, **private)  # fmt: skip
     controls["speed"].change(page.speed_changed, [controls["speed"]],

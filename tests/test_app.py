@@ -80,10 +80,14 @@ def decoded_frames(path: str) -> int:
 
 
 def test_named_endpoints_and_parameters(client: Client) -> None:
+    """The API page documents every parameter with its type, default (the page's) and description."""
+    from pipeline.webapp.render import DEFAULTS
+
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == ENDPOINTS  # page events are private
     assert not info["unnamed_endpoints"]
-    params = {name: {p["parameter_name"]: p for p in ep["parameters"]} for name, ep in info["named_endpoints"].items()}
+    endpoints = info["named_endpoints"]
+    params = {name: {p["parameter_name"]: p for p in ep["parameters"]} for name, ep in endpoints.items()}
     assert list(params["/analyze"]) == ["files", "birth_date", "name", "limit"]
     assert list(params["/render"]) == [
         "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
@@ -93,13 +97,21 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
         "files", "birth_date", "method", "size", "frames_between", "seconds_per_year",
         "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit",
     ]  # fmt: skip
-    render = params["/render"]
-    defaults = {k: render[k]["parameter_default"] for k in ("method", "size", "frames_between", "fps", "caption", "gif")}
-    assert defaults == {"method": "morph", "size": 512, "frames_between": 24, "fps": 30, "caption": "age", "gif": False}
-    assert not render["files"]["parameter_has_default"] or render["files"]["parameter_default"] is None
-    assert all(render[k]["parameter_has_default"] for k in render if k != "files")
-    assert [r["label"] for r in info["named_endpoints"]["/render"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
-    assert [r["label"] for r in info["named_endpoints"]["/analyze"]["returns"]] == ["analysis", "faces"]
+    for name in ("/render", "/timelapse"):
+        p = params[name]
+        assert {k: p[k]["parameter_default"] for k in DEFAULTS} == DEFAULTS  # the page's defaults (hold 0.5 s)
+        assert p["size"]["type"]["type"] == "integer" and p["size"]["python_type"]["type"] == "int" and p["hold"]["parameter_default"] == 0.5
+        assert p["method"]["type"]["enum"] == ["morph", "crossfade", "stylegan"]
+    assert not params["/render"]["files"]["parameter_has_default"]
+    for name, ps in params.items():
+        for pname, p in ps.items():
+            text = p["python_type"]["description"]
+            assert len(text) > 8 and "component" not in text, (name, pname, text)
+    assert [r["label"] for r in endpoints["/render"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
+    assert [r["label"] for r in endpoints["/timelapse"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
+    assert [r["label"] for r in endpoints["/analyze"]["returns"]] == ["analysis", "faces"]
+    assert all(r["python_type"]["description"] for ep in endpoints.values() for r in ep["returns"])
+    assert "Render a time-lapse" in endpoints["/render"]["description"]
 
 
 def test_analyze_edison(client: Client, edison: list[str]) -> None:
@@ -107,6 +119,9 @@ def test_analyze_edison(client: Client, edison: list[str]) -> None:
     photos = data["photos"]
     assert [p["file"] for p in photos] and sorted(p["file"] for p in photos) == sorted(Path(e).name for e in edison)
     assert data["birth_date"] == EDISON_BIRTH and data["usable"] == 3 and data["warnings"] == []
+    from pipeline.webapp.api import ANALYSIS_KEYS
+
+    assert set(ANALYSIS_KEYS) <= set(data)
     for p in photos:
         assert p["status"] == "ok" and p["include"] and p["chosen_face"] == 0
         assert p["age"] is not None and 20 < p["age"] < 90
@@ -126,14 +141,15 @@ def test_analyze_edison(client: Client, edison: list[str]) -> None:
 
 
 def test_render_with_edits_uses_the_cached_scan(served: tuple[Any, str], client: Client, edison: list[str]) -> None:
-    app = served[0]
+    from pipeline.webapp.review import CACHE
+
     client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # scanned (or cached)
-    scans = app.service.CACHE.scans
+    scans = CACHE.scans
     edits = [{"file": "3_edison_c1922.png", "age": 75}, {"file": "1_edison_young_c1878.png", "age": 31}]
     video, gif, sheet, report = client.predict(
-        files(edison), edits, EDISON_BIRTH, size=256, frames_between=6, fps=24, caption="year", api_name="/render"
+        files(edison), edits, EDISON_BIRTH, size=256, frames_between=6, hold=0, fps=24, caption="year", api_name="/render"
     )
-    assert app.service.CACHE.scans == scans  # edits and another size never rescan
+    assert CACHE.scans == scans  # edits and another size never rescan
     assert gif is None and Path(sheet).suffix == ".png"
     labels = [k["label"] for k in report["keyframes"]]
     assert labels == ["1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"]
@@ -143,7 +159,7 @@ def test_render_with_edits_uses_the_cached_scan(served: tuple[Any, str], client:
     # The /analyze rows can be sent back unchanged: no value becomes an "edit".
     data, _ = client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
     _, _, _, report2 = client.predict(
-        files(edison), data["photos"], EDISON_BIRTH, size=256, frames_between=2, caption="none", api_name="/render"
+        files(edison), data["photos"], EDISON_BIRTH, size=256, frames_between=2, hold=0, caption="none", api_name="/render"
     )
     assert [k["age"] for k in report2["keyframes"]] == pytest.approx([p["age"] for p in data["photos"]], abs=0.006)
 
@@ -154,7 +170,8 @@ def test_timelapse_with_a_bad_file_still_renders(client: Client, astro_album: li
         api_name="/timelapse",
     )  # fmt: skip
     assert len(report["keyframes"]) == 3
-    assert any("broken.jpg" in w for w in report["warnings"])
+    assert [w["file"] for w in report["warnings"]] == ["broken.jpg"]
+    assert "cut short" in report["warnings"][0]["reason"]
     hold_frames = report["timing"]["hold_frames"]
     assert hold_frames == 6
     assert report["frame_count"] == 2 * 4 + 1 + 3 * hold_frames == decoded_frames(video)
@@ -188,8 +205,9 @@ def test_bad_settings_and_unavailable_method_fail_fast(client: Client, edison: l
 
     ok, reason = available_methods()["stylegan"]
     assert not ok  # no weights and no network here
-    with pytest.raises(AppError, match="cannot run here"):
+    with pytest.raises(AppError) as err:
         client.predict(files(edison), method="stylegan", api_name="/timelapse")
+    assert str(err.value) == "StyleGAN is not available on this server; choose Morph or Cross-fade."
 
 
 def test_two_renders_at_once_and_a_cheap_call_meanwhile(
@@ -197,8 +215,8 @@ def test_two_renders_at_once_and_a_cheap_call_meanwhile(
 ) -> None:
     a, b, c = (connect(served[1], downloads) for _ in range(3))
     c.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # make sure the scan is cached
-    long_job = a.submit(files(edison), EDISON_BIRTH, size=512, frames_between=200, api_name="/timelapse")
-    short_job = b.submit(files(astro_album), size=256, frames_between=5, api_name="/timelapse")
+    long_job = a.submit(files(edison), EDISON_BIRTH, size=512, frames_between=200, hold=0, api_name="/timelapse")
+    short_job = b.submit(files(astro_album), size=256, frames_between=5, hold=0, api_name="/timelapse")
     deadline = time.monotonic() + 30
     while long_job.status().code.name not in ("PROCESSING", "PROGRESS") and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -206,7 +206,8 @@ def test_make_settings_accepts_form_values_and_rejects_bad_ones() -> None:
     with pytest.raises(UsageError, match="Size 300"):
         rendering.make_settings(size=300)
     with pytest.raises(UsageError, match="Gamma"):
-        rendering.make_settings(gamma=50)
+        rendering.make_settings(method="stylegan", gamma=50)
+    assert rendering.make_settings(gamma=0.5).gamma is None  # gamma is StyleGAN's alone
     with pytest.raises(MethodUnavailableError) as err:
         rendering.check_can_render(rendering.make_settings(method="stylegan"))
     assert messages.visitor_message(err.value) == "StyleGAN is not available on this server; choose Morph or Cross-fade."
@@ -306,7 +307,7 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
         assert rows2[0][tbl.COL_FILE] == OLD and rows2[0][tbl.COL_SOURCE] == tbl.AGE_SOURCES["edit"]
         value = {**shown, "edit": {"file": MIDDLE, "include": False}}
         shown, rows3, summary, state = page.card_edit(value, edison, BIRTH, state, None)
-        assert "2 of 3" in summary and 'class="card out"' in shown and state.edits[MIDDLE] == {"include": False}
+        assert "2 of 3" in summary and 'class="card out"' in shown["html"] and state.edits[MIDDLE] == {"include": False}
         edited = [list(r) for r in rows3]
         rows_by_file(edited)[MIDDLE][tbl.COL_USE] = True  # back in through the table
         shown, rows4, summary, state = page.table_edit(edison, edited, BIRTH, state, None)

@@ -1,8 +1,10 @@
 """The page in a real browser: headless Chromium (Debian's, driven by Playwright) against the running app.
 
-Desktop: upload photos through the file input, edit an age in the table,
-render, and check that the video element plays. Phone: the example album and
-the name search (recorded Wikimedia answers served from 127.0.0.1).
+Phone (390 x 844): upload photos through the file input, edit an age and
+remove a photo on their cards, render and play, with every card and note
+readable without sideways scrolling; the example album and the name search
+(recorded Wikimedia answers served from 127.0.0.1). Desktop (1280 x 900): the
+full table, an edit there, render.
 Screenshots are saved in the test's temp folder.
 """
 
@@ -52,6 +54,13 @@ def open_page(browser: Browser, url: str, width: int, height: int) -> Page:
     return page
 
 
+def wait_for_summary(page: Page, text: str, timeout: float = 120_000) -> None:
+    page.wait_for_function(
+        "(text) => { const s = document.querySelector('#summary'); return s && s.innerText.includes(text); }",
+        arg=text, timeout=timeout,
+    )  # fmt: skip
+
+
 def wait_for_table(page: Page, text: str) -> None:
     page.wait_for_function(
         "([sel, text]) => { const t = document.querySelector(sel); return t && t.innerText.includes(text); }",
@@ -76,28 +85,31 @@ def error_toasts(page: Page) -> list[str]:
     )
 
 
-def test_upload_edit_render_play(browser: Browser, url: str, edison_dir: Path, tmp_path: Path) -> None:
-    page = open_page(browser, url, 1280, 900)
-    photos = sorted(str(p) for p in edison_dir.glob("*.png"))
-    page.locator("#files input[type=file]").set_input_files(photos)
-    wait_for_table(page, "3_edison_c1922.png")
-    page.wait_for_function("() => document.querySelector('#summary').innerText.includes('3 of 3 photos')")
-    assert page.locator("#faces img").count() == 3 and page.locator("#uploads img").count() == 3
+def card(page: Page, file: str) -> Any:
+    return page.locator(f'#cards .card[data-file="{file}"]')
 
-    # Edit one age: the oldest portrait becomes the youngest, and the table says it is an edit.
-    r = row_of(page, "3_edison_c1922.png", 3)
-    cell(page, r, 2).dblclick()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("20")
-    page.keyboard.press("Enter")
-    wait_for_table(page, "your edit")
-    assert row_of(page, "3_edison_c1922.png", 3) == 0
-    assert cell(page, 0, 2).inner_text().strip() == "20"
 
-    page.get_by_label("256").check()
-    page.locator("#render-btn").click()
-    page.wait_for_function("() => { const v = document.querySelector('#video video'); return v && v.src; }", timeout=120_000)
-    state = page.evaluate(
+def layout_problems(page: Page) -> list[str]:
+    """Cards or notes that stick out of the viewport or are cut, and any sideways scrolling."""
+    return page.evaluate(
+        """() => {
+            const out = [], w = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth > w + 1) out.push('page scrolls sideways: ' + document.documentElement.scrollWidth);
+            for (const el of document.querySelectorAll('#cards .card, #cards .card .note, #cards .card .name, #cards .card button, #cards .card input')) {
+                const r = el.getBoundingClientRect();
+                const what = (el.closest('.card').dataset.file || '?') + ' ' + el.className + el.tagName;
+                if (r.width === 0 || r.height === 0) out.push('hidden: ' + what);
+                if (r.left < -1 || r.right > w + 1) out.push('outside the viewport: ' + what);
+                if (el.scrollWidth > el.clientWidth + 1 && el.tagName !== 'INPUT') out.push('clipped: ' + what);
+            }
+            return out;
+        }"""
+    )
+
+
+def wait_for_video(page: Page) -> dict[str, Any]:
+    page.wait_for_function("() => { const v = document.querySelector('#video video'); return v && v.src; }", timeout=180_000)
+    return page.evaluate(
         """async () => {
             const v = document.querySelector('#video video');
             if (v.readyState < 1) {
@@ -107,25 +119,82 @@ def test_upload_edit_render_play(browser: Browser, url: str, edison_dir: Path, t
                     width: v.videoWidth, height: v.videoHeight};
         }"""
     )
+
+
+def test_phone_upload_edit_remove_render(browser: Browser, url: str, edison_dir: Path, tmp_path: Path) -> None:
+    """At 390 x 844: every card and note readable without sideways scrolling; edit an age and remove
+    a photo on their cards (one tap each), render, and the video plays."""
+    page = open_page(browser, url, 390, 844)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    photos = sorted(str(p) for p in edison_dir.glob("*.png"))
+    page.locator("#files input[type=file]").set_input_files(photos)
+    wait_for_summary(page, "3 of 3 photos")
+    assert page.locator("#cards .card").count() == 3 and page.locator("#cards .strip img").count() == 3
+    assert layout_problems(page) == []
+    page.screenshot(path=str(tmp_path / "phone_review.png"), full_page=True)
+
+    # A new age on a card: the oldest portrait becomes the youngest, and its card says it is an edit.
+    age = card(page, "3_edison_c1922.png").locator("input[data-age]")
+    age.fill("20")
+    age.press("Tab")
+    page.wait_for_function("() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'")
+    assert "your edit" in card(page, "3_edison_c1922.png").inner_text()
+    # One tap removes a photo; its card stays, with a note and a Keep button.
+    card(page, "2_edison_middle_c1910s.png").get_by_role("button", name="Remove 2_edison_middle_c1910s.png").click()
+    wait_for_summary(page, "2 of 3 photos")
+    removed = card(page, "2_edison_middle_c1910s.png")
+    assert "Removed by you" in removed.inner_text() and removed.get_by_role("button").inner_text() == "Keep"
+    assert page.locator("#cards .note").count() >= 1 and layout_problems(page) == []
+
+    page.get_by_label("256").check()
+    page.locator("#render-btn").click()
+    state = wait_for_video(page)
     assert state["error"] is None and state["ready"] >= 1 and state["duration"] > 0, state
     assert (state["width"], state["height"]) == (256, 256)
-    page.wait_for_function(
-        "() => { const d = document.querySelector('#downloads'); return d && d.innerText.replace(/\\s/g, '').includes('timelapse.mp4'); }"
-    )
-    assert "frames" in page.locator("#report").inner_text()
-    assert page.locator("#sheet img").count() == 1
-    assert error_toasts(page) == []
+    assert "from 2 photos" in page.locator("#report").inner_text()
+    assert page.locator("#download-links a").count() >= 3 and layout_problems(page) == []
+    assert error_toasts(page) == [] and console == []
+    page.screenshot(path=str(tmp_path / "phone_rendered.png"), full_page=True)
+    page.close()
+
+
+def test_desktop_table_and_render(browser: Browser, url: str, edison_dir: Path, tmp_path: Path) -> None:
+    """At 1280 x 900 the same cards, and the full table one tap away: edit an age there, render, play."""
+    page = open_page(browser, url, 1280, 900)
+    photos = sorted(str(p) for p in edison_dir.glob("*.png"))
+    page.locator("#files input[type=file]").set_input_files(photos)
+    wait_for_summary(page, "3 of 3 photos")
+    assert page.locator("#cards .card").count() == 3 and layout_problems(page) == []
+    page.locator("#table-box").get_by_text("All details as a table").click()
+    wait_for_table(page, "3_edison_c1922.png")
+    r = row_of(page, "3_edison_c1922.png", 3)
+    cell(page, r, 2).dblclick()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("20")
+    page.keyboard.press("Enter")
+    wait_for_table(page, "your edit")
+    assert row_of(page, "3_edison_c1922.png", 3) == 0 and cell(page, 0, 2).inner_text().strip() == "20"
+    page.wait_for_function("() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'")
+    page.get_by_label("256").check()
+    page.locator("#render-btn").click()
+    state = wait_for_video(page)
+    assert state["error"] is None and state["duration"] > 0, state
+    assert page.locator("#sheet img").count() == 1 and error_toasts(page) == []
     page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
     page.close()
 
 
 def test_phone_example_and_name_search(browser: Browser, url: str, tmp_path: Path) -> None:
     page = open_page(browser, url, 390, 844)
-    page.locator("#example-btn").click()
-    wait_for_table(page, "1_edison_young_c1878.png")
+    example = page.locator("#examples").get_by_text("Thomas Edison at 31, 63 and 75")
+    box = example.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844  # on the first phone screen
+    example.click()
+    wait_for_summary(page, "3 of 3 photos")
     birth = page.locator("#birth textarea, #birth input").first
     assert birth.input_value() == "1847-02-11"
-    page.wait_for_function("() => document.querySelector('#summary').innerText.includes('3 of 3 photos')")
+    assert page.locator("#cards .card").count() == 3
     page.screenshot(path=str(tmp_path / "phone_example.png"), full_page=True)
 
     page.get_by_role("tab", name="Search photos by name").click()
@@ -137,12 +206,14 @@ def test_phone_example_and_name_search(browser: Browser, url: str, tmp_path: Pat
 
     name.fill("Barack Obama")
     name.press("Enter")
-    wait_for_table(page, "Barry_Obama")
+    page.wait_for_function("() => document.querySelector('#cards').innerText.includes('Barry_Obama')", timeout=120_000)
     assert birth.input_value() == "1961-08-04"
     assert "Found" in page.locator("#search-status").inner_text()
     # The credit column (author · licence) is filled for photos found by name.
+    page.locator("#table-box").get_by_text("All details as a table").click()
+    wait_for_table(page, "Barry_Obama")
     r = row_of(page, "01_Barry_Obama_in_Jakarta_circa_1967.jpg", 6)
     assert "·" in cell(page, r, 7).inner_text()
-    assert error_toasts(page) == []
+    assert error_toasts(page) == [] and layout_problems(page) == []
     page.screenshot(path=str(tmp_path / "phone_name.png"), full_page=True)
     page.close()

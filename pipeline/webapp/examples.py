@@ -25,7 +25,3 @@ EXAMPLES = [
     ExampleAlbum("Thomas Edison at 31, 63 and 75 (public domain)", ASSETS / "edison", "1847-02-11"),
 ]
 
-
-def example_births() -> set[str]:
-    """Birth dates that an example fills in (the page clears them when a new album comes)."""
-    return {e.birth_date for e in EXAMPLES}

@@ -99,7 +99,8 @@ def not_enough(exc: NotEnoughPhotosError, *, api: bool = False) -> str:
         )
     text = f"Only {exc.usable} of {exc.total} photo(s) can go into the video; a time-lapse needs at least {exc.needed}."
     if exc.left_out:
-        listed = "; ".join(f for f, _ in exc.left_out[:5]) + (" ..." if len(exc.left_out) > 5 else "")
+        listed = "; ".join(f"{f} ({why or 'removed'})" for f, why in exc.left_out[:5])
+        listed += " ..." if len(exc.left_out) > 5 else ""
         how = 'send "include": true for it in the edits' if api else "tap Keep on its card"
         return text + f" Left out: {listed}. To use one anyway, {how}; or add more photos."
     return text + " Add more photos."

@@ -23,7 +23,6 @@ from pipeline.methods.base import available_methods
 from pipeline.search import AmbiguousNameError
 from pipeline.webapp import cards, messages, review, table
 from pipeline.webapp import render as rendering
-from pipeline.webapp.examples import example_births
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.state import PageState
 from pipeline.webapp.uploads import path_of
@@ -130,13 +129,19 @@ def empty() -> tuple[Any, ...]:
 def new_files(files: list[Any] | None, birth: str, state: PageState | None) -> tuple[Any, ...]:
     """A new album: forget the previous one's edits (and a birth date the app filled in), show previews."""
     state = _state(state).new_album()
-    auto = {state.birth_auto} | example_births() if state.birth_auto else example_births()
-    if str(birth or "").strip() in auto:
+    if state.birth_auto and str(birth or "").strip() == state.birth_auto:
         gr.Info("The birth date of the previous album was cleared; enter this person's, if you know it.")
         birth = ""
     state = replace(state, birth_auto="")
     paths = _paths(files)
     return birth, state, cards.preview_cards(paths) if paths else cards.empty_cards()
+
+
+@guard
+def previews(files: list[Any] | None) -> dict[str, Any]:
+    """Cards with small previews while the album is being checked (photos found by name)."""
+    paths = _paths(files)
+    return cards.preview_cards(paths) if paths else cards.empty_cards()
 
 
 @guard
@@ -151,6 +156,12 @@ def review_files(files: list[Any] | None, birth: str, state: PageState | None, p
 def review_example(files: list[Any] | None, birth: str) -> tuple[Any, ...]:
     """The example album, reviewed like an upload; its birth date counts as filled in by the app."""
     return review_files(files, birth, PageState(birth_auto=str(birth or "")), None)
+
+
+def example_loaded(birth: str, state: Any) -> PageState:
+    """After an example album is shown (perhaps from Gradio's cache, which keeps no page state):
+    its birth date counts as filled in by the app, and the rows are rebuilt when first needed."""
+    return PageState(birth_auto=str(birth or ""))
 
 
 @guard
