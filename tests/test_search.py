@@ -488,4 +488,4 @@ def test_cli_fetch_photos(
     assert main(["fetch-photos", "Xqzzy Nobody", str(tmp_path / "x")]) == 2
     assert main(["fetch-photos", "Ada Lovelace", str(tmp_path / "ada")]) == 3
     cap = capsys.readouterr()
-    assert "at least 2 are needed" in cap.err
+    assert "a time-lapse needs at least 2" in cap.err and "Add photos of your own" in cap.err
