@@ -238,9 +238,9 @@ def _with_imagined(keyframes: list[Keyframe], settings: RenderSettings) -> list[
         ok, reason = sam_status()
         if not ok:
             raise NotEnoughPhotosError(
-                "Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan video "
-                f"from one photo needs the SAM age model, which cannot run here ({reason})."
-            )
+                1, 1, message="Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan "
+                f"video from one photo needs the SAM age model, which cannot run here ({reason}).",
+            )  # the webapp words it from the counts; the reason is for the terminal
     elif not settings.extends:
         return keyframes
     else:
