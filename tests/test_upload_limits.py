@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-from test_app import free_port
-from test_browser import CHROMIUM, card, layout_problems, wait_for_summary
 
 from pipeline.webapp import uploads
+from tests.support.app import free_port
+from tests.test_browser import CHROMIUM, card, layout_problems, wait_for_summary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
