@@ -21,7 +21,6 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import faces
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.methods.base import Keyframe
 from pipeline.methods.stylegan.aging import clear_sam_models, hermite_path, sam_availability
@@ -100,12 +99,11 @@ def sam_env(
 
 
 @pytest.fixture(scope="module")
-def photo_keyframes(astronaut: np.ndarray, hanks: np.ndarray) -> list[Keyframe]:
+def photo_keyframes(portrait_faces) -> list[Keyframe]:
     """Two real aligned faces at 256 px (ages 30 and 60), with their 68 landmarks."""
     out = []
-    for i, (image, age) in enumerate(((astronaut, 30.0), (hanks, 60.0))):
-        face = faces.detect_faces(image)[0]
-        aligned, landmarks = faces.align_face(image, face.landmarks, SIZE)
+    for i, (name, age) in enumerate((("astronaut", 30.0), ("hanks", 60.0))):
+        aligned, landmarks = portrait_faces.aligned(name, SIZE)
         out.append(Keyframe(aligned, landmarks, age, label=f"p{i}.jpg", key=f"photo-{i}"))
     return out
 
