@@ -20,6 +20,7 @@ import gradio as gr
 
 from pipeline.errors import PipelineError
 from pipeline.methods.base import available_methods
+from pipeline.progress import Progress, clamp_fraction
 from pipeline.search import AmbiguousNameError
 from pipeline.webapp import cards, messages, review, table
 from pipeline.webapp import render as rendering
@@ -48,11 +49,11 @@ def guard(fn: Callable) -> Callable:
     return wrapper
 
 
-def reporter(progress: gr.Progress | None) -> Callable[[str, float], None] | None:
+def reporter(progress: gr.Progress | None) -> Progress | None:
     """The pipeline's ``progress(stage, fraction)`` calls as Gradio progress with the stage named."""
     if progress is None:
         return None
-    return lambda stage, fraction: progress(float(fraction), desc=stage)
+    return lambda stage, fraction: progress(clamp_fraction(fraction), desc=stage)
 
 
 def _paths(files: list[Any] | None) -> list[str]:

@@ -9,7 +9,6 @@ documented keys; a test checks them against the README.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, render
+from pipeline.render.report import write_report
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.review import Review
 
@@ -146,7 +146,7 @@ def render_review(
     report = public_report(result.report, review)
     credits_path = write_credits(used_credits(analysis), outdir / "credits.txt")
     report_path = outdir / "report.json"
-    report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    write_report(report_path, report)
     assert result.video is not None and result.contact_sheet is not None
     return RenderOutputs(result.video, result.gif, result.contact_sheet, report_path, report, credits_path)
 
