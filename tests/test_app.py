@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,3 +268,45 @@ def test_readme_api_example_runs(served: tuple[Any, str], downloads: Path, monke
     exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     assert "1_edison_young_c1878.png 31.38 year True" in out and "70 frames," in out
+
+
+def _readme_api() -> tuple[dict[str, str], str]:
+    """The README's API table (endpoint -> parameters cell) and its report-keys block."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## API", 1)[1]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`/"):
+            rows[cells[0].strip("`")] = cells[1]
+    block = section.split("<!-- report-keys -->")[1].split("<!-- /report-keys -->")[0]
+    return rows, block
+
+
+def test_readme_documents_every_parameter_and_report_key(client: Client, astro_album: list[str], broken_jpeg: str) -> None:
+    """Every parameter the API page lists is in the README with the same default, and every report
+    key the README names is in a real report (and the other way round for photos and warnings)."""
+    from pipeline.credits import CREDIT_KEYS
+    from pipeline.webapp.render import PHOTO_KEYS, REPORT_KEYS, WARNING_KEYS
+
+    rows, block = _readme_api()
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for endpoint in ("/analyze", "/render"):
+        documented = re.findall(r"`(\w+)` \(", rows[endpoint])
+        actual = [p["parameter_name"] for p in info[endpoint]["parameters"]]
+        assert documented == actual, endpoint
+        for p in info[endpoint]["parameters"]:
+            found = re.search(rf"`{p['parameter_name']}` \(`([^`]*)`", rows[endpoint])
+            if found and p["parameter_has_default"]:
+                raw = found.group(1)
+                shown = {'""': "", "None": None, "False": False, "True": True}.get(raw, raw.strip('"'))
+                assert str(shown) == str(p["parameter_default"]), (endpoint, p["parameter_name"], found.group(1))
+    timelapse = [p["parameter_name"] for p in info["/timelapse"]["parameters"]]
+    assert set(timelapse) == {"files", "birth_date", "name", "limit"} | {p["parameter_name"] for p in info["/render"]["parameters"]} - {"edits"}
+    keys = set(re.findall(r"`(\w+)`", block))
+    assert set(REPORT_KEYS) <= keys and set(PHOTO_KEYS) <= keys and set(WARNING_KEYS) <= keys and set(CREDIT_KEYS) <= keys
+    _, _, _, report = client.predict(files([*astro_album, broken_jpeg]), size=256, frames_between=2, api_name="/timelapse")
+    assert set(REPORT_KEYS) <= set(report)
+    assert report["photos"] and all(set(p) == set(PHOTO_KEYS) for p in report["photos"])
+    assert report["warnings"] and all(set(w) == set(WARNING_KEYS) for w in report["warnings"])
+    assert report["credits"] == []  # uploads carry no credits; photos found by name do (test_app_name)

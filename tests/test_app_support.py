@@ -327,8 +327,10 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
         )
     assert Path(video).name == "timelapse.mp4" and "9 frames" in report
     assert "timelapse.mp4" in downloads["value"] and "timelapse.gif" in downloads["value"]
-    with pytest.raises(page.gr.Error, match="Add photos first"):
-        render_page(values(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 24, "age", ["mp4"]), progress=None)
+    # A problem on the page is a warning and the outputs stay as they were (no empty error badges).
+    with pytest.warns(UserWarning, match="Add photos first"):
+        kept = render_page(values(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 24, "age", ["mp4"]), progress=None)
+    assert kept == tuple({"__type__": "update"} for _ in range(5))
 
 
 def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixture) -> None:

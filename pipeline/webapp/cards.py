@@ -110,7 +110,7 @@ def _card(p: PhotoRecord, review: Review) -> str:
             f'<label class="age">Age <input type="number" min="0" max="120" step="0.1" data-age '
             f'data-file="{name}" value="{age}" aria-label="age in {name}"> <span>{e(shown)}</span></label>'
         )
-        parts.append(f'<div class="src">Place from: {e(place_source(p))}</div>')
+        parts.append(f'<div class="src">Placed by: {e(place_source(p))}</div>')
     if note:
         parts.append(f'<div class="note{" warn" if not used else ""}">{e(note)}</div>')
     if p.aligned is not None:

@@ -31,20 +31,30 @@ from pipeline.webapp.uploads import path_of
 log = logging.getLogger(__name__)
 
 
-def guard(fn: Callable) -> Callable:
-    """Pipeline errors as the visitor's message; anything unexpected as a generic one (and logged)."""
+def guard(fn: Callable | None = None, *, outputs: int = 0) -> Callable:
+    """Pipeline errors as the visitor's message; anything unexpected as a generic one (and logged).
+
+    With `outputs`, a problem is a warning toast and the outputs stay as they were: a failed
+    event would leave an empty "Error" badge over each of its outputs after the toast fades.
+    """
+    if fn is None:
+        return functools.partial(guard, outputs=outputs)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
+        except gr.Error as exc:
+            message = exc.message
         except PipelineError as exc:
-            raise gr.Error(messages.visitor_message(exc), print_exception=False) from None
+            message = messages.visitor_message(exc)
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(messages.UNEXPECTED, print_exception=False) from None
+            message = messages.UNEXPECTED
+        if outputs:
+            gr.Warning(message, duration=15)
+            return tuple(gr.update() for _ in range(outputs)) if outputs > 1 else gr.update()
+        raise gr.Error(message, print_exception=False) from None
 
     return wrapper
 
@@ -138,14 +148,14 @@ def new_files(files: list[Any] | None, birth: str, state: PageState | None) -> t
     return birth, state, cards.preview_cards(paths) if paths else cards.empty_cards()
 
 
-@guard
+@guard(outputs=1)
 def previews(files: list[Any] | None) -> dict[str, Any]:
     """Cards with small previews while the album is being checked (photos found by name)."""
     paths = _paths(files)
     return cards.preview_cards(paths) if paths else cards.empty_cards()
 
 
-@guard
+@guard(outputs=4)
 def review_files(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Scan the album (cached) and show the cards, the table and the summary."""
     paths = _paths(files)
@@ -165,7 +175,7 @@ def example_loaded(birth: str, state: Any) -> PageState:
     return PageState(birth_auto=str(birth or ""))
 
 
-@guard
+@guard(outputs=4)
 def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """A tap on Keep/Remove or a new age on a card; never rescans."""
     state, paths, edit = _state(state), _paths(files), cards.edit_from_value(value)
@@ -183,7 +193,7 @@ def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState 
     return _show(_review(paths, birth, state, progress), state)
 
 
-@guard
+@guard(outputs=4)
 def table_edit(files: list[Any] | None, rows: Any, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Edits in the full table (or a new birth date) and the new order; never rescans."""
     state, paths = _state(state), _paths(files)
@@ -206,7 +216,7 @@ def _remembered(paths: list[str], birth: str, state: PageState) -> PageState:
     return replace(state, shown=table.table_rows(r.analysis, r), faces=r.face_counts)
 
 
-@guard
+@guard(outputs=4)
 def birth_changed(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """A new birth date: ages and order again with the same edits; never rescans."""
     state, paths = _state(state), _paths(files)
@@ -261,7 +271,7 @@ def make_render_handler(album: dict[str, Any], controls: dict[str, Any], render_
     """The Render button's handler. Gradio passes one dict of values keyed by component (its inputs
     are a set); `album` names the files, table, birth date and state components, `controls` the settings."""
 
-    @guard
+    @guard(outputs=5)
     def render_page(values: dict[Any, Any], progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         state, paths = _state(values[album["state"]]), _paths(values[album["files"]])
         birth, rows = values[album["birth"]], values[album["table"]]
