@@ -13,12 +13,13 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.sizes import SIZES
 from pipeline.webapp import api, cards, page, table
 from pipeline.webapp.examples import EXAMPLES
 from pipeline.webapp.files import RETENTION_S, examples_cache_dir, outputs_root
 from pipeline.webapp.gpu import render_album
 from pipeline.webapp.messages import METHOD_LABELS
-from pipeline.webapp.render import DEFAULTS, SIZES
+from pipeline.webapp.render import DEFAULTS
 from pipeline.webapp.review import warm_up
 from pipeline.webapp.search import DEFAULT_LIMIT, NAME_LIMITS
 from pipeline.webapp.state import PageState

@@ -2,10 +2,11 @@
 
 Two phases:
 
-* `scan` reads every photo once (decoding runs one photo ahead in a thread),
-  detects faces, landmarks and identity descriptors, aligns the largest face
-  and reports duplicates. Only the aligned crops are kept, never the
-  full-resolution photos, so memory stays flat in the album's size.
+* `scan` reads every photo once (`pipeline.scan`: in worker processes, or
+  from the on-disk `scan_cache`), detects faces, landmarks and identity
+  descriptors, aligns the largest face at `SCAN_SIZE`, estimates its age and
+  reports duplicates. Only the aligned crops are kept, never the
+  full-resolution photos.
 * `finalize` is cheap and can run again whenever the user changes something
   (birth date, ages, include, which face): it chooses the target person,
   flags photos, and hands dating, ageing and ordering to `pipeline.timeline`.
@@ -15,12 +16,10 @@ Two phases:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,18 +28,21 @@ import numpy as np
 from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models, timeline
-from pipeline.dates import exif_date, filename_date
-from pipeline.duplicates import DuplicateFinder, keep_best_copies, signature
+from pipeline import scan as scan_ops
+from pipeline.dates import filename_date
+from pipeline.duplicates import DuplicateFinder, keep_best_copies
 from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
-from pipeline.photos import LoadedPhoto, PhotoSource, collect_sources, load_photo
+from pipeline.photos import PhotoSource, collect_sources, load_photo
 from pipeline.progress import Progress
+from pipeline.scan import ScanSettings
+from pipeline.scan_cache import DiskScanCache, content_hash
+from pipeline.sizes import SCAN_SIZE
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 
 log = logging.getLogger(__name__)
 
-SIZES = (256, 512, 1024)
 IDENTITY_THRESHOLD = 0.6
 
 
@@ -64,10 +66,11 @@ def analyze(
     *,
     birth_date: dt.date | None = None,
     edits: Edits | None = None,
-    size: int = 512,
     use_cnn: bool = False,
     metadata: dict[str, dict[str, Any]] | None = None,
     progress: Progress | None = None,
+    cache: DiskScanCache | None = None,
+    workers: int | None = None,
 ) -> Analysis:
     """Analyse an album.
 
@@ -75,133 +78,121 @@ def analyze(
         sources: a folder, a file, or a list of files / (name, image) pairs / images.
         birth_date (date | None): gives exact ages for photos with a capture date.
         edits (Edits | None): user edits; they win over everything automatic.
-        size (int): side of the aligned crops: 256, 512 or 1024.
         use_cnn (bool): run dlib's CNN detector on photos where HOG finds no face.
         metadata (dict | None): per file name, ``date`` (date) and ``credits``
             (dict), e.g. for photos fetched by name.
         progress (callable | None): ``progress(stage, fraction)``.
+        cache (DiskScanCache | None): per-photo scans kept on disk (see `scan_cache`).
+        workers (int | None): scan worker processes (see `scan.run_scans`).
 
     Returns:
-        Analysis: every photo, none dropped, in video order.
+        Analysis: every photo, none dropped, in video order; faces aligned at `SCAN_SIZE`.
 
     Raises:
         UsageError: bad settings.
         NotEnoughPhotosError: the album is empty.
     """
-    analysis = scan(sources, size=size, use_cnn=use_cnn, metadata=metadata, progress=progress)
+    analysis = scan(
+        sources, use_cnn=use_cnn, metadata=metadata, progress=progress, cache=cache, workers=workers
+    )
     return finalize(analysis, birth_date=birth_date, edits=edits, progress=progress)
-
-
-def check_size(size: int) -> int:
-    if size not in SIZES:
-        raise UsageError(f"Size {size} is not supported; choose 256, 512 or 1024.")
-    return int(size)
 
 
 def scan(
     sources: Any,
     *,
-    size: int = 512,
     use_cnn: bool = False,
     metadata: dict[str, dict[str, Any]] | None = None,
     progress: Progress | None = None,
+    cache: DiskScanCache | None = None,
+    workers: int | None = None,
 ) -> Analysis:
     """Read every photo, find faces and align the largest one (see module docstring)."""
-    check_size(size)
     report = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     items = collect_sources(sources)
     if not items:
         raise NotEnoughPhotosError(0, 0)
+    settings = ScanSettings(use_cnn=use_cnn, size=SCAN_SIZE)
     report("loading models", 0.0)
     models.load_all()
     timings["load_models"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     state = ScanState(sources={s.name: s for s in items}, use_cnn=use_cnn)
+    metadata = metadata or {}
+    outcomes: dict[int, scan_ops.Outcome] = {}
+    if cache is not None:
+        for i, src in enumerate(items):
+            hit = cache.get(content_hash(src))
+            if hit is not None:
+                outcomes[i] = hit
+    todo = [i for i in range(len(items)) if i not in outcomes]
+    fresh = scan_ops.run_scans([items[i] for i in todo], settings, workers=workers)
     dups = DuplicateFinder()
     records: list[PhotoRecord] = []
-    metadata = metadata or {}
-    for i, (src, decoded) in enumerate(_prefetch(items)):
+    for i, src in enumerate(items):
         report("finding faces", i / len(items))
+        if i not in outcomes:
+            outcome = next(fresh)
+            if cache is not None and isinstance(outcome, scan_ops.PhotoScan):
+                cache.put(outcome)
+        else:
+            outcome = outcomes.pop(i)
         rec = PhotoRecord(file=src.name, path=str(src.path) if src.path else None)
         meta = metadata.get(src.name) or {}
         rec.credits = meta.get("credits")
         records.append(rec)
-        if isinstance(decoded, BadImageError):
-            rec.status, rec.message = decoded.code, str(decoded)
+        if isinstance(outcome, BadImageError):
+            rec.status, rec.message = outcome.code, str(outcome)
             rec.include = False
             continue
-        loaded, sig = decoded
-        _scan_photo(rec, loaded, meta, size, state)
-        rec.duplicate_of = dups.check(src.name, loaded.sha256, sig)
-        del loaded, decoded
+        _apply_scan(rec, outcome, meta, state)
+        if outcome.signature is not None:
+            rec.duplicate_of = dups.check(src.name, outcome.sha256, outcome.signature)
     report("finding faces", 1.0)
     timings["scan"] = time.perf_counter() - t1
-    return Analysis(photos=records, size=size, timings=timings, state=state)
+    if cache is not None:
+        timings["cached_photos"] = float(len(items) - len(todo))
+    return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
 
 
-Decoded = tuple[LoadedPhoto, np.ndarray] | BadImageError
-
-
-def _prefetch(items: list[PhotoSource], ahead: int = 2) -> Iterator[tuple[PhotoSource, Decoded]]:
-    """Decode photos (and their duplicate signatures) `ahead` photos in advance in worker
-    threads; Pillow and OpenCV release the GIL, so this overlaps with face detection.
-    At most `ahead` + 1 full-resolution photos are in memory at once."""
-
-    def load(src: PhotoSource) -> Decoded:
-        try:
-            loaded = load_photo(src)
-            return loaded, signature(loaded.image)
-        except BadImageError as exc:
-            return exc
-        except MemoryError:
-            return BadImageError("too_large", f"{src.name}: not enough memory to decode this photo; downscale it.")
-
-    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="decode") as pool:
-        pending: deque[Future] = deque(pool.submit(load, s) for s in items[:ahead])
-        for i, src in enumerate(items):
-            current = pending.popleft().result()
-            if i + ahead < len(items):
-                pending.append(pool.submit(load, items[i + ahead]))
-            yield src, current
-            del current
-
-
-def _scan_photo(rec: PhotoRecord, loaded: LoadedPhoto, meta: dict[str, Any], size: int, state: ScanState) -> None:
-    image = loaded.image
-    rec.sha256 = loaded.sha256
-    rec.height, rec.width = image.shape[:2]
+def _apply_scan(rec: PhotoRecord, found: scan_ops.PhotoScan, meta: dict[str, Any], state: ScanState) -> None:
+    """Fill a record from its photo's scan: size, hash, date, faces, the crop and age of face 0."""
+    rec.sha256 = found.sha256
+    rec.width, rec.height = found.width, found.height
 
     # A date that came with the photo (e.g. Commons' record, already checked
     # against the person's life) beats the file's own EXIF, which for scans
     # is the scan date.
-    d, note = exif_date(loaded.exif)
     precision = "day"
     if meta.get("date"):
         rec.date, rec.date_source = meta["date"], str(meta.get("date_source") or "metadata")
         precision = str(meta.get("date_precision") or "day")
-    elif d is not None:
-        rec.date, rec.date_source = d, "exif"
+    elif found.exif_date is not None:
+        rec.date, rec.date_source = found.exif_date, "exif"
     else:
         d, precision = filename_date(rec.file)
         if d is not None:
             rec.date, rec.date_source = d, "filename"
-    if note:
-        rec.message = note
+    if found.exif_note:
+        rec.message = found.exif_note
     state.date_precision[rec.file] = precision if rec.date else ""
 
-    rec.faces = face_ops.detect_faces(image, use_cnn=state.use_cnn)
+    # Copies: finalize adds flags and reasons to the records' faces, never to the scan's.
+    rec.faces = [dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces]
     if not rec.faces:
         rec.status = "no_face"
         rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
         rec.include = False
         return
-    face_ops.compute_descriptors(image, rec.faces)
-    # Align the largest face now, while the photo is in memory; another face is
+    # The largest face was aligned (and aged) during the scan; another face is
     # aligned later only if it turns out to be the target (rare: group photos).
-    state.crops[(rec.file, 0)] = face_ops.align_face(image, rec.faces[0].landmarks, size)
+    if found.crop is not None and found.crop_landmarks is not None:
+        state.crops[(rec.file, 0)] = (found.crop, found.crop_landmarks)
+        if found.age is not None:
+            state.ages[(rec.file, 0)] = found.age
 
 
 def finalize(

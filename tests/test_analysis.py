@@ -85,7 +85,7 @@ def _reencode(img: np.ndarray, quality: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def result(album: Path):
-    return analyze(album, birth_date=BIRTH, size=256)
+    return analyze(album, birth_date=BIRTH)
 
 
 def _by_name(analysis) -> dict:
@@ -159,7 +159,7 @@ def test_order_by_age(result) -> None:
     assert ages == sorted(ages)
     assert {p.file for p in usable} == {"astro_1.jpg", "astro_2.jpg", "IMG_20140524_101010.jpg", "astro_4.png", "group_with_astro.jpg"}
     assert result.photos[: len(usable)] == usable  # included photos first
-    assert all(p.aligned.shape == (256, 256, 3) for p in usable)
+    assert all(p.aligned.shape == (512, 512, 3) for p in usable)
 
 
 def test_edits_win_and_refinalize_is_cheap(result) -> None:
@@ -190,7 +190,7 @@ def test_cli_analyze_json_faces_and_exit_codes(album: Path, tmp_path: Path, caps
     faces = tmp_path / "faces"
     edits = tmp_path / "edits.csv"
     edits.write_text("file,include,age\nastro_4.png,no,\n")
-    rc = main(["analyze", str(album), "--birth-date", "1990-06-01", "--edits", str(edits), "--size", "256",
+    rc = main(["analyze", str(album), "--birth-date", "1990-06-01", "--edits", str(edits),
                "--json", str(out), "--faces-dir", str(faces), "--quiet"])  # fmt: skip
     assert rc == 0
     data = json.loads(out.read_text())
@@ -201,7 +201,7 @@ def test_cli_analyze_json_faces_and_exit_codes(album: Path, tmp_path: Path, caps
     assert rows["astro_4.png"]["include"] is False
     assert rows["astro_1.jpg"]["age_source"] == "date"
     pngs = sorted(faces.glob("*.png"))
-    assert len(pngs) >= 4 and Image.open(pngs[0]).size == (256, 256)
+    assert len(pngs) >= 4 and Image.open(pngs[0]).size == (512, 512)
     assert "usable" in capsys.readouterr().out
 
     empty = tmp_path / "nofaces"

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # the CLI end to end
 
 def test_analyze_by_name(wikimedia: WikimediaReplay, tmp_path: Path) -> None:
     out = tmp_path / "edison.json"
-    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "--json", str(out), "--quiet"]) == 0
+    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
     assert data["birth_date"] == "1847-02-11"  # from Wikidata
     photos = data["photos"]
@@ -43,7 +43,7 @@ def test_render_by_name_writes_credits(wikimedia: WikimediaReplay, tmp_path: Pat
     # The recorded bodies show two people: as a user would, look at the analysis,
     # then keep every photo with a face through an edits file.
     listing = tmp_path / "a.json"
-    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "--json", str(listing), "--quiet"]) == 0
+    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--json", str(listing), "--quiet"]) == 0
     rows = json.loads(listing.read_text())["photos"]
     edits.write_text(json.dumps({"photos": [{"file": r["file"], "include": True} for r in rows if r["faces"]]}))
     rc = main(["render", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "-o", str(video),

@@ -13,6 +13,7 @@ from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
 from pipeline.render import RenderResult, RenderSettings, preflight, render
 from pipeline.render.captions import CAPTION_MODES
+from pipeline.sizes import DEFAULT_SIZE, SIZES
 from pipeline.types import Analysis
 
 
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_album_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the MP4 to write")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, choices=SIZES, help=f"video side in pixels (default {DEFAULT_SIZE})")
     p.add_argument(
         "--method",
         choices=method_names(),

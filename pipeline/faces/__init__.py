@@ -22,12 +22,22 @@ from pipeline.faces.alignment import (
     transform_points,
 )
 from pipeline.faces.descriptors import compute_descriptors, face_chip
-from pipeline.faces.detection import MAX_YAW, MIN_CROP_SIDE, detect_faces
+from pipeline.faces.detection import (
+    MAX_YAW,
+    MIN_CROP_SIDE,
+    Detection,
+    describe_faces,
+    detect_faces,
+    find_faces,
+)
 from pipeline.faces.landmarks import estimate_yaw, face_landmarks
 
 __all__ = [
     "MAX_YAW",
     "MIN_CROP_SIDE",
+    "Detection",
+    "describe_faces",
+    "find_faces",
     "align_face",
     "aligned_face_box",
     "canonical_eye_positions",

@@ -31,11 +31,20 @@ def face_chip(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return dlib.get_face_chip(region, shape, size=_CHIP_SIZE, padding=_CHIP_PADDING)
 
 
-def compute_descriptors(image: np.ndarray, faces: list[FaceRecord]) -> None:
-    """Fill ``face.descriptor`` ([128] float32) for every face, in one batch through dlib's ResNet."""
+def compute_descriptors(
+    image: np.ndarray, faces: list[FaceRecord], landmarks: list[np.ndarray] | None = None
+) -> None:
+    """Fill ``face.descriptor`` ([128] float32) for every face, in one batch through dlib's ResNet.
+
+    Args:
+        landmarks (list[np.ndarray] | None): each face's landmarks in `image`'s
+            pixels when `image` is a reduced copy of the photo the faces' own
+            landmarks refer to; None uses ``face.landmarks``.
+    """
     if not faces:
         return
-    chips = [face_chip(image, f.landmarks) for f in faces]
+    points = landmarks if landmarks is not None else [f.landmarks for f in faces]
+    chips = [face_chip(image, lm) for lm in points]
     vectors = models.face_encoder().compute_face_descriptor(chips)
     for face, vector in zip(faces, vectors):
         face.descriptor = np.asarray(vector, dtype=np.float32)

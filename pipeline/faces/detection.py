@@ -10,6 +10,7 @@ Coordinates are dlib's: pixel ``(i, j)`` has its centre at ``x = i, y = j``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import dlib
@@ -28,9 +29,6 @@ log = logging.getLogger(__name__)
 MIN_CROP_SIDE = 128
 # A head turned further than this (degrees) aligns and encodes poorly.
 MAX_YAW = 40.0
-# Detection copies below this longest side are upsampled once by dlib, since
-# HOG only finds faces of about 80 px and more.
-_UPSAMPLE_BELOW = 1000
 # Cap on the pixels HOG scans (upsampling included) when retrying a photo in
 # which nothing was found: about 0.5 s here.
 _MAX_DETECT_PIXELS = 8_000_000
@@ -56,7 +54,9 @@ def _hog_passes(
     longest = max(height, width)
     scale = min(1.0, max_side / longest)
     if upsample is None:
-        upsample = 1 if longest * scale < _UPSAMPLE_BELOW else 0
+        # HOG's window is 80 px, about the box of a face whose crop is
+        # MIN_CROP_SIDE: the copy's own scale finds every usable face first.
+        upsample = 0
     passes = [(scale, upsample)]
     while True:
         scale, upsample = passes[-1]
@@ -155,6 +155,91 @@ def _flag(face: FaceRecord, crop_side: float, min_crop: float, max_yaw: float) -
         )
 
 
+@dataclass(frozen=True)
+class Detection:
+    """One face the detector found: its box in the searched image's pixels, score and detector."""
+
+    rect: tuple[int, int, int, int]  # left, top, right, bottom (dlib's inclusive box)
+    score: float
+    detector: str = "hog"
+
+    def scaled(self, factor: float) -> Detection:
+        """The same detection in an image `factor` times as large."""
+        r = _scale_rect(dlib.rectangle(*self.rect), factor)
+        return Detection((r.left(), r.top(), r.right(), r.bottom()), self.score, self.detector)
+
+    @property
+    def width(self) -> int:
+        return self.rect[2] - self.rect[0]
+
+
+def find_faces(
+    image: np.ndarray,
+    *,
+    use_cnn: bool = False,
+    max_side: int = 1280,
+    upsample: int | None = None,
+    verify: bool = True,
+) -> list[Detection]:
+    """Face boxes only (no landmarks): the detection half of `detect_faces`, same arguments."""
+    image = as_rgb(image)
+    found = _detect_hog(image, max_side, upsample, verify)
+    detector = "hog"
+    if not found and use_cnn:
+        found, detector = _detect_cnn(image), "cnn"
+    return [
+        Detection((r.left(), r.top(), r.right(), r.bottom()), score, detector) for r, score in found
+    ]
+
+
+def describe_faces(
+    image: np.ndarray,
+    found: list[Detection],
+    *,
+    to_photo: float = 1.0,
+    min_crop: float = MIN_CROP_SIDE,
+    max_yaw: float = MAX_YAW,
+) -> list[FaceRecord]:
+    """Landmarks, head turn and quality flags of detected faces, largest first.
+
+    Args:
+        image (np.ndarray): the image the detections' boxes refer to.
+        found (list[Detection]): from `find_faces` on `image`.
+        to_photo (float): size of the photo over that of `image` (2.0 when
+            `image` was decoded at half size); boxes and landmarks are returned
+            in the photo's pixels, and the flags judge the face there.
+        min_crop, max_yaw: as in `detect_faces`.
+    """
+    image = as_rgb(image)
+    h, w = image.shape[:2]
+    faces: list[tuple[int, FaceRecord]] = []
+    for det in found:
+        rect = dlib.rectangle(*det.rect)
+        landmarks = landmarks_in_box(image, rect)
+        box = (
+            max(0, rect.left()),
+            max(0, rect.top()),
+            min(w - 1, rect.right()),
+            min(h - 1, rect.bottom()),
+        )
+        if to_photo != 1.0:
+            landmarks = ((landmarks.astype(np.float64) + 0.5) * to_photo - 0.5).astype(np.float32)
+            box = Detection(box, det.score).scaled(to_photo).rect
+        eye_left, eye_right = eye_centres(landmarks)
+        face = FaceRecord(
+            box=tuple(int(v) for v in box),
+            landmarks=landmarks,
+            detector=det.detector,
+            score=det.score,
+            eye_distance=float(np.hypot(*(eye_right - eye_left))),
+            yaw=estimate_yaw(landmarks),
+        )
+        _flag(face, ffhq_crop_side(landmarks), min_crop, max_yaw)
+        faces.append((rect.width() * rect.height(), face))
+    faces.sort(key=lambda item: -item[0])
+    return [face for _, face in faces]
+
+
 def detect_faces(
     image: np.ndarray,
     *,
@@ -167,9 +252,11 @@ def detect_faces(
 ) -> list[FaceRecord]:
     """Find every face, with 68 landmarks and quality flags, largest first.
 
-    HOG runs on a copy whose longest side is at most `max_side`; small copies
-    (under 1000 px) are upsampled once. When nothing is found, the resolution
-    is doubled (bigger copy, then upsampling) while that stays affordable. With
+    HOG runs on a copy whose longest side is at most `max_side`, at the
+    copy's own scale: its 80 px window then finds every face big enough for
+    a usable crop (a smaller one is flagged ``small`` anyway). When nothing is
+    found, the resolution is doubled (bigger copy, then upsampling) while that
+    stays affordable, so a photo whose only face is small still gets it. With
     `use_cnn`, dlib's CNN detector runs on a copy of at most 640 px when HOG
     finds nothing. Landmarks are computed on the full-resolution image.
 
@@ -188,30 +275,5 @@ def detect_faces(
         list[FaceRecord]: boxes and landmarks in full-resolution pixels, no descriptors yet.
     """
     image = as_rgb(image)
-    h, w = image.shape[:2]
-    found = _detect_hog(image, max_side, upsample, verify)
-    detector = "hog"
-    if not found and use_cnn:
-        found, detector = _detect_cnn(image), "cnn"
-    faces: list[tuple[int, FaceRecord]] = []
-    for rect, score in found:
-        landmarks = landmarks_in_box(image, rect)
-        eye_left, eye_right = eye_centres(landmarks)
-        box = (
-            max(0, rect.left()),
-            max(0, rect.top()),
-            min(w - 1, rect.right()),
-            min(h - 1, rect.bottom()),
-        )
-        face = FaceRecord(
-            box=tuple(int(v) for v in box),
-            landmarks=landmarks,
-            detector=detector,
-            score=score,
-            eye_distance=float(np.hypot(*(eye_right - eye_left))),
-            yaw=estimate_yaw(landmarks),
-        )
-        _flag(face, ffhq_crop_side(landmarks), min_crop, max_yaw)
-        faces.append((rect.width() * rect.height(), face))
-    faces.sort(key=lambda item: -item[0])
-    return [face for _, face in faces]
+    found = find_faces(image, use_cnn=use_cnn, max_side=max_side, upsample=upsample, verify=verify)
+    return describe_faces(image, found, min_crop=min_crop, max_yaw=max_yaw)

@@ -108,7 +108,7 @@ def _render(
     parsed = edits_from_api(edits)
     files, birth_date, metadata = _album(files, birth_date, name, limit)
     r = review.review_album(
-        files, birth_date=birth_date, edits=parsed, prune=True, metadata=metadata, size=review.scan_size_for(s.size)
+        files, birth_date=birth_date, edits=parsed, prune=True, metadata=metadata
     )
     out = render_fn(r, s, bool(gif), None)
     gif_file = FileData(path=str(out.gif), orig_name=out.gif.name) if out.gif else None

@@ -3,7 +3,7 @@
 Reading photos and finding faces is the slow part of the analysis; choosing
 the target, dating and ordering (`finalize`) is cheap. The app scans an album
 once and finalizes it again for every edit, birth-date change or render. The
-key is a hash of the photos' names and bytes (plus the crop size), so the
+key is a hash of the photos' names and bytes (and the detector choice), so the
 same files give the same scan from the UI, the API or another visitor, and
 nothing depends on where Gradio stored the upload.
 
@@ -24,16 +24,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pipeline.photos import PhotoSource
+from pipeline.sizes import SCAN_SIZE
 from pipeline.types import Analysis
 from pipeline.webapp.files import file_digest
 
 log = logging.getLogger(__name__)
 
 
-def album_key(sources: list[PhotoSource], *, size: int, use_cnn: bool = False, extra: str = "") -> str:
-    """Content key of an album: names, bytes, crop size, detector choice and `extra`
+def album_key(sources: list[PhotoSource], *, use_cnn: bool = False, extra: str = "") -> str:
+    """Content key of an album: names, bytes, detector choice and `extra`
     (a digest of per-file metadata such as dates and credits of photos found by name)."""
-    h = hashlib.sha256(f"size={size};cnn={int(use_cnn)};extra={extra}".encode())
+    h = hashlib.sha256(f"scan={SCAN_SIZE};cnn={int(use_cnn)};extra={extra}".encode())
     for s in sources:
         if s.path is not None:
             try:

@@ -284,7 +284,7 @@ def make_render_handler(album: dict[str, Any], controls: dict[str, Any], render_
         for message in problems:
             gr.Warning(message)
         state = replace(state, edits=edits)
-        r = _review(paths, birth, state, progress, size=review.scan_size_for(settings.size))
+        r = _review(paths, birth, state, progress)
         out = render_fn(r, settings, gif, reporter(progress))
         return (
             str(out.video),

@@ -18,13 +18,14 @@ from pipeline.errors import MethodUnavailableError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, render
 from pipeline.render.report import write_report
+from pipeline.sizes import DEFAULT_SIZE, coerce_size
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.review import Review
 
 # Defaults shared by the page's controls and the API's parameters.
 DEFAULTS: dict[str, Any] = {
     "method": "morph",
-    "size": 512,
+    "size": DEFAULT_SIZE,
     "frames_between": 24,
     "seconds_per_year": 0.0,
     "hold": 0.5,
@@ -34,7 +35,6 @@ DEFAULTS: dict[str, Any] = {
     "gif": False,
     "encoder": "e4e",
 }
-SIZES = (256, 512, 1024)
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
     "contact_sheet", "photos", "warnings", "credits",
@@ -74,7 +74,7 @@ def make_settings(
     stylegan = method == "stylegan"
     settings = RenderSettings(
         method=method,
-        size=_whole(size),
+        size=coerce_size(size),
         fps=_whole(fps),
         frames_between=_whole(frames_between),
         seconds_per_year=float(seconds_per_year) if seconds_per_year not in (None, 0, 0.0, "") else None,

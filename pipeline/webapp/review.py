@@ -29,7 +29,6 @@ from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
 
 log = logging.getLogger(__name__)
 
-SCAN_SIZE = 512  # crops are aligned at 512 px for every output size but 1024 (256 is a downscale)
 CACHE = ScanCache(max_entries=8, ttl_s=3600)
 # dlib's models are shared; scans run one at a time (finalize and renders do not wait).
 _SCAN_LOCK = threading.Lock()
@@ -49,11 +48,6 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=load, name="warm-up", daemon=True)
     thread.start()
     return thread
-
-
-def scan_size_for(render_size: int) -> int:
-    """Crop size to scan at for a given output size."""
-    return 1024 if int(render_size) == 1024 else SCAN_SIZE
 
 
 def parse_birth_date(text: str | dt.date | None) -> dt.date | None:
@@ -115,7 +109,6 @@ def review_album(
     birth_date: str | dt.date | None = None,
     edits: Edits | None = None,
     prune: bool = False,
-    size: int = SCAN_SIZE,
     metadata: dict[str, dict[str, Any]] | None = None,
     max_photos: int = MAX_VIDEO_PHOTOS,
     progress: Progress | None = None,
@@ -131,7 +124,6 @@ def review_album(
         edits (Edits | None): the visitor's edits.
         prune (bool): drop edit values equal to the automatic ones first (API
             callers may send back an `/analyze` answer unchanged).
-        size (int): crop size of the scan.
         metadata (dict | None): per-file dates and credits (photos found by name).
         max_photos (int): most photos proposed for one video.
         progress (callable | None): ``progress(stage, fraction)``.
@@ -144,7 +136,7 @@ def review_album(
     album = album_from_files(files)
     sources = album.sources
     meta = metadata_from_json(metadata, [s.name for s in sources])
-    key = album_key(sources, size=size, extra=_digest(metadata_to_json(meta)))
+    key = album_key(sources, extra=_digest(metadata_to_json(meta)))
     ran = False
 
     def do_scan() -> Analysis:
@@ -153,7 +145,8 @@ def review_album(
             progress("waiting for another album's analysis", 0.0)
         with _SCAN_LOCK:
             ran = True
-            return scan(sources, size=size, metadata=meta, progress=progress)
+            # In this process: worker processes would import the app's main script.
+            return scan(sources, metadata=meta, progress=progress, workers=0)
 
     not_selected: list[str] = []
     with CACHE.use(key, do_scan) as shared:
