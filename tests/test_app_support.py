@@ -177,17 +177,17 @@ def test_scan_cache_locks_evicts_and_forgets_failures() -> None:
     assert "e" not in cache
 
 
-def test_album_key_follows_content_names_size_and_metadata(tmp_path: Path, astronaut: np.ndarray) -> None:
+def test_album_key_follows_content_names_detector_and_metadata(tmp_path: Path, astronaut: np.ndarray) -> None:
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(astronaut).save(a)
     Image.fromarray(astronaut[:, ::-1].copy()).save(b)
-    key = album_key(collect_sources([a, b]), size=512)
-    assert key == album_key(collect_sources([a, b]), size=512)
-    assert key != album_key(collect_sources([a, b]), size=1024)
-    assert key != album_key(collect_sources([b, a]), size=512)
-    assert key != album_key(collect_sources([a, b]), size=512, extra="credits")
+    key = album_key(collect_sources([a, b]))
+    assert key == album_key(collect_sources([a, b]))
+    assert key != album_key(collect_sources([a, b]), use_cnn=True)
+    assert key != album_key(collect_sources([b, a]))
+    assert key != album_key(collect_sources([a, b]), extra="credits")
     b.write_bytes(a.read_bytes())
-    assert key != album_key(collect_sources([a, b]), size=512)
+    assert key != album_key(collect_sources([a, b]))
 
 
 def test_snapshot_is_independent() -> None:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MIN_CROP_SIDE = 128
 # A head turned further than this (degrees) aligns and encodes poorly.
 MAX_YAW = 40.0
+# Detection copies below this longest side are upsampled once by dlib, since
+# HOG only finds faces of about 80 px and more.
+_UPSAMPLE_BELOW = 1000
 # Cap on the pixels HOG scans (upsampling included) when retrying a photo in
 # which nothing was found: about 0.5 s here.
 _MAX_DETECT_PIXELS = 8_000_000
@@ -54,9 +57,7 @@ def _hog_passes(
     longest = max(height, width)
     scale = min(1.0, max_side / longest)
     if upsample is None:
-        # HOG's window is 80 px, about the box of a face whose crop is
-        # MIN_CROP_SIDE: the copy's own scale finds every usable face first.
-        upsample = 0
+        upsample = 1 if longest * scale < _UPSAMPLE_BELOW else 0
     passes = [(scale, upsample)]
     while True:
         scale, upsample = passes[-1]
@@ -252,11 +253,9 @@ def detect_faces(
 ) -> list[FaceRecord]:
     """Find every face, with 68 landmarks and quality flags, largest first.
 
-    HOG runs on a copy whose longest side is at most `max_side`, at the
-    copy's own scale: its 80 px window then finds every face big enough for
-    a usable crop (a smaller one is flagged ``small`` anyway). When nothing is
-    found, the resolution is doubled (bigger copy, then upsampling) while that
-    stays affordable, so a photo whose only face is small still gets it. With
+    HOG runs on a copy whose longest side is at most `max_side`; small copies
+    (under 1000 px) are upsampled once. When nothing is found, the resolution
+    is doubled (bigger copy, then upsampling) while that stays affordable. With
     `use_cnn`, dlib's CNN detector runs on a copy of at most 640 px when HOG
     finds nothing. Landmarks are computed on the full-resolution image.
 
