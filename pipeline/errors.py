@@ -34,6 +34,10 @@ class BadImageError(PipelineError):
         super().__init__(message)
         self.code = code
 
+    def __reduce__(self) -> tuple:
+        # Scan workers send these back to the parent process.
+        return (type(self), (self.code, str(self)))
+
 
 class NoFaceError(PipelineError):
     """No face could be found where one was needed."""

@@ -176,3 +176,33 @@ def test_cache_folder_defaults_to_the_user_cache(
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
     assert content_hash(PhotoSource("y", data=np.zeros((2, 2, 3), np.uint8))) is None
+
+
+@pytest.mark.slow
+def test_a_1024_render_realigns_from_the_photo_with_the_reviewed_ages(
+    tmp_path: Path, edison_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Size is a render input only: the analysis aligns at 512 once; a 1024 px render
+    re-aligns from the photos with the stored landmarks, detects nothing again, and
+    captions the ages the review showed."""
+    from pipeline.dates import format_age
+    from pipeline.render import RenderSettings, plan_render, render
+
+    analysis = analyze(edison_dir, workers=0)
+    shown = {p.file: format_age(p.age, exact=p.age_source == "date") for p in analysis.usable}
+    assert all(p.aligned.shape == (512, 512, 3) for p in analysis.usable)
+    calls = _count_detections(monkeypatch)
+
+    settings = RenderSettings(size=1024, frames_between=2, caption="age")
+    plan = plan_render(analysis, settings)
+    first = analysis.usable[0]
+    photo = load_photo(PhotoSource(first.file, edison_dir / first.file)).image
+    expected, expected_lm = faces.align_face(photo, first.face.landmarks, 1024)
+    np.testing.assert_array_equal(plan.keyframes[0].image, expected)  # from the photo, not enlarged
+    np.testing.assert_allclose(plan.keyframes[0].landmarks, expected_lm, atol=1e-4)
+
+    result = render(analysis, settings=settings, video=tmp_path / "v.mp4")
+    assert calls[0] == 0, "the render detected faces again"
+    captions = {kf["label"]: kf["caption"] for kf in result.report["keyframes"]}
+    assert captions == shown
+    assert result.report["size"] == 1024

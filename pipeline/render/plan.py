@@ -8,19 +8,24 @@ holds, the blend of the real photos, captions) in video order.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from pipeline.errors import NotEnoughPhotosError, UsageError
+from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
+from pipeline.faces import align_face
 from pipeline.methods.base import Keyframe, TransitionMethod
+from pipeline.photos import PhotoSource, load_photo
 from pipeline.render.captions import Captioner
 from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
 from pipeline.render.settings import RenderSettings, check_method, is_number
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
-from pipeline.types import Analysis, is_imagined
+from pipeline.types import Analysis, PhotoRecord, is_imagined
+
+log = logging.getLogger(__name__)
 
 
 def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
@@ -69,12 +74,14 @@ def keyframes_from_analysis(
     usable = analysis.usable
     if len(usable) < (1 if allow_one else 2):
         raise analysis.shortage(needed=1 if allow_one else 2)
+    sources = getattr(analysis.state, "sources", None) or {}
     out = []
     for p in usable:
         assert p.aligned is not None and p.aligned_landmarks is not None and p.age is not None
+        image, landmarks = _crop_at(p, sources.get(p.file), size)
         kf = Keyframe(
-            image=p.aligned,
-            landmarks=p.aligned_landmarks,
+            image=image,
+            landmarks=landmarks,
             age=float(p.age),
             age_exact=p.age_source == "date",
             date=p.date,
@@ -84,6 +91,22 @@ def keyframes_from_analysis(
         )
         out.append(fit_keyframe(kf, size))
     return out
+
+
+def _crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's aligned face with at least `size` px: the analysis' crop when it is big
+    enough, else aligned again from the photo with the stored full-resolution landmarks
+    (no detection runs). A photo that can no longer be read falls back to its crop, enlarged."""
+    assert p.aligned is not None and p.aligned_landmarks is not None
+    face = p.face
+    if p.aligned.shape[0] >= size or source is None or face is None:
+        return p.aligned, p.aligned_landmarks
+    try:
+        photo = load_photo(source)
+    except BadImageError as exc:
+        log.warning("%s: cannot re-read the photo for a %d px render (%s); enlarging its crop", p.file, size, exc)
+        return p.aligned, p.aligned_landmarks
+    return align_face(photo.image, face.landmarks, size)
 
 
 @dataclass

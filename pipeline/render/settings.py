@@ -19,8 +19,8 @@ from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.methods.base import TransitionMethod, get_method
 from pipeline.render.captions import CAPTION_MODES
 from pipeline.render.encode import CRF
+from pipeline.sizes import DEFAULT_SIZE, SIZES, coerce_size
 
-SIZES = (256, 512, 1024)
 FPS_RANGE = (24, 60)
 MAX_FRAMES_BETWEEN = 600
 MAX_HOLD_S = 10.0
@@ -74,7 +74,7 @@ class RenderSettings:
     """
 
     method: str = "morph"
-    size: int = 512
+    size: int = DEFAULT_SIZE
     fps: int = 30
     frames_between: int | None = 24
     seconds_per_year: float | None = None
@@ -101,7 +101,7 @@ class RenderSettings:
         """
         get_method(self.method)  # raises UsageError naming the known methods
         if not is_int(self.size) or self.size not in SIZES:
-            raise UsageError(f"Size {self.size!r} is not supported; choose 256, 512 or 1024.")
+            coerce_size(self.size)  # raises the one "size not supported" message
         lo, hi = FPS_RANGE
         if not is_int(self.fps) or not lo <= self.fps <= hi:
             raise UsageError(
