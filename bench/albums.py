@@ -19,7 +19,9 @@ from PIL import Image
 def _portraits() -> list[Image.Image]:
     from skimage import data
 
-    hanks = Path(__import__("insightface").__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    hanks = (
+        Path(__import__("insightface").__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    )
     return [Image.fromarray(data.astronaut()), Image.open(hanks).convert("RGB")]
 
 

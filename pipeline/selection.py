@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from pipeline.types import PhotoRecord
+from pipeline.types import Analysis, PhotoRecord
 
 # Weights of the face-quality score (each part is in [0, 1]).
 W_SIZE, W_SHARP, W_FRONTAL = 0.4, 0.35, 0.25
@@ -101,3 +101,24 @@ def propose_selection(photos: Sequence[PhotoRecord], n: int) -> list[PhotoRecord
             chosen.append(best)
             rest.remove(best)
     return [photos[i] for i in sorted(chosen, key=lambda i: (times[i], i))]
+
+
+# A transition video of more photos than this gets the proposed selection unless
+# the user asks for every photo (the command line's --all); the page proposes as many.
+DEFAULT_TRANSITION_PHOTOS = 30
+
+
+def apply_selection(analysis: Analysis, n: int) -> list[PhotoRecord]:
+    """Leave out the usable photos `propose_selection` does not keep; returns those left out.
+
+    They stay in the analysis with ``include`` off and a reason, like any photo left out.
+    """
+    usable = analysis.usable
+    kept = {id(p) for p in propose_selection(usable, n)}
+    dropped = [p for p in usable if id(p) not in kept]
+    for p in dropped:
+        p.include = False
+        p.reason = "; ".join(
+            filter(None, [p.reason, f"not among the {n} photos selected along the timeline"])
+        )
+    return dropped

@@ -13,6 +13,7 @@ from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
 from pipeline.render import RenderResult, RenderSettings, preflight, render
 from pipeline.render.captions import CAPTION_MODES
+from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, apply_selection
 from pipeline.sizes import DEFAULT_SIZE, SIZES
 from pipeline.types import Analysis
 
@@ -109,6 +110,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="YEARS",
         help="about this many years between imagined faces (default 10)",
     )
+    daily = p.add_argument_group("photo-a-day mode (every photo briefly, in date order, eyes locked)")
+    daily.add_argument("--per-photo", type=int, metavar="N", help="show every photo N frames instead of transitions between keyframes")
+    daily.add_argument("--blend", type=int, default=2, metavar="N", help="with --per-photo: blend frames between photos (default 2)")
+    daily.add_argument("--smooth", type=int, default=3, metavar="N", help="with --per-photo: smooth the eye placement over N photos either side (default 3)")
+    daily.add_argument("--average", type=int, default=1, metavar="N", help="with --per-photo: average each photo with the next N-1 (default 1: off)")
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--select", type=int, metavar="N", help=(
+        "keep N photos spread along the timeline, the best face of each period "
+        f"(default for transition videos of more than {DEFAULT_TRANSITION_PHOTOS} photos)"))
+    pick.add_argument("--all", action="store_true", help="keep every usable photo (no automatic selection)")
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report")
     p.add_argument("--gif", metavar="OUT.gif", help="also write a GIF")
     p.add_argument(
@@ -132,6 +143,10 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         if args.method != "stylegan":
             raise UsageError("--encoder only applies to --method stylegan.")
         options["encoder"] = args.encoder
+    if args.per_photo is None and (args.blend, args.smooth, args.average) != (2, 3, 1):
+        raise UsageError("--blend, --smooth and --average only apply with --per-photo N.")
+    if args.per_photo is not None and (args.frames_between or args.seconds_per_year or args.hold):
+        raise UsageError("--per-photo sets the timing itself; drop --frames-between, --seconds-per-year and --hold.")
     if not 0.05 <= args.gif_max_mb <= 1000:
         raise UsageError(f"--gif-max-mb must be between 0.05 and 1000; got {args.gif_max_mb:g}.")
     return RenderSettings(
@@ -151,6 +166,10 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         extend_after=args.extend_after,
         lifespan=tuple(args.lifespan) if args.lifespan else (5.0, 80.0),
         age_step=args.age_step,
+        per_photo=args.per_photo,
+        blend=args.blend,
+        smooth=args.smooth,
+        average=args.average,
     )
 
 
@@ -166,12 +185,31 @@ def run(args: argparse.Namespace) -> int:
     preflight(settings, **outputs)
     with TqdmProgress(enabled=not args.quiet) as progress:
         analysis = analysis_from_args(args, progress=progress)
+        select_photos(analysis, args, settings)
         result = render(analysis, settings=settings, progress=progress, **outputs)
     print_summary(result, outputs["report"])
     print_left_out(analysis)
     if result.video and (credits := write_credits_beside(analysis, result.video)):
         print(f"wrote {credits} (photo credits)")
     return 0
+
+
+def select_photos(analysis: Analysis, args: argparse.Namespace, settings: RenderSettings) -> None:
+    """--select N, or the automatic selection of a long transition video (unless --all)."""
+    n = args.select
+    if n is not None and n < 2:
+        raise UsageError(f"--select needs at least 2 photos; got {n}.")
+    automatic = not args.all and settings.per_photo is None
+    if n is None and automatic and len(analysis.usable) > DEFAULT_TRANSITION_PHOTOS:
+        n = DEFAULT_TRANSITION_PHOTOS
+    if n is None or len(analysis.usable) <= n:
+        return
+    dropped = apply_selection(analysis, n)
+    print(
+        f"selected {n} of {len(dropped) + n} usable photos along the timeline "
+        "(--select N to change, --all for every photo)",
+        file=sys.stderr,
+    )
 
 
 def print_summary(result: RenderResult, report: Path | None) -> None:

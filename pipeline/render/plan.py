@@ -20,6 +20,7 @@ from pipeline.faces import align_face
 from pipeline.methods.base import Keyframe, TransitionMethod
 from pipeline.photos import PhotoSource, load_photo
 from pipeline.render.captions import Captioner
+from pipeline.render.daily import daily_timing, date_order, lock_keyframes
 from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
 from pipeline.render.settings import RenderSettings, check_method, is_number
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
@@ -167,6 +168,7 @@ class RenderPlan:
             method.prepare(self.keyframes, size=self.settings.size)
         size = self.settings.size
         kfs = self.keyframes
+        daily = self.timing.mode == "per_photo"
         source: Iterator[np.ndarray] | None = None
         current = -1
         last: np.ndarray | None = None
@@ -176,10 +178,18 @@ class RenderPlan:
                 yield last
                 continue
             j, lam = spec.transition, spec.lam
+            if daily and lam in (0.0, 1.0):  # a shown photo: exactly its eye-locked image
+                frame = kfs[j if lam == 0.0 else j + 1].image
+                text = self.captioner.text(j, lam)
+                last = self.captioner.draw(np.array(frame, copy=True), text) if text else frame
+                yield last
+                continue
             if lam >= 1.0:
                 source, current = iter(method.transition(j, np.array([1.0]))), -1
             elif j != current:
-                source, current = iter(method.transition(j, self.timing.lambdas(j))), j
+                lams = self.timing.lambdas(j)
+                # Photo-a-day shows lambda 0 itself (above): the method renders the rest.
+                source, current = iter(method.transition(j, lams[1:] if daily else lams)), j
             assert source is not None
             frame = next(source, None)
             if frame is None:
@@ -233,15 +243,23 @@ def build_plan(
                 f"{kf.label or 'keyframe'}: age {kf.age!r} is not a number; set the age (edits file)."
             )
     keyframes = _with_imagined(keyframes, settings)
-    timing = plan_timing(
-        [kf.age for kf in keyframes],
-        fps=settings.fps,
-        frames_between=settings.frames_between,
-        seconds_per_year=settings.seconds_per_year,
-        min_transition_s=settings.min_transition_s,
-        max_transition_s=settings.max_transition_s,
-        hold=settings.hold,
-    )
+    if settings.per_photo is not None:
+        keyframes = lock_keyframes(
+            date_order(keyframes), settings.size, smooth=settings.smooth, average=settings.average
+        )
+        timing = daily_timing(
+            [kf.age for kf in keyframes], fps=settings.fps, per_photo=settings.per_photo, blend=settings.blend
+        )
+    else:
+        timing = plan_timing(
+            [kf.age for kf in keyframes],
+            fps=settings.fps,
+            frames_between=settings.frames_between,
+            seconds_per_year=settings.seconds_per_year,
+            min_transition_s=settings.min_transition_s,
+            max_transition_s=settings.max_transition_s,
+            hold=settings.hold,
+        )
     # Each keyframe's time in the video lets methods shape motion smoothly in video time.
     for kf, t in zip(keyframes, timing.keyframe_times):
         kf.extra["time"] = float(t)

@@ -76,6 +76,8 @@ def build_report(
             "min_transition_s": s.min_transition_s if timing.mode == "seconds_per_year" else None,
             "max_transition_s": s.max_transition_s if timing.mode == "seconds_per_year" else None,
             "hold_s": s.hold,
+            "per_photo": s.per_photo if timing.mode == "per_photo" else None,
+            "blend": s.blend if timing.mode == "per_photo" else None,
         },
         "transition_frames": list(timing.transition_frames),
         "transitions": transitions,

@@ -25,6 +25,8 @@ FPS_RANGE = (24, 60)
 MAX_FRAMES_BETWEEN = 600
 MAX_HOLD_S = 10.0
 MAX_TRANSITION_S = 60.0
+MAX_PER_PHOTO = 120
+MAX_BLEND = 60
 
 
 def is_int(value: Any) -> bool:
@@ -71,6 +73,12 @@ class RenderSettings:
         extend_after (float | None): the same after the last photo, up to this age.
         lifespan (tuple[float, float]): ages a one-photo video spans (default 5 to 80).
         age_step (float): years between imagined faces (about; default 10).
+        per_photo (int | None): photo-a-day mode: show every photo this many
+            frames, in date order, eyes locked (see `render.daily`); None for
+            transitions between keyframes (the timing settings above).
+        blend (int): photo-a-day: cross-fade frames between consecutive photos.
+        smooth (int): photo-a-day: photos either side the eye placement is smoothed over.
+        average (int): photo-a-day: consecutive photos averaged into each shown one (1: none).
     """
 
     method: str = "morph"
@@ -92,6 +100,10 @@ class RenderSettings:
     extend_after: float | None = None
     lifespan: tuple[float, float] = (5.0, 80.0)
     age_step: float = 10.0
+    per_photo: int | None = None
+    blend: int = 2
+    smooth: int = 3
+    average: int = 1
 
     def validate(self) -> None:
         """Check every setting.
@@ -164,6 +176,7 @@ class RenderSettings:
         if not is_int(self.crf) or not 0 <= self.crf <= 51:
             raise UsageError(f"CRF must be a whole number from 0 to 51; got {self.crf!r}.")
         self._validate_ages()
+        self._validate_daily()
 
     def _validate_ages(self) -> None:
         """The imagined-age settings: ages SAM knows (0 to 100), a sensible range and step."""
@@ -191,6 +204,22 @@ class RenderSettings:
     def extends(self) -> bool:
         """Faces are imagined beyond the first or last photo."""
         return self.extend_before is not None or self.extend_after is not None
+
+    def _validate_daily(self) -> None:
+        if self.per_photo is None:
+            return
+        if not is_int(self.per_photo) or not 1 <= self.per_photo <= MAX_PER_PHOTO:
+            raise UsageError(
+                f"Frames per photo must be a whole number from 1 to {MAX_PER_PHOTO}; got {self.per_photo!r}."
+            )
+        if not is_int(self.blend) or not 0 <= self.blend <= MAX_BLEND:
+            raise UsageError(
+                f"Blend frames between photos must be a whole number from 0 to {MAX_BLEND}; got {self.blend!r}."
+            )
+        if not is_int(self.smooth) or not 0 <= self.smooth <= 30:
+            raise UsageError(f"Smoothing must be 0 to 30 photos either side; got {self.smooth!r}.")
+        if not is_int(self.average) or not 1 <= self.average <= 10:
+            raise UsageError(f"Averaging must be 1 (off) to 10 photos; got {self.average!r}.")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,125 @@
+"""Large albums: analysis photos/s, the scan cache, peak memory and the photo-a-day render.
+
+Prints (models loaded and scan workers started before timing):
+  * photos/s on 12 MP phone JPEGs and on 640x480 selfies, best of 3, no cache;
+  * the cached re-run time of the selfie album (every photo read from the disk cache);
+  * peak memory (this process and the largest scan worker) for a 1,000-photo album;
+  * the photo-a-day render time (per-photo 3, blend 2, 512 px, cross-fade) of those 1,000 photos.
+
+    .venv/bin/python bench/bench_scale.py                 # everything (about 10 minutes here)
+    .venv/bin/python bench/bench_scale.py --large 0       # throughput and cache only
+
+Targets on 2 cores: >= 8 photos/s (12 MP), >= 15 photos/s (640x480), <= 1.5 GB for 1,000 photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from albums import phone_album, selfie_album  # noqa: E402
+
+
+def _rate(folder: Path, repeat: int) -> tuple[float, float]:
+    from pipeline.analysis import analyze
+
+    best = float("inf")
+    n = len(list(folder.iterdir()))
+    for _ in range(repeat):
+        t = time.perf_counter()
+        analyze(folder)
+        best = min(best, time.perf_counter() - t)
+    return n / best, best
+
+
+def _peak_mb() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return me, children
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--phone", type=int, default=24, help="12 MP photos for the throughput run")
+    ap.add_argument("--selfies", type=int, default=40, help="640x480 photos for the throughput run")
+    ap.add_argument(
+        "--large", type=int, default=1000, help="photos in the memory / photo-a-day album (0: skip)"
+    )
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from pipeline import models, scan
+    from pipeline.analysis import analyze
+    from pipeline.render import RenderSettings, render
+    from pipeline.scan import ScanSettings
+    from pipeline.scan_cache import DiskScanCache
+
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        root = Path(tmp)
+        phone = root / "phone"
+        selfies = root / "selfies"
+        phone_album(phone, args.phone)
+        selfie_album(selfies, args.selfies)
+
+        t = time.perf_counter()
+        models.load_all()
+        analyze(sorted(selfies.iterdir())[: 2 * scan.default_workers()])  # start the workers
+        print(f"model loading and worker start: {time.perf_counter() - t:6.2f} s")
+
+        rate, secs = _rate(phone, args.repeat)
+        print(
+            f"12 MP JPEGs:   {rate:6.2f} photos/s ({args.phone} in {secs:.2f} s, best of {args.repeat}; target >= 8)"
+        )
+        rate, secs = _rate(selfies, args.repeat)
+        print(
+            f"640x480 JPEGs: {rate:6.2f} photos/s ({args.selfies} in {secs:.2f} s, best of {args.repeat}; target >= 15)"
+        )
+
+        cache = DiskScanCache(root / "cache", ScanSettings())
+        analyze(selfies, cache=cache)
+        t = time.perf_counter()
+        again = DiskScanCache(root / "cache", ScanSettings())
+        analyze(selfies, cache=again)
+        secs = time.perf_counter() - t
+        print(
+            f"cached re-run: {secs:6.2f} s for {args.selfies} photos ({again.hits} read from the cache)"
+        )
+
+        if args.large:
+            big = root / "large"
+            t = time.perf_counter()
+            selfie_album(big, args.large, seed=1)
+            print(f"made {args.large} dated 640x480 selfies in {time.perf_counter() - t:.1f} s")
+            t = time.perf_counter()
+            result = analyze(big, cache=DiskScanCache(root / "cache-large", ScanSettings()))
+            secs = time.perf_counter() - t
+            me, worker = _peak_mb()
+            print(f"{args.large} photos: analysis {secs:.1f} s ({args.large / secs:.2f} photos/s), "
+                  f"{len(result.usable)} usable")  # fmt: skip
+            print(f"peak RSS:      {me:6.0f} MB this process, {worker:.0f} MB the largest scan worker "
+                  f"(target <= 1536 MB)")  # fmt: skip
+            settings = RenderSettings(
+                method="crossfade", size=512, per_photo=3, blend=2, caption="age"
+            )
+            t = time.perf_counter()
+            out = render(result, settings=settings, video=root / "daily.mp4")
+            secs = time.perf_counter() - t
+            me, _ = _peak_mb()
+            print(f"photo-a-day:   {secs:6.1f} s to render {out.frame_count} frames at 512 px "
+                  f"({out.frame_count / secs:.1f} frames/s); peak RSS now {me:.0f} MB")  # fmt: skip
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    scan.shutdown_workers()
+
+
+if __name__ == "__main__":
+    main()

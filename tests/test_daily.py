@@ -1,0 +1,94 @@
+"""Photo-a-day mode: every photo briefly, in date order, eyes locked on the canonical positions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import faces
+from pipeline.analysis import analyze
+from pipeline.cli import main
+from pipeline.render import RenderSettings, plan_render, render
+from pipeline.render.encode import probe
+
+START = dt.date(2021, 3, 1)
+# Capture day of each file: the names are not in date order.
+DAYS = {"a.jpg": 4, "b.jpg": 0, "c.jpg": 2, "d.jpg": 5, "e.jpg": 1, "f.jpg": 3}
+
+
+@pytest.fixture(scope="module")
+def daily_album(tmp_path_factory, astronaut: np.ndarray) -> Path:
+    """Six 640x480 selfies of one face, framed a little differently each day, dated in EXIF."""
+    folder = tmp_path_factory.mktemp("daily")
+    rng = np.random.default_rng(3)
+    face = Image.fromarray(astronaut)
+    for name, day in DAYS.items():
+        angle, scale = float(rng.uniform(-8, 8)), float(rng.uniform(0.9, 1.15))
+        dx, dy = (float(v) for v in rng.uniform(-25, 25, 2))
+        img = face.rotate(angle, resample=Image.Resampling.BICUBIC, translate=(dx, dy))
+        side = round(512 * scale)
+        canvas = Image.new("RGB", (640, 480), (90, 110, 130))
+        canvas.paste(
+            img.resize((side, side), Image.Resampling.LANCZOS), (320 - side // 2, 260 - side // 2)
+        )
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = f"{START + dt.timedelta(days=day):%Y:%m:%d} 08:00:00"
+        canvas.save(folder / name, quality=92, exif=exif)
+    return folder
+
+
+@pytest.mark.slow
+def test_photo_a_day_render(daily_album: Path, tmp_path: Path) -> None:
+    analysis = analyze(daily_album, workers=0)
+    assert len(analysis.usable) == 6
+    settings = RenderSettings(method="crossfade", size=512, per_photo=3, blend=2, caption="none")
+    plan = plan_render(analysis, settings)
+    by_date = sorted(DAYS, key=DAYS.get)
+    assert [kf.label for kf in plan.keyframes] == by_date
+
+    frames = list(plan.frames())
+    assert len(frames) == 6 * 3 + 5 * 2
+    for k, kf in enumerate(plan.keyframes):
+        shown = frames[k * 5 : k * 5 + 3]  # 3 frames of the photo, then 2 blend frames
+        for frame in shown:
+            np.testing.assert_array_equal(frame, kf.image)
+        canonical = np.stack(faces.canonical_eye_positions(512, kf.extra["eye_ratio"]))
+        # The photo's own landmarks, carried through its alignment and the eye lock.
+        np.testing.assert_allclose(np.stack(faces.eye_centres(kf.landmarks)), canonical, atol=1e-3)
+        # And the pixels agree: landmarks found again in the shown frame put the eyes there too.
+        found = faces.face_landmarks(shown[0], faces.aligned_face_box(512))
+        assert np.abs(np.stack(faces.eye_centres(found)) - canonical).max() < 1.0, kf.label
+    for k in range(5):  # blends sit between the two photos
+        mid = frames[k * 5 + 3].astype(np.float32)
+        a, b = (plan.keyframes[i].image.astype(np.float32) for i in (k, k + 1))
+        assert np.abs(mid - (a * 2 / 3 + b / 3)).max() <= 1.0
+
+    result = render(analysis, settings=settings, video=tmp_path / "daily.mp4")
+    assert result.frame_count == 28 and probe(tmp_path / "daily.mp4").frames == 28
+    assert result.report["timing"]["per_photo"] == 3 and result.report["timing"]["blend"] == 2
+    assert [kf["label"] for kf in result.report["keyframes"]] == by_date
+    assert [kf["frame"] for kf in result.report["keyframes"]] == [0, 5, 10, 15, 20, 25]
+
+
+def test_photo_a_day_command_line(daily_album: Path, tmp_path: Path, capsys) -> None:
+    video = tmp_path / "v.mp4"
+    rc = main(["render", str(daily_album), "-o", str(video), "--per-photo", "2", "--blend", "1",
+               "--average", "2", "--method", "crossfade", "--size", "256", "--no-cache",
+               "--workers", "0", "--quiet", "--caption", "none"])  # fmt: skip
+    assert rc == 0
+    assert probe(video).frames == 6 * 2 + 5 * 1
+    assert main(["render", str(daily_album), "-o", str(video), "--blend", "3", "--quiet"]) == 2
+    assert "only apply with --per-photo" in capsys.readouterr().err
+
+
+def test_photo_a_day_settings_are_checked() -> None:
+    from pipeline.errors import UsageError
+
+    for bad in ({"per_photo": 0}, {"per_photo": 2, "blend": -1}, {"per_photo": 2, "average": 0}):
+        with pytest.raises(UsageError):
+            RenderSettings(**bad).validate()
+    RenderSettings(per_photo=1, blend=0).validate()
