@@ -64,7 +64,7 @@ def main() -> None:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         t = time.perf_counter()
-        result = analyze(folder, size=512)
+        result = analyze(folder)
         run_s = time.perf_counter() - t
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         found = sum(1 for p in result.photos if p.faces)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # until the package is installed
 
 from albums import phone_album, selfie_album  # noqa: E402
 
@@ -40,9 +41,19 @@ def _rate(folder: Path, repeat: int) -> tuple[float, float]:
 
 
 def _peak_mb() -> tuple[float, float]:
+    """Peak resident memory (MB) of this process and of the largest live scan worker."""
+    from pipeline import scan
+
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return me, children
+    worker = 0.0
+    for pid in scan.worker_pids():
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    worker = max(worker, int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return me, worker
 
 
 def main() -> None:

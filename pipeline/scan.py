@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -170,20 +170,46 @@ def scan_loaded(
     return result
 
 
-def scan_photo(source: PhotoSource, settings: ScanSettings) -> PhotoScan | BadImageError:
-    """Decode and scan one photo; a photo that cannot be read gives its `BadImageError`."""
+def _decode(source: PhotoSource) -> LoadedPhoto | BadImageError:
     try:
-        loaded = load_photo(source, min_side=DECODE_SIDE)
+        return load_photo(source, min_side=DECODE_SIDE)
     except BadImageError as exc:
         return exc
     except MemoryError:
         return BadImageError(
             "too_large", f"{source.name}: not enough memory to decode this photo; downscale it."
         )
+
+
+def _scan_decoded(
+    source: PhotoSource, loaded: LoadedPhoto | BadImageError, settings: ScanSettings
+) -> PhotoScan | BadImageError:
+    if isinstance(loaded, BadImageError):
+        return loaded
     try:
         return scan_loaded(loaded, settings, source)
     except BadImageError as exc:  # the file changed between the two decodes
         return exc
+
+
+def scan_photo(source: PhotoSource, settings: ScanSettings) -> PhotoScan | BadImageError:
+    """Decode and scan one photo; a photo that cannot be read gives its `BadImageError`."""
+    return _scan_decoded(source, _decode(source), settings)
+
+
+def _scan_here(
+    sources: list[PhotoSource], settings: ScanSettings
+) -> Iterator[PhotoScan | BadImageError]:
+    """Scan in this process, decoding the next photo in a thread meanwhile (Pillow releases the
+    GIL), so at most two decoded photos are in memory."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        ahead: Future | None = pool.submit(_decode, sources[0]) if sources else None
+        for i, src in enumerate(sources):
+            assert ahead is not None
+            loaded = ahead.result()
+            ahead = pool.submit(_decode, sources[i + 1]) if i + 1 < len(sources) else None
+            yield _scan_decoded(src, loaded, settings)
+            del loaded
 
 
 # ---------------------------------------------------------------- worker processes
@@ -224,6 +250,13 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         return _POOL
 
 
+def worker_pids() -> list[int]:
+    """Process ids of the running scan workers (benchmarks read their memory)."""
+    with _POOL_LOCK:
+        processes = getattr(_POOL, "_processes", None) or {}
+        return [int(pid) for pid in processes]
+
+
 def shutdown_workers() -> None:
     """Stop the worker processes (they start again when needed)."""
     global _POOL
@@ -254,8 +287,7 @@ def run_scans(
     if workers is None:
         workers = default_workers() if len(sources) >= MIN_PARALLEL else 0
     if workers <= 1 or len(sources) < 2:
-        for src in sources:
-            yield scan_photo(src, settings)
+        yield from _scan_here(sources, settings)
         return
     pool = _pool(workers)
     ahead = 2 * workers  # photos in flight: enough to keep every worker busy

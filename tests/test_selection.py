@@ -100,3 +100,21 @@ def test_80_photos_give_a_proposed_selection_not_an_error(tmp_path: Path, astron
     swapped = r.not_selected[0]
     r2 = review.review_album(files, birth_date="1970-01-01", edits=to_edits({swapped: {"include": True}}))
     assert swapped in {p.file for p in r2.analysis.usable} and not r2.scanned
+
+
+@pytest.mark.slow
+def test_cli_select_and_all(edison_dir: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    from pipeline.cli import main
+
+    report = tmp_path / "r.json"
+    common = ["-o", str(tmp_path / "v.mp4"), "--size", "256", "--frames-between", "2", "--workers", "0",
+              "--cache-dir", str(tmp_path / "cache"), "--quiet", "--report", str(report)]  # fmt: skip
+    assert main(["render", str(edison_dir), "--select", "2", *common]) == 0
+    assert len(json.loads(report.read_text())["keyframes"]) == 2
+    err = capsys.readouterr().err
+    assert "selected 2 of 3 usable photos" in err and "not among the 2 photos selected" in err
+    assert main(["render", str(edison_dir), "--all", *common]) == 0
+    assert len(json.loads(report.read_text())["keyframes"]) == 3
+    assert main(["render", str(edison_dir), "--select", "1", *common]) == 2
