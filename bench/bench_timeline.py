@@ -140,7 +140,7 @@ def main() -> None:
         root = Path(tmp)
         for person in ("001", "002"):
             truth = build(root / f"undated_{person}", person, dated=False, seed=int(person))
-            a = analyze(root / f"undated_{person}", size=256)
+            a = analyze(root / f"undated_{person}")
             o, r, n = rho(a, truth)
             print(f"FG-NET {person} undated, {n} photos: order vs true ages Spearman {o:.3f} (raw estimates {r:.3f})")
             ours, raw = subsets(a, truth, args.subsets, int(person))
@@ -153,7 +153,7 @@ def main() -> None:
             print(f"  same person flagged as someone else: {len(flagged)} of {len(a.photos)}")
 
             truth = build(root / f"dated_{person}", person, dated=True, seed=int(person) + 10)
-            a = analyze(root / f"dated_{person}", size=256)
+            a = analyze(root / f"dated_{person}")
             o, r, n = rho(a, truth)
             est = a.birth_estimate
             err = abs((est.date - BIRTH[person]).days) / 365.25 if est else float("nan")
@@ -178,7 +178,7 @@ def main() -> None:
             name = f"other_{i}.jpg"
             shutil.copyfile(src, mixed / name)
             strangers.append(name)
-        a = analyze(mixed, size=256)
+        a = analyze(mixed)
         by = {p.file: p for p in a.photos}
         kept = sum(not by[f].recommended_remove for f in truth)
         flagged = sum(by[f].recommended_remove for f in strangers)

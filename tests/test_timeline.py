@@ -104,7 +104,7 @@ def undated(tmp_path_factory) -> dict[str, tuple[Analysis, dict]]:
     for person in ("001", "002"):
         folder = tmp_path_factory.mktemp(f"undated_{person}")
         truth = _build(folder, person, dated=False, seed=int(person))
-        out[person] = (analyze(folder, size=256), truth)
+        out[person] = (analyze(folder), truth)
     return out
 
 
@@ -112,7 +112,7 @@ def undated(tmp_path_factory) -> dict[str, tuple[Analysis, dict]]:
 def dated(tmp_path_factory) -> tuple[Analysis, dict]:
     folder = tmp_path_factory.mktemp("dated_002")
     truth = _build(folder, "002", dated=True, seed=7)
-    return analyze(folder, size=256), truth
+    return analyze(folder), truth
 
 
 # ----------------------------------------------------------------- pure functions
@@ -275,7 +275,7 @@ def test_strangers_mixed_into_an_album_are_flagged(tmp_path, astronaut) -> None:
     with Image.open(src) as im:
         colour_name = next(n for n in truth if truth[n][0] == _series("002")[10][1])
         im.convert("L").resize((im.width // 2, im.height // 2)).save(folder / "aaa_copy.jpg", quality=90)
-    analysis = analyze(folder, size=256)
+    analysis = analyze(folder)
     by = {p.file: p for p in analysis.photos}
     for name in ("photo_90.png", "photo_91.jpg", "photo_92.jpg"):
         assert by[name].recommended_remove and "another person" in by[name].reason, (name, by[name].reason)
@@ -307,7 +307,7 @@ def test_small_faces_are_warnings_and_stay_in(undated) -> None:
 
 
 def test_edison_renders_1878_1910s_1922_without_a_birth_date(edison_dir: Path, tmp_path: Path) -> None:
-    analysis = analyze(edison_dir, size=256)
+    analysis = analyze(edison_dir)
     assert analysis.birth_date is None
     est = analysis.birth_estimate
     assert est is not None and est.n_photos == 3
