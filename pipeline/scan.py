@@ -39,7 +39,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -66,9 +66,6 @@ SCAN_VERSION = 1
 DECODE_SIDE = 1280
 # Below this many photos to scan, worker processes cost more than they save.
 MIN_PARALLEL = 4
-
-Progress = Callable[[str, float], None]
-
 
 @dataclass(frozen=True)
 class ScanSettings:
