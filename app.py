@@ -99,6 +99,16 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
                 "fps": gr.Slider(24, 60, value=DEFAULTS["fps"], step=1, label="Frames per second"),
                 "caption": gr.Radio([("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")], value=DEFAULTS["caption"],
                                     label="Caption"),  # fmt: skip
+                # Ages beyond the photos (SAM age model): 0 / empty is off.
+                "extend_before": gr.Number(None, label="Imagine younger, down to age", minimum=0, maximum=100,
+                                           info="Faces imagined before the first photo (needs the GPU age model).",
+                                           elem_id="extend-before"),  # fmt: skip
+                "extend_after": gr.Number(None, label="Imagine older, up to age", minimum=0, maximum=100,
+                                          info="Faces imagined after the last photo, e.g. 80.", elem_id="extend-after"),  # fmt: skip
+                "age_photo": gr.Dropdown([("No: use all the photos", "")], value="", label="Age this photo",
+                                         info="A lifespan video imagined from one photo.", elem_id="age-photo"),  # fmt: skip
+                "lifespan_from": gr.Number(5, label="Lifespan from age", minimum=0, maximum=95, elem_id="lifespan-from"),
+                "lifespan_to": gr.Number(80, label="Lifespan to age", minimum=5, maximum=100, elem_id="lifespan-to"),
                 "formats": gr.CheckboxGroup([("MP4", "mp4"), ("GIF", "gif")], value=["mp4"], label="Format",
                                             info="The MP4 is always made (it plays in the page)."),  # fmt: skip
             }
@@ -157,6 +167,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
         **private,
     )  # fmt: skip
     demo.load(page.method_choices, None, [controls["method"]], **private)
+    summary.change(page.age_photo_choices, [state], [controls["age_photo"]], queue=False, **private)
 
 demo.queue(default_concurrency_limit=4)
 

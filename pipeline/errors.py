@@ -56,6 +56,8 @@ class NotEnoughPhotosError(PipelineError):
         with_face (int | None): photos in which a face was found (None: not known).
         left_out (list[tuple[str, str]]): (file, why) for photos with a face that
             were left out (recommended to remove, or excluded by an edit).
+        needs_age_model (bool): one photo would do with the SAM age model, which
+            cannot run here.
     """
 
     exit_code = 3
@@ -69,7 +71,9 @@ class NotEnoughPhotosError(PipelineError):
         with_face: int | None = None,
         left_out: Sequence[tuple[str, str]] = (),
         message: str | None = None,
+        needs_age_model: bool = False,
     ) -> None:
+        self.needs_age_model = needs_age_model
         self.usable = int(usable)
         self.total = int(total)
         self.needed = int(needed)

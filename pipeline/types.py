@@ -239,13 +239,17 @@ class Analysis:
         """Photos that go into the video, in video order."""
         return sorted((p for p in self.photos if p.usable), key=lambda p: p.order or 0)
 
-    def shortage(self, needed: int = 2) -> NotEnoughPhotosError:
-        """The error for an album with fewer than `needed` usable photos, with its facts."""
+    def shortage(self, needed: int = 2, *, needs_age_model: bool = False) -> NotEnoughPhotosError:
+        """The error for an album with fewer than `needed` usable photos, with its facts.
+
+        `needs_age_model`: one photo would do with the SAM age model, unavailable here.
+        """
         with_face = sum(1 for p in self.photos if p.aligned is not None)
         left_out = [(p.file, p.reason) for p in self.photos if p.aligned is not None and not p.usable]
         return NotEnoughPhotosError(
-            len(self.usable), len(self.photos), needed=needed, with_face=with_face, left_out=left_out
-        )
+            len(self.usable), len(self.photos), needed=needed, with_face=with_face, left_out=left_out,
+            needs_age_model=needs_age_model,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -304,3 +304,26 @@ def test_cli_extension_without_sam_stops_before_the_analysis(
     assert not list(tmp_path.glob("*.mp4"))
     assert main(["render", str(edison_dir), "-o", str(tmp_path / "y.mp4"), "--extend-after", "150"]) == 2
     assert "age from 0 to 100" in capsys.readouterr().err
+
+
+def test_page_one_photo_without_the_age_model_says_so_in_visitor_words(
+    isolated_env: None, edison_dir: Path, tmp_path: Path
+) -> None:
+    """One usable photo and no SAM: the visitor is told why (no jargon) and what to do instead."""
+    from pipeline.webapp import messages, review
+    from pipeline.webapp import render as rendering
+
+    one = [str(sorted(edison_dir.glob("*.png"))[0])]
+    r = review.review_album(one)
+    settings = rendering.make_settings(extend_after="", extend_before=0)
+    assert settings.extend_before is None and settings.extend_after is None
+    with pytest.raises(NotEnoughPhotosError) as exc:
+        rendering.render_review(r, settings, outdir=tmp_path)
+    text = messages.not_enough(exc.value)
+    assert "single photo needs the GPU age model" in text and "add another photo" in text
+    for jargon in ("SAM", "TIMELAPSE_", "sam_ffhq", "--"):
+        assert jargon not in text
+    assert not list(tmp_path.iterdir())
+    # The normal flow asks for an extension in the same words as the CLI when SAM is missing.
+    with pytest.raises(MethodUnavailableError):
+        preflight(rendering.make_settings(extend_after=80), video=tmp_path / "v.mp4")

@@ -279,9 +279,10 @@ def _with_imagined(keyframes: list[Keyframe], settings: RenderSettings) -> list[
         ok, reason = sam_status()
         if not ok:
             raise NotEnoughPhotosError(
-                1, 1, message="Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan "
+                1, 1, needs_age_model=True,
+                message="Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan "
                 f"video from one photo needs the SAM age model, which cannot run here ({reason}).",
-            )  # the webapp words it from the counts; the reason is for the terminal
+            )  # fmt: skip - the webapp words it from the counts; the reason is for the terminal
     elif not settings.extends:
         return keyframes
     else:

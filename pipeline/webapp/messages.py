@@ -98,6 +98,11 @@ def not_enough(exc: NotEnoughPhotosError, *, api: bool = False) -> str:
             "Use photos where the person's face is clearly visible and roughly facing the camera."
         )
     text = f"Only {exc.usable} of {exc.total} photo(s) can go into the video; a time-lapse needs at least {exc.needed}."
+    if exc.needs_age_model:
+        text += (
+            " A video from a single photo needs the GPU age model, which is not available here right now;"
+            " add another photo of the person to make a time-lapse."
+        )
     if exc.left_out:
         listed = "; ".join(f"{f} ({why or 'removed'})" for f, why in exc.left_out[:5])
         listed += " ..." if len(exc.left_out) > 5 else ""

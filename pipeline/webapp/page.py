@@ -254,8 +254,17 @@ def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
         method=form["method"], size=form["size"], fps=form["fps"], frames_between=form["frames_between"],
         seconds_per_year=form["seconds_per_year"] if speed == "age" else None, hold=form["hold"],
         gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
+        extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
+        lifespan=(form.get("lifespan_from") or 5, form.get("lifespan_to") or 80),
     )  # fmt: skip
     return settings, "gif" in (form.get("formats") or [])
+
+
+def age_photo_choices(state: PageState | None) -> Any:
+    """The "age this photo" choices: every photo in the video, after each review."""
+    rows = _state(state).shown
+    files = [str(r[table.COL_FILE]) for r in rows if r and r[table.COL_USE]]
+    return gr.update(choices=[("No: use all the photos", "")] + [(f, f) for f in files], value="")
 
 
 def downloads_html(out: rendering.RenderOutputs) -> str:
@@ -285,7 +294,8 @@ def make_render_handler(album: dict[str, Any], controls: dict[str, Any], render_
             gr.Warning(message)
         state = replace(state, edits=edits)
         r = _review(paths, birth, state, progress)
-        out = render_fn(r, settings, gif, reporter(progress))
+        age_photo = values[controls["age_photo"]] if "age_photo" in controls else None
+        out = render_fn(r, settings, gif, reporter(progress), age_photo=age_photo or None)
         return (
             str(out.video),
             gr.update(value=downloads_html(out), visible=True),

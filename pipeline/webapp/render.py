@@ -9,6 +9,7 @@ documented keys; a test checks them against the README.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,15 @@ from typing import Any
 from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError
 from pipeline.progress import Progress
-from pipeline.render import RenderSettings, check_method, render
+from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
+from pipeline.render.imagined import sam_status
 from pipeline.render.report import write_report
 from pipeline.sizes import DEFAULT_SIZE, coerce_size
+from pipeline.types import Analysis, Keyframe
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.review import Review
+
+log = logging.getLogger(__name__)
 
 # Defaults shared by the page's controls and the API's parameters.
 DEFAULTS: dict[str, Any] = {
@@ -62,10 +67,14 @@ def make_settings(
     gamma: float | None = None,
     caption: str = DEFAULTS["caption"],
     encoder: str | None = None,
+    extend_before: float | None = None,
+    extend_after: float | None = None,
+    lifespan: tuple[float, float] | None = None,
 ) -> RenderSettings:
     """Validated `RenderSettings` from page or API values (numbers may arrive as floats or text).
 
-    `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off".
+    `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off", and so does
+    an empty `extend_before` / `extend_after` (ages imagined by SAM before / after the photos).
 
     Raises:
         UsageError: a bad setting.
@@ -82,9 +91,19 @@ def make_settings(
         gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
         caption=str(caption or "age").lower(),
         method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
+        extend_before=_age_or_none(extend_before),
+        extend_after=_age_or_none(extend_after),
+        lifespan=(float(lifespan[0]), float(lifespan[1])) if lifespan else (5.0, 80.0),
     )
     settings.validate()
     return settings
+
+
+def _age_or_none(value: Any) -> float | None:
+    """An optional age from a page or API field: empty (None, "", 0 from an empty number box) is off."""
+    if value in (None, "") or (isinstance(value, (int, float)) and value == 0):
+        return None
+    return float(value)
 
 
 def check_can_render(settings: RenderSettings) -> None:
@@ -123,19 +142,33 @@ def render_review(
     gif: bool = False,
     outdir: Path | None = None,
     progress: Progress | None = None,
+    age_photo: str | None = None,
 ) -> RenderOutputs:
     """Render an album's usable photos into a fresh output folder.
+
+    One usable photo (or `age_photo`, a file of the album) makes a lifespan video
+    imagined by SAM from that photo, when SAM can run here.
 
     Raises:
         NotEnoughPhotosError: fewer than two usable photos.
         UsageError, MethodUnavailableError: bad settings (before any work).
     """
     analysis = review.analysis
-    if len(analysis.usable) < 2:
-        raise analysis.shortage()
+    photos: Analysis | list[Keyframe] = analysis
+    if age_photo:
+        # "Age this photo": a lifespan video from that photo alone.
+        photos = [kf for kf in keyframes_from_analysis(analysis, settings.size, allow_one=True) if kf.label == age_photo]
+        if not photos:
+            raise analysis.shortage(needed=1)
+    elif len(analysis.usable) < 2:
+        ok, reason = sam_status()
+        if len(analysis.usable) != 1 or not ok:
+            if len(analysis.usable) == 1:
+                log.info("one usable photo and no SAM for a lifespan video: %s", reason)
+            raise analysis.shortage(needs_age_model=len(analysis.usable) == 1)
     outdir = outdir or request_dir("render")
     result = render(
-        analysis,
+        photos,
         settings=settings,
         video=outdir / "timelapse.mp4",
         gif=outdir / "timelapse.gif" if gif else None,
@@ -177,6 +210,11 @@ def public_report(report: dict[str, Any], review: Review) -> dict[str, Any]:
         }
         for p in review.analysis.usable
     ]
+    out["imagined"] = [
+        {"age": k["age"], "caption": k["caption"], "frame": k["frame"], "from": k.get("source")}
+        for k in out.get("keyframes") or []
+        if k.get("imagined")
+    ]
     out["warnings"] = [{"file": f, "reason": why} for f, why in review.left_out()]
     out["credits"] = credits_json(review.analysis)
     return out
@@ -189,6 +227,12 @@ def report_markdown(out: RenderOutputs, gif_requested: bool = False) -> str:
         f"**{r['frame_count']} frames, {r['duration']:.1f} s** from {len(r['photos'])} photos "
         f"({r.get('method_label') or r.get('method')}, {r.get('size')} px, {r.get('fps')} fps)."
     )
+    if r.get("imagined"):
+        ages = ", ".join(f"{k['age']:g}" for k in r["imagined"])
+        text += (
+            f" Faces at ages {ages} are imagined by the age model from the photos, not real "
+            "(marked *imagined* in the captions)."
+        )
     if r["warnings"]:
         text += f" {len(r['warnings'])} photo(s) left out (see the review)."
     if gif_requested and out.gif is None:
