@@ -6,8 +6,8 @@ Prints (models loaded and scan workers started before timing):
   * peak memory (this process and the largest scan worker) for a 1,000-photo album;
   * the photo-a-day render time (per-photo 3, blend 2, 512 px, cross-fade) of those 1,000 photos.
 
-    .venv/bin/python bench/bench_scale.py                 # everything (about 10 minutes here)
-    .venv/bin/python bench/bench_scale.py --large 0       # throughput and cache only
+    .venv/bin/python -m bench.bench_scale                 # everything (about 10 minutes here)
+    .venv/bin/python -m bench.bench_scale --large 0       # throughput and cache only
 
 Targets on 2 cores: >= 8 photos/s (12 MP), >= 15 photos/s (640x480), <= 1.5 GB for 1,000 photos.
 """
@@ -17,15 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # until the package is installed
-
-from albums import phone_album, selfie_album  # noqa: E402
+from bench.albums import phone_album, selfie_album
 
 
 def _rate(folder: Path, repeat: int) -> tuple[float, float]:
