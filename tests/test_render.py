@@ -94,7 +94,7 @@ def test_fewer_than_two_usable_photos_is_a_clear_error(aligned, tmp_path):
 
 
 def test_mp4_has_exactly_the_reported_frames_and_duration(keyframes, tmp_path):
-    settings = RenderSettings(size=SIZE, fps=24, seconds_per_year=0.1, min_transition_s=0.5, hold=0.25)
+    settings = RenderSettings(size=SIZE, fps=24, seconds_per_year=0.1, min_transition_s=0.5, hold=0.25, background="original")
     out = tmp_path / "out" / "video.mp4"
     result = render(
         keyframes,
@@ -165,7 +165,7 @@ def test_consecutive_frames_never_jump(keyframes, method, gamma):
 
 
 def test_the_real_photo_is_blended_in_for_every_method(keyframes):
-    settings = RenderSettings(method="crossfade", size=SIZE, frames_between=8, gamma=0.5, caption="none")
+    settings = RenderSettings(method="crossfade", size=SIZE, frames_between=8, gamma=0.5, caption="none", background="original")
     frames = list(plan_render(keyframes, settings).frames())
     a, b = keyframes[0].image.astype(np.float64), keyframes[1].image.astype(np.float64)
     for k in (1, 2, 5, 7):
@@ -195,8 +195,9 @@ def test_captions_change_only_the_caption_area_and_say_the_exact_age(keyframes):
     assert years == sorted(years) and len(set(texts)) == len(texts)  # the age counts up, month by month
     # Pixels: the first frame is the photo with "3 y 6 m" drawn on it, not any other age.
     first = captioned[0]
-    np.testing.assert_array_equal(first, plan.captioner.draw(keyframes[0].image.copy(), "3 y 6 m"))
-    assert np.any(first != plan.captioner.draw(keyframes[0].image.copy(), "3 y 7 m"))
+    shown = plan.shown_keyframes()[0]  # the photo on the default steady backdrop
+    np.testing.assert_array_equal(first, plan.captioner.draw(shown.copy(), "3 y 6 m"))
+    assert np.any(first != plan.captioner.draw(shown.copy(), "3 y 7 m"))
 
 
 def test_year_captions_and_their_size_scale_with_the_frame(keyframes):

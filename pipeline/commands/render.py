@@ -12,6 +12,7 @@ from pipeline.errors import UsageError
 from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
 from pipeline.render import RenderResult, RenderSettings, preflight, render
+from pipeline.render.backdrop import DEFAULT_BACKGROUND
 from pipeline.render.captions import CAPTION_MODES
 from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, apply_selection
 from pipeline.sizes import DEFAULT_SIZE, SIZES
@@ -120,6 +121,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "keep N photos spread along the timeline, the best face of each period "
         f"(default for transition videos of more than {DEFAULT_TRANSITION_PHOTOS} photos)"))
     pick.add_argument("--all", action="store_true", help="keep every usable photo (no automatic selection)")
+    p.add_argument(
+        "--background",
+        default=DEFAULT_BACKGROUND,
+        metavar="original|soft|COLOUR",
+        help="behind the person: soft = one blurred backdrop in the photos' colours for the "
+        "whole video (default), original = each photo's own background, or a plain colour "
+        "(#rrggbb, white, black, grey, cream, blue)",
+    )
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report")
     p.add_argument("--gif", metavar="OUT.gif", help="also write a GIF")
     p.add_argument(
@@ -160,6 +169,7 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         hold=args.hold,
         gamma=args.gamma,
         caption=args.caption,
+        background=args.background,
         method_options=options,
         gif_max_bytes=round(args.gif_max_mb * 1_000_000),
         extend_before=args.extend_before,
@@ -221,7 +231,8 @@ def print_summary(result: RenderResult, report: Path | None) -> None:
     if result.video:
         print(
             f"wrote {result.video}: {result.frame_count} frames, {result.duration:.2f} s at "
-            f"{data['fps']} fps, {data['size']} px, method {data['method']}"
+            f"{data['fps']} fps, {data['size']} px, method {data['method']}, "
+            f"background {data['background']['setting']}"
         )
     gif = data.get("gif")
     if gif and result.gif:

@@ -45,6 +45,17 @@ class TransitionMethod(ABC):
     # Default blend strength (share of the real photo at a keyframe) when the
     # user does not set one: only generative methods need it.
     default_gamma: ClassVar[float] = 0.0
+    # How a steady backdrop (background setting other than ``original``) is
+    # applied: ``method``: the method composites each frame itself from the
+    # keyframes' mattes and `backdrop`; ``inputs``: the renderer composites
+    # the keyframes before `prepare` and the method's frames are final;
+    # ``frames`` (default, right for any method): keyframes composited before
+    # `prepare`, and every frame the method yields composited again with a
+    # matte computed on it (generated frames have backgrounds of their own).
+    backdrop_mode: ClassVar[str] = "frames"
+    # [S, S, 3] uint8 steady backdrop, set by the renderer before `prepare`
+    # for ``method`` mode; None keeps the photos' own backgrounds.
+    backdrop: np.ndarray | None = None
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:

@@ -17,6 +17,9 @@ class CrossfadeMethod(TransitionMethod):
     name = "crossfade"
     label = "Cross-fade (pixels)"
     default_gamma = 0.0
+    # Keyframes composited onto a steady backdrop dissolve into each other
+    # with the backdrop itself unchanged: nothing more to do per frame.
+    backdrop_mode = "inputs"
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
         check_keyframes(keyframes, size, "cross-fade")

@@ -149,8 +149,9 @@ def render(
         report_progress("preparing", 0.0)
         t0 = time.perf_counter()
         method = plan.new_method()
-        method.prepare(plan.keyframes, size=size)
+        plan.prepare(method)
         timings["prepare"] = time.perf_counter() - t0
+        timings["matte"] = plan.matte_seconds
         report_progress("preparing", 1.0)
     if method is not None and (video or gif):
         with tempfile.TemporaryDirectory(prefix="timelapse-render-") as work:

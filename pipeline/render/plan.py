@@ -1,30 +1,37 @@
 """The render plan: keyframes at the output size, their timing, captions and blend strength.
 
 Everything cheap is decided here, before any model loads or frame renders;
-`RenderPlan.frames` then streams the finished frames (method output, keyframe
-holds, the blend of the real photos, captions) in video order.
+`RenderPlan.prepare` then computes the keyframes' person mattes and the
+steady backdrop (when the background setting asks for one) and prepares the
+method, and `RenderPlan.frames` streams the finished frames (method output,
+keyframe holds, the blend of the real photos, captions) in video order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.faces import align_face
+from pipeline.matte import person_matte
 from pipeline.methods.base import Keyframe, TransitionMethod
 from pipeline.photos import PhotoSource, load_photo
+from pipeline.render.backdrop import Background, composite, make_backdrop, parse_background
 from pipeline.render.captions import Captioner
 from pipeline.render.daily import daily_timing, date_order, lock_keyframes
 from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
 from pipeline.render.settings import RenderSettings, check_method, is_number
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
 from pipeline.types import Analysis, PhotoRecord, is_imagined
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +119,12 @@ def _crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.
 
 @dataclass
 class RenderPlan:
-    """Everything decided before the first frame: keyframes, timing, captions, blend strength."""
+    """Everything decided before the first frame: keyframes, timing, captions, blend strength.
+
+    `backdrop` (the steady backdrop, or None for the photos' own
+    backgrounds), the keyframes' mattes and `matte_seconds` are filled by
+    `prepare`.
+    """
 
     settings: RenderSettings
     method_cls: type[TransitionMethod]
@@ -121,6 +133,10 @@ class RenderPlan:
     captioner: Captioner
     gamma: float
     gammas: list[float] = dataclasses.field(default_factory=list)
+    background: Background = field(default_factory=lambda: Background("original"))
+    backdrop: np.ndarray | None = None
+    matte_seconds: float = 0.0
+    _shown: list[np.ndarray] | None = None  # keyframes as the video shows them
 
     def __post_init__(self) -> None:
         if not self.gammas:
@@ -154,21 +170,71 @@ class RenderPlan:
                 f"Method {self.settings.method!r} does not accept options {sorted(self.settings.method_options)}: {exc}"
             ) from exc
 
+    def apply_background(self) -> None:
+        """Person mattes for every keyframe and the steady backdrop (once; nothing for ``original``)."""
+        if self._shown is not None:
+            return
+        if not self.background.steady:
+            self._shown = [kf.image for kf in self.keyframes]
+            return
+        t0 = time.perf_counter()
+        for kf in self.keyframes:
+            if kf.matte is None:
+                kf.matte = person_matte(kf.image, kf.landmarks)
+        self.matte_seconds = time.perf_counter() - t0
+        self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
+        assert self.backdrop is not None
+        self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
+        log.debug(
+            "mattes for %d keyframes in %.2f s; background %s",
+            len(self.keyframes), self.matte_seconds, self.background.label(),
+        )  # fmt: skip
+
+    def shown_keyframes(self) -> list[np.ndarray]:
+        """The keyframe images as the video shows them (on the backdrop when there is one)."""
+        self.apply_background()
+        assert self._shown is not None
+        return self._shown
+
+    def prepare(self, method: TransitionMethod) -> None:
+        """Prepare `method` for this plan, applying the background setting its way."""
+        self.apply_background()
+        size = self.settings.size
+        if self.backdrop is None:
+            method.prepare(self.keyframes, size=size)
+        elif method.backdrop_mode == "method":
+            method.backdrop = self.backdrop
+            method.prepare(self.keyframes, size=size)
+        else:
+            shown = [
+                dataclasses.replace(kf, image=img, extra=kf.extra)
+                for kf, img in zip(self.keyframes, self.shown_keyframes())
+            ]
+            method.prepare(shown, size=size)
+
+    def _on_backdrop(self, frame: np.ndarray, j: int, lam: float) -> np.ndarray:
+        """A generated frame composited onto the backdrop through a matte computed on it."""
+        assert self.backdrop is not None
+        a, b = self.keyframes[j].landmarks, self.keyframes[j + 1].landmarks
+        landmarks = (1.0 - lam) * a + lam * b  # generated faces stay near the aligned pose
+        return composite(frame, person_matte(frame, landmarks), self.backdrop)
+
     def frames(self, method: TransitionMethod | None = None) -> Iterator[np.ndarray]:
         """Every frame of the video in order, as [size, size, 3] uint8 RGB.
 
         Args:
-            method (TransitionMethod | None): an already prepared method;
-                by default a new one is made and prepared here.
+            method (TransitionMethod | None): an already prepared method (see
+                `prepare`); by default a new one is made and prepared here.
 
         A held frame is yielded as the same array again: do not modify frames.
         """
         if method is None:
             method = self.new_method()
-            method.prepare(self.keyframes, size=self.settings.size)
+            self.prepare(method)
         size = self.settings.size
-        kfs = self.keyframes
         daily = self.timing.mode == "per_photo"
+        shown = self.shown_keyframes()  # on the backdrop when there is one
+        recomposite = self.backdrop is not None and method.backdrop_mode == "frames"
         source: Iterator[np.ndarray] | None = None
         current = -1
         last: np.ndarray | None = None
@@ -179,7 +245,7 @@ class RenderPlan:
                 continue
             j, lam = spec.transition, spec.lam
             if daily and lam in (0.0, 1.0):  # a shown photo: exactly its eye-locked image
-                frame = kfs[j if lam == 0.0 else j + 1].image
+                frame = shown[j if lam == 0.0 else j + 1]
                 text = self.captioner.text(j, lam)
                 last = self.captioner.draw(np.array(frame, copy=True), text) if text else frame
                 yield last
@@ -200,9 +266,11 @@ class RenderPlan:
                 raise RuntimeError(
                     f"method {method.name!r} yielded a {frame.shape} {frame.dtype} frame, expected [{size}, {size}, 3] uint8"
                 )
+            if recomposite:
+                frame = self._on_backdrop(frame, j, float(lam))
             share = float(keyframe_share(lam, self.gammas[j if lam < 0.5 else j + 1]))
             if share > 1e-6:
-                real = kfs[j if lam < 0.5 else j + 1].image
+                real = shown[j if lam < 0.5 else j + 1]
                 frame = cv2.addWeighted(real, share, frame, 1.0 - share, 0.0)
             text = self.captioner.text(j, lam)
             if text:
@@ -265,7 +333,8 @@ def build_plan(
         kf.extra["time"] = float(t)
     captioner = Captioner(keyframes, settings.caption, settings.size)
     gamma = float(cls.default_gamma if settings.gamma is None else settings.gamma)
-    return RenderPlan(settings, cls, keyframes, timing, captioner, gamma)
+    background = parse_background(settings.background)
+    return RenderPlan(settings, cls, keyframes, timing, captioner, gamma, background=background)
 
 
 def _with_imagined(keyframes: list[Keyframe], settings: RenderSettings) -> list[Keyframe]:

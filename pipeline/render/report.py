@@ -14,6 +14,7 @@ from pipeline.types import is_imagined
 def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
 
+
 def write_report(path: Path, data: dict[str, Any]) -> None:
     """Write the report as indented JSON, atomically (a reader never sees half a file)."""
     tmp = path.with_name(f".{path.stem}.part.json")
@@ -94,6 +95,16 @@ def build_report(
         if imagined
         else None,
         "caption": s.caption,
+        "background": {
+            "setting": plan.background.label(),
+            "steady": plan.background.steady,
+            "matte_model": "MediaPipe selfie segmentation" if plan.background.steady else None,
+            "matte_s_per_keyframe": (
+                round(plan.matte_seconds / len(kfs), 4)
+                if plan.background.steady and plan.matte_seconds
+                else None
+            ),
+        },
         "settings": s.to_json(),
         "video": video_info,
         "gif": gif_info,

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import MethodUnavailableError, UsageError
+from pipeline.errors import MethodUnavailableError, PipelineError, UsageError
+from pipeline.matte import check_matte_model
 from pipeline.methods.base import TransitionMethod, get_method
+from pipeline.render.backdrop import DEFAULT_BACKGROUND, parse_background
 from pipeline.render.captions import CAPTION_MODES
 from pipeline.render.encode import CRF
 from pipeline.sizes import DEFAULT_SIZE, SIZES, coerce_size
@@ -62,6 +64,10 @@ class RenderSettings:
             frames near a keyframe, 0 to 1; None uses the method's default
             (0 for morph and cross-fade, 0.5 for StyleGAN).
         caption (str): ``age``, ``year``, ``date`` or ``none``.
+        background (str): ``soft`` (default: one blurred backdrop in the
+            photos' own colours for the whole video), ``original`` (each
+            photo's own background, dissolving), or a plain colour
+            (``#rrggbb`` or a name such as ``white``).
         method_options (dict): keyword arguments for the method's
             constructor (e.g. ``{"encoder": "psp"}`` for StyleGAN).
         gif_max_bytes (int): the GIF is shrunk until it is at most this large.
@@ -91,6 +97,7 @@ class RenderSettings:
     hold: float = 0.0
     gamma: float | None = None
     caption: str = "age"
+    background: str = DEFAULT_BACKGROUND
     method_options: dict = field(default_factory=dict)
     gif_max_bytes: int = 8_000_000
     gif_side: int = 480
@@ -163,6 +170,7 @@ class RenderSettings:
             )
         if self.caption not in CAPTION_MODES:
             raise UsageError(f"Caption {self.caption!r} unknown; choose age, year, date or none.")
+        parse_background(self.background)  # raises UsageError naming the choices
         if not isinstance(self.method_options, dict):
             raise UsageError("Method options must be a dictionary of keyword arguments.")
         if not is_int(self.gif_max_bytes) or self.gif_max_bytes < 50_000:
@@ -224,8 +232,9 @@ class RenderSettings:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+
 def check_method(settings: RenderSettings) -> type[TransitionMethod]:
-    """The method class, if it can run here.
+    """The method class, if it and the background setting can run here.
 
     Raises:
         UsageError: unknown method.
@@ -240,4 +249,12 @@ def check_method(settings: RenderSettings) -> type[TransitionMethod]:
         raise MethodUnavailableError(
             f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}", method=settings.method
         )
+    if parse_background(settings.background).steady:
+        try:
+            check_matte_model()
+        except PipelineError as exc:
+            raise MethodUnavailableError(
+                "A steady background needs the person matte model, which is not installed "
+                f"here ({exc}); choose the original background instead."
+            ) from exc
     return cls

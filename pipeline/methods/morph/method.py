@@ -2,10 +2,18 @@
 
 For each frame the landmark shape is read from a smooth path through the
 keyframes' shapes; both neighbouring keyframes are warped onto it
-(piecewise-affine on a Delaunay triangulation of the landmarks and fixed
-border points), colour-harmonised towards the smoothly interpolated Lab
-statistics, and dissolved. Because both images share one shape, eyes, nose
-and mouth coincide and the middle frame shows one face, not two.
+(piecewise-affine on a triangulation of the landmarks and fixed border
+points), colour-harmonised towards the smoothly interpolated Lab statistics,
+and dissolved. Because both images share one shape, eyes, nose and mouth
+coincide and the middle frame shows one face, not two.
+
+With person mattes on the keyframes and a steady backdrop (set by the
+renderer), points along each matte's outline join the triangulation, each
+keyframe is warped together with its matte (premultiplied, so the soft edge
+resamples correctly), composited onto the unmoving backdrop and only then
+dissolved: the hair and shoulders travel to their new outline instead of
+fading, and the composite shows one outline. Every transition's
+triangulation is checked for folds along its whole path (`folds`).
 """
 
 from __future__ import annotations
@@ -16,16 +24,39 @@ import cv2
 import numpy as np
 
 from pipeline.errors import UsageError
+from pipeline.matte import composite, feather, feather_half_width, signed_distance
 from pipeline.methods.base import Keyframe, TransitionMethod, check_keyframes, register_method
 from pipeline.methods.morph import colour
+from pipeline.methods.morph.folds import fold_free_triangulation, folded
+from pipeline.methods.morph.outline import outline_points, outline_polar
 from pipeline.methods.morph.paths import SmoothPath
-from pipeline.methods.morph.warp import PiecewiseAffineWarper, remap, triangulate, with_border
+from pipeline.methods.morph.warp import PiecewiseAffineWarper, border_points, remap, with_border
 
 # Inner-lip points (60-67) are left out of the triangulation: an open mouth
 # beside a closed one folds the thin triangles between them, while the outer
 # lip contour carries the mouth's shape on its own.
 MORPH_POINTS = np.array([*range(0, 60)], dtype=np.int64)
+# Without a matte, a ring of points around the face (jaw line and brows pushed
+# outwards from the nose) spreads the face's motion over the surroundings: with
+# only the far border points outside the face, the outer triangles are huge and
+# the warp creases sharply along the jaw line (the "polygon seam" that showed
+# a ghost's hair edge as a straight line on Edison's cheek).
+RING_POINTS = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16, 17, 19, 21, 22, 24, 26], dtype=np.int64)
+RING_SCALE = 1.45
+
+
+def face_ring(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """[F, R, 2] ring points around each face of `landmarks` ([F, 68, 2]), kept inside the image."""
+    lm = np.asarray(landmarks, np.float64)
+    centre = lm[:, 27:34].mean(axis=1, keepdims=True)
+    ring = centre + RING_SCALE * (lm[:, RING_POINTS] - centre)
+    return np.clip(ring, 1.0, size - 2.0)
+
+
 _INTERPOLATION = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+# Positions along each transition where the triangulation is checked for folds
+# (the frames actually rendered are checked too).
+_CHECK_LAMBDAS = np.linspace(0.0, 1.0, 33)
 
 
 @register_method
@@ -42,6 +73,7 @@ class MorphMethod(TransitionMethod):
     name = "morph"
     label = "Landmark morph (CPU)"
     default_gamma = 0.0
+    backdrop_mode = "method"
 
     def __init__(
         self, *, smooth: bool = True, harmonize: bool = True, interpolation: str = "cubic"
@@ -57,11 +89,12 @@ class MorphMethod(TransitionMethod):
         self.size = 0
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
-        """Fit the shape and colour paths.
+        """Fit the shape, outline and colour paths.
 
         Keyframe times come from ``keyframe.extra["time"]`` (seconds into the
         video, set by the renderer) so that motion is smooth in video time;
-        without them keyframes are spaced evenly.
+        without them keyframes are spaced evenly. When `backdrop` is set,
+        every keyframe must carry a matte.
         """
         check_keyframes(keyframes, size, "morph")
         self.keyframes = list(keyframes)
@@ -70,6 +103,20 @@ class MorphMethod(TransitionMethod):
         if any(t is None for t in times) or np.any(np.diff(np.asarray(times, np.float64)) <= 0):
             times = list(range(len(keyframes)))
         self.times = np.asarray(times, np.float64)
+        self.matted = self.backdrop is not None
+        if self.matted:
+            for kf in keyframes:
+                if kf.matte is None or kf.matte.shape != (size, size):
+                    raise ValueError(
+                        f"{kf.label}: a [{size}, {size}] matte is needed with a backdrop"
+                    )
+            if self.backdrop.shape != (size, size, 3) or self.backdrop.dtype != np.uint8:
+                raise ValueError(f"the backdrop must be [{size}, {size}, 3] uint8")
+            self._backdrop_lab = colour.to_lab(self.backdrop)
+            polar = [outline_polar(kf.matte, kf.landmarks) for kf in keyframes]
+            self.outline_path = SmoothPath(self.times, polar, smooth=self.smooth)
+            self._outline = [outline_points(p) for p in polar]
+        # Point layout: the 68 landmarks, the fixed border points, then outline points.
         self.shapes = [with_border(kf.landmarks, size) for kf in keyframes]  # [68 + border, 2]
         self.path = SmoothPath(self.times, self.shapes, smooth=self.smooth)
         self.stats: list[np.ndarray] = []
@@ -79,50 +126,150 @@ class MorphMethod(TransitionMethod):
                     colour.lab_stats(colour.to_lab(kf.image), colour.face_mask(kf.landmarks, size))
                 )
             self.colour_path = SmoothPath(self.times, self.stats, smooth=self.smooth)
-        self._points = np.concatenate([MORPH_POINTS, np.arange(68, len(self.shapes[0]))])
-        self._lab_cache: dict[int, np.ndarray] = {}
+        # Triangulated points: the morph landmarks, the fixed border, then the
+        # outline points (with mattes) or a ring around the face (without).
+        n_border = len(border_points(size))
+        self._base = np.concatenate([MORPH_POINTS, np.arange(68, 68 + n_border)])
+        n_extra = len(self._outline[0]) if self.matted else len(RING_POINTS)
+        self._movable = np.ones(len(self._base) + n_extra, bool)
+        self._movable[len(MORPH_POINTS) : len(self._base)] = False
+        self._cache: dict[int, np.ndarray] = {}
         self._warper: tuple[int, PiecewiseAffineWarper] | None = None
+        self._union_cache: tuple[int, np.ndarray] | None = None
+        self._distances: dict[int, np.ndarray] = {}
+        self.dropped_points: dict[int, int] = {}
 
     def landmarks_at(self, j: int, lambdas: np.ndarray) -> np.ndarray:
         """[F, 68, 2] interpolated landmark positions of transition j's frames."""
         return self.path.at(j, lambdas)[:, :68].astype(np.float32)
 
-    def _lab(self, k: int) -> np.ndarray:
-        """Keyframe k in float Lab; only the current pair is kept (memory flat in album size)."""
-        if k not in self._lab_cache:
-            self._lab_cache = {i: v for i, v in self._lab_cache.items() if i >= k - 1}
-            self._lab_cache[k] = colour.to_lab(self.keyframes[k].image)
-        return self._lab_cache[k]
+    def shapes_at(self, j: int, lambdas: np.ndarray) -> np.ndarray:
+        """[F, P, 2] positions of the triangulated points (landmarks, border, outline) of transition j."""
+        shapes = self.path.at(j, lambdas)
+        if self.matted:
+            extra = outline_points(self.outline_path.at(j, lambdas))
+        else:
+            extra = face_ring(shapes[:, :68], self.size)
+        return np.concatenate([shapes[:, self._base], extra], axis=1)
 
-    def _warper_for(self, j: int) -> PiecewiseAffineWarper:
-        """Triangulation of transition j, on the mean of its two shapes (fixed while it runs)."""
-        if self._warper is None or self._warper[0] != j:
-            mean = (self.shapes[j] + self.shapes[j + 1])[self._points] / 2
-            self._warper = (j, PiecewiseAffineWarper(triangulate(mean), self.size))
-        return self._warper[1]
+    def _source(self, k: int) -> np.ndarray:
+        """[P, 2] triangulated points of keyframe k."""
+        extra = (
+            self._outline[k] if self.matted else face_ring(self.shapes[k][None, :68], self.size)[0]
+        )
+        return np.concatenate([self.shapes[k][self._base], extra])
+
+    def _pixels(self, k: int) -> np.ndarray:
+        """Keyframe k in float Lab, premultiplied by its matte with the matte as a 4th channel
+        when matted; only the current pair is kept (memory flat in album size)."""
+        if k not in self._cache:
+            self._cache = {i: v for i, v in self._cache.items() if i >= k - 1}
+            lab = colour.to_lab(self.keyframes[k].image)
+            if self.matted:
+                m = self.keyframes[k].matte.astype(np.float32)
+                lab = np.ascontiguousarray(np.dstack([lab * m[..., None], m]))
+            self._cache[k] = lab
+        return self._cache[k]
+
+    def _over_backdrop(
+        self,
+        j: int,
+        lam: float,
+        person: np.ndarray,
+        wa: np.ndarray,
+        wb: np.ndarray,
+        maps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> np.ndarray:
+        """The premultiplied dissolve `person` composited onto the backdrop (float Lab).
+
+        The colours are the coverage-weighted mean of both warped keyframes;
+        the outline is one outline: the warped signed distances of both
+        mattes are interpolated and feathered again (dissolving the two
+        mattes would leave a half-transparent band wherever they differ), and
+        it never reaches beyond both keyframes' outlines, so the backdrop
+        outside them stays exactly still.
+        """
+        cover = cv2.addWeighted(
+            cv2.extractChannel(wa, 3), 1.0 - lam, cv2.extractChannel(wb, 3), lam, 0.0
+        )
+        da = remap(self._distance(j), maps[0], interpolation=cv2.INTER_LINEAR)
+        db = remap(self._distance(j + 1), maps[1], interpolation=cv2.INTER_LINEAR)
+        alpha = feather(cv2.addWeighted(da, 1.0 - lam, db, lam, 0.0), self.size)
+        alpha = cv2.min(alpha, self._union(j))
+        gain = alpha / np.maximum(cover, 1e-4)
+        gain[cover < 1e-4] = 0.0
+        person *= gain[..., None]
+        person += self._backdrop_lab * (1.0 - alpha)[..., None]
+        return person
+
+    def _distance(self, k: int) -> np.ndarray:
+        """[S, S] float32 signed distance to keyframe k's outline (only the current pair is kept)."""
+        if k not in self._distances:
+            self._distances = {i: v for i, v in self._distances.items() if i >= k - 1}
+            half = feather_half_width(self.size)
+            self._distances[k] = signed_distance(self.keyframes[k].matte, half)
+        return self._distances[k]
+
+    def _union(self, j: int) -> np.ndarray:
+        """[S, S] float32: the larger of keyframes j and j+1's mattes (cached for the transition)."""
+        if self._union_cache is None or self._union_cache[0] != j:
+            a, b = self.keyframes[j].matte, self.keyframes[j + 1].matte
+            self._union_cache = (j, np.maximum(a, b).astype(np.float32))
+        return self._union_cache[1]
+
+    def _keyframe_frame(self, k: int) -> np.ndarray:
+        if not self.matted:
+            return self.keyframes[k].image.copy()
+        assert self.backdrop is not None
+        return composite(self.keyframes[k].image, self.keyframes[k].matte, self.backdrop)
+
+    def _warper_for(self, j: int, shapes: np.ndarray) -> PiecewiseAffineWarper:
+        """Fold-free triangulation of transition j (kept while it runs).
+
+        Built on the mean of the two keyframes' shapes and checked along the
+        whole path (a fixed grid of positions plus the frames asked for);
+        rebuilt if frames asked for later would fold it.
+        """
+        if self._warper is not None and self._warper[0] == j:
+            warper = self._warper[1]
+            if not folded(shapes, warper.triangles, self._reference(j)).any():
+                return warper
+        path = np.concatenate([self.shapes_at(j, _CHECK_LAMBDAS), shapes])
+        kept, triangles = fold_free_triangulation(path, self._movable, self._reference(j))
+        self.dropped_points[j] = len(self._movable) - len(kept)
+        warper = PiecewiseAffineWarper(triangles, self.size)
+        self._warper = (j, warper)
+        return warper
+
+    def _reference(self, j: int) -> np.ndarray:
+        return (self._source(j) + self._source(j + 1)) / 2
 
     def transition(self, j: int, lambdas: np.ndarray) -> Iterator[np.ndarray]:
         lambdas = np.asarray(lambdas, np.float64)
-        shapes = self.path.at(j, lambdas)[:, self._points]
+        inner = (lambdas > 0.0) & (lambdas < 1.0)
+        shapes = self.shapes_at(j, lambdas)
         targets = self.colour_path.at(j, lambdas) if self.harmonize else None
-        src_a = self.shapes[j][self._points]
-        src_b = self.shapes[j + 1][self._points]
-        warper = self._warper_for(j)
+        src_a, src_b = self._source(j), self._source(j + 1)
+        warper = self._warper_for(j, shapes[inner]) if inner.any() else None
         for i, lam in enumerate(lambdas):
             if lam <= 0.0:
-                yield self.keyframes[j].image.copy()
+                yield self._keyframe_frame(j)
                 continue
             if lam >= 1.0:
-                yield self.keyframes[j + 1].image.copy()
+                yield self._keyframe_frame(j + 1)
                 continue
+            assert warper is not None
             map_a, map_b = warper.maps(shapes[i], [src_a, src_b])
-            wa = remap(self._lab(j), map_a, interpolation=self.interpolation)
-            wb = remap(self._lab(j + 1), map_b, interpolation=self.interpolation)
+            wa = remap(self._pixels(j), map_a, interpolation=self.interpolation)
+            wb = remap(self._pixels(j + 1), map_b, interpolation=self.interpolation)
             if targets is not None:
                 ca = colour.correction(self.stats[j], targets[i], 1.0 - lam)
                 cb = colour.correction(self.stats[j + 1], targets[i], lam)
             else:
                 ca = np.eye(3, 4, dtype=np.float32) * np.float32(1.0 - lam)
                 cb = np.eye(3, 4, dtype=np.float32) * np.float32(lam)
+            # With a 4th (matte) channel the correction's offset column scales with the matte.
             lab = cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb))
+            if self.matted:
+                lab = self._over_backdrop(j, lam, lab, wa, wb, (map_a, map_b))
             yield colour.from_lab(lab)
