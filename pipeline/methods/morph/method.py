@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import UsageError
-from pipeline.matte import composite, feather, feather_half_width, signed_distance
+from pipeline.matte import composite, feather_half_width, signed_distance
 from pipeline.methods.base import Keyframe, TransitionMethod, check_keyframes, register_method
 from pipeline.methods.morph import colour
 from pipeline.methods.morph.folds import fold_free_triangulation, folded
@@ -53,6 +53,7 @@ def face_ring(landmarks: np.ndarray, size: int) -> np.ndarray:
     return np.clip(ring, 1.0, size - 2.0)
 
 
+_MIN_COVER = 0.02
 _INTERPOLATION = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 # Positions along each transition where the triangulation is checked for folds
 # (the frames actually rendered are checked too).
@@ -194,12 +195,16 @@ class MorphMethod(TransitionMethod):
         )
         da = remap(self._distance(j), maps[0], interpolation=cv2.INTER_LINEAR)
         db = remap(self._distance(j + 1), maps[1], interpolation=cv2.INTER_LINEAR)
-        alpha = feather(cv2.addWeighted(da, 1.0 - lam, db, lam, 0.0), self.size)
-        alpha = cv2.min(alpha, self._union(j))
-        gain = alpha / np.maximum(cover, 1e-4)
-        gain[cover < 1e-4] = 0.0
-        person *= gain[..., None]
-        person += self._backdrop_lab * (1.0 - alpha)[..., None]
+        # feather() of the interpolated distance, in OpenCV calls (this runs every frame).
+        k = 0.5 / feather_half_width(self.size)
+        alpha = cv2.addWeighted(da, (1.0 - lam) * k, db, lam * k, 0.5)
+        alpha = cv2.min(cv2.max(alpha, 0.0), self._union(j))
+        # Colours are the coverage-weighted mean: divide the premultiplied sum by the
+        # coverage (kept off zero: there the sum is zero too), then take alpha of it.
+        gain = cv2.divide(alpha, cv2.max(cover, _MIN_COVER))
+        cv2.multiply(person, cv2.merge((gain, gain, gain)), dst=person)
+        rest = cv2.subtract(1.0, alpha)
+        cv2.add(person, cv2.multiply(self._backdrop_lab, cv2.merge((rest, rest, rest))), dst=person)
         return person
 
     def _distance(self, k: int) -> np.ndarray:

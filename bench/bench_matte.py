@@ -1,0 +1,114 @@
+"""Person matte and steady backdrop: what they cost.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_matte.py [--size 512] [--frames 48]
+
+Prints:
+  * the matte's cost per keyframe (network and post-processing, model loaded;
+    median of the Edison album's three photos, five rounds), and the model's
+    one-off load time;
+  * the morph's in-between frames/s at the given size with the photos' own
+    backgrounds (``original``) and with the matte and the soft backdrop
+    (outline points, matte warp and composite included), keyframe copies
+    excluded;
+  * the renderer's whole frame loop (method, blend, captions; no encoding)
+    with each background.
+Note the machine load (``uptime``) beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import faces  # noqa: E402
+from pipeline.matte import person_matte  # noqa: E402
+from pipeline.methods.base import Keyframe, get_method  # noqa: E402
+from pipeline.models import matte_net  # noqa: E402
+from pipeline.render import RenderSettings, plan_render  # noqa: E402
+from pipeline.render.backdrop import soft_backdrop  # noqa: E402
+
+
+def edison(size: int) -> list[Keyframe]:
+    out = []
+    for i, path in enumerate(sorted((ROOT / "assets" / "examples" / "edison").glob("*.png"))):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        face = faces.detect_faces(image)[0]
+        aligned, landmarks = faces.align_face(image, face.landmarks, size)
+        out.append(Keyframe(aligned, landmarks, 30.0 + 20 * i, label=path.name))
+    return out
+
+
+def matte_cost(keyframes: list[Keyframe]) -> None:
+    t0 = time.perf_counter()
+    matte_net()
+    load = time.perf_counter() - t0
+    times = []
+    for _ in range(5):
+        for kf in keyframes:
+            t0 = time.perf_counter()
+            kf.matte = person_matte(kf.image, kf.landmarks)
+            times.append(time.perf_counter() - t0)
+    side = keyframes[0].image.shape[0]
+    print(f"matte model load: {load:.2f} s (once per thread)")
+    print(
+        f"matte per keyframe, {side} px crop: median {statistics.median(times) * 1000:.0f} ms, "
+        f"best {min(times) * 1000:.0f} ms ({len(times)} runs)"
+    )
+
+
+def morph_rate(keyframes: list[Keyframe], size: int, frames: int, matted: bool) -> float:
+    morph = get_method("morph")()
+    if matted:
+        morph.backdrop = soft_backdrop(keyframes, size)
+    morph.prepare(keyframes, size=size)
+    lambdas = (np.arange(frames) + 0.5) / frames
+    list(morph.transition(0, lambdas[:4]))  # warm-up
+    best = 0.0
+    n = len(keyframes) - 1
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for j in range(n):
+            for _frame in morph.transition(j, lambdas):
+                pass
+        best = max(best, n * frames / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--frames", type=int, default=48, help="in-between frames per transition")
+    args = ap.parse_args()
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    keyframes = edison(args.size)
+    matte_cost(keyframes)
+    for matted in (False, True):
+        rate = morph_rate(keyframes, args.size, args.frames, matted)
+        what = "matte + soft backdrop" if matted else "original background"
+        print(f"morph method, {args.size}x{args.size}, {what}: {rate:.0f} frames/s (best of 3)")
+    for background in ("original", "soft"):
+        settings = RenderSettings(size=args.size, frames_between=args.frames, background=background)
+        plan = plan_render(keyframes, settings)
+        method = plan.new_method()
+        plan.prepare(method)
+        t0 = time.perf_counter()
+        n = sum(1 for _ in plan.frames(method))
+        rate = n / (time.perf_counter() - t0)
+        print(f"renderer frame loop (morph, caption), background {background}: {rate:.0f} frames/s ({n} frames)")
+
+
+if __name__ == "__main__":
+    main()
