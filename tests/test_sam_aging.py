@@ -233,7 +233,7 @@ def test_one_photo_lifespan_video(
 ) -> None:
     LATENT_CACHE.clear()
     photo = photo_keyframes[0]
-    settings = RenderSettings(size=SIZE, frames_between=4, lifespan=(20, 60), age_step=20)
+    settings = RenderSettings(size=SIZE, frames_between=4, lifespan=(20, 60), age_step=20, background="original")
     result = render(
         [photo],
         settings=settings,
@@ -271,7 +271,7 @@ def test_extend_after_80_adds_generated_keyframes_after_the_last_photo_only(
     sam_env: Path, photo_keyframes: list[Keyframe], tmp_path: Path
 ) -> None:
     LATENT_CACHE.clear()
-    settings = RenderSettings(size=SIZE, frames_between=3, extend_after=80, age_step=10)
+    settings = RenderSettings(size=SIZE, frames_between=3, extend_after=80, age_step=10, background="original")
     result = render(photo_keyframes, settings=settings, video=tmp_path / "x.mp4")
     kfs = result.report["keyframes"]
     assert [k["age"] for k in kfs] == [30.0, 60.0, 70.0, 80.0]
