@@ -16,7 +16,7 @@ from PIL import Image
 from pipeline import faces
 from pipeline.errors import UsageError
 from pipeline.matte import face_region, person_matte, person_probability, undecided_share
-from pipeline.methods.base import Keyframe, get_method
+from pipeline.methods.base import Keyframe, TransitionMethod, get_method, register_method
 from pipeline.methods.morph.folds import fold_free_triangulation, folded
 from pipeline.methods.morph.outline import outline_points
 from pipeline.render import RenderSettings, plan_render
@@ -272,3 +272,42 @@ def test_composite_is_exact_where_the_matte_is_zero_or_one(astronaut):
     out = composite(image, matte, backdrop)
     np.testing.assert_array_equal(out[matte == 0], backdrop[matte == 0])
     np.testing.assert_array_equal(out[matte == 1], image[matte == 1])
+
+
+class _Generated(TransitionMethod):
+    """A stand-in generative method: its frames are new images with a background of their own
+    (a grey wash over the dissolve), as a StyleGAN generator's are."""
+
+    name = "test-generated"
+    label = "generated (test)"
+
+    def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
+        self.images = [kf.image.astype(np.float32) for kf in keyframes]
+
+    def transition(self, j: int, lambdas: np.ndarray):
+        for lam in np.asarray(lambdas, np.float64):
+            mix = (1 - lam) * self.images[j] + lam * self.images[j + 1]
+            wash = 40.0 * np.sin(np.pi * lam)  # the generator's own background drifts
+            yield np.clip(mix + wash, 0, 255).astype(np.uint8)
+
+
+def test_a_generative_method_gets_the_same_backdrop(edison):
+    register_method(_Generated)
+    assert _Generated.backdrop_mode == "frames"  # the default: composite every frame it yields
+    settings = RenderSettings(method="test-generated", size=SIZE, frames_between=6, caption="none", background="soft", gamma=0.3)
+    plan = plan_render(edison[:2], settings)
+    frames = np.stack(list(plan.frames())).astype(np.int16)
+    assert plan.backdrop is not None
+    outside = (plan.keyframes[0].matte == 0) & (plan.keyframes[1].matte == 0)
+    corner = np.zeros_like(outside)
+    corner[: SIZE // 6, : SIZE // 6] = True
+    corner[: SIZE // 6, -SIZE // 6 :] = True
+    steady = outside & corner
+    assert steady.mean() > 0.02
+    # The washed-out background of the generated frames is replaced by the one backdrop
+    # (up to a few levels where a frame's own matte edge reaches the corners).
+    diff = np.abs(frames[:, steady] - plan.backdrop[steady])
+    assert np.percentile(diff, 99) <= 1 and diff.max() <= 4
+    # ...while the person is what the method generated.
+    face = _inner_face(plan.keyframes[0].landmarks)
+    assert np.abs(frames[3][face] - plan.keyframes[0].image[face]).mean() > 5
