@@ -109,6 +109,10 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
                                          info="A lifespan video imagined from one photo.", elem_id="age-photo"),  # fmt: skip
                 "lifespan_from": gr.Number(5, label="Lifespan from age", minimum=0, maximum=95, elem_id="lifespan-from"),
                 "lifespan_to": gr.Number(80, label="Lifespan to age", minimum=5, maximum=100, elem_id="lifespan-to"),
+                "background": gr.Radio([("Soft backdrop", "soft"), ("Original backgrounds", "original"), ("Plain colour", "colour")],
+                                       value=DEFAULTS["background"], label="Background", elem_id="background",
+                                       info="Soft: one still backdrop in the photos' colours behind the person."),  # fmt: skip
+                "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
                 "formats": gr.CheckboxGroup([("MP4", "mp4"), ("GIF", "gif")], value=["mp4"], label="Format",
                                             info="The MP4 is always made (it plays in the page)."),  # fmt: skip
             }
@@ -158,6 +162,8 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     then_review(found.success(page.previews, [files], [review_cards], **private))
     controls["method"].change(page.method_changed, [controls["method"]], [controls["encoder"], controls["gamma"]],
                               queue=False, **private)  # fmt: skip
+    controls["background"].change(page.background_changed, [controls["background"]], [controls["background_colour"]],
+                                  queue=False, **private)  # fmt: skip
     controls["speed"].change(page.speed_changed, [controls["speed"]],
                              [controls["frames_between"], controls["seconds_per_year"]], queue=False, **private)  # fmt: skip
     album = {"files": files, "table": grid, "birth": birth, "state": state}

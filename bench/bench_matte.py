@@ -22,22 +22,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from pipeline import faces
+from pipeline.matte import person_matte
+from pipeline.methods.base import Keyframe, get_method
+from pipeline.models import matte_net
+from pipeline.render import RenderSettings, plan_render
+from pipeline.render.backdrop import soft_backdrop
 
-from pipeline import faces  # noqa: E402
-from pipeline.matte import person_matte  # noqa: E402
-from pipeline.methods.base import Keyframe, get_method  # noqa: E402
-from pipeline.models import matte_net  # noqa: E402
-from pipeline.render import RenderSettings, plan_render  # noqa: E402
-from pipeline.render.backdrop import soft_backdrop  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def edison(size: int) -> list[Keyframe]:

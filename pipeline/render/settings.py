@@ -255,6 +255,7 @@ def check_method(settings: RenderSettings) -> type[TransitionMethod]:
         except PipelineError as exc:
             raise MethodUnavailableError(
                 "A steady background needs the person matte model, which is not installed "
-                f"here ({exc}); choose the original background instead."
+                f"here ({exc}); choose the original background instead.",
+                method="background",
             ) from exc
     return cls

@@ -137,6 +137,7 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
         caption: Caption = D["caption"],
         gif: bool = D["gif"],
         encoder: Encoder = D["encoder"],
+        background: str = D["background"],
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
 
@@ -154,6 +155,7 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             caption: age, year, date (e.g. "24 Apr 2008") or none.
             gif: also make a GIF.
             encoder: stylegan only: e4e (smooth) or psp (faithful).
+            background: soft (one still backdrop in the photos' own colours, the default), original (each photo's own background) or a plain colour such as #336699 or white.
 
         Returns:
             video: the MP4 (H.264, plays in browsers).
@@ -164,7 +166,7 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
         return _render(
             render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder,
+            caption=caption, encoder=encoder, background=background,
         )  # fmt: skip
 
     return render
@@ -186,6 +188,7 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
         caption: Caption = D["caption"],
         gif: bool = D["gif"],
         encoder: Encoder = D["encoder"],
+        background: str = D["background"],
         name: str = "",
         limit: int = DEFAULT_LIMIT,
     ) -> tuple[FileData, FileData | None, FileData, Report]:
@@ -204,6 +207,7 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             caption: age, year, date (e.g. "24 Apr 2008") or none.
             gif: also make a GIF.
             encoder: stylegan only: e4e or psp.
+            background: soft (default), original or a plain colour (as /render).
             name: optional, a well-known person's name or Wikidata ID; their photos from Wikimedia Commons.
             limit: with a name, how many photos to fetch (2 to 30).
 
@@ -216,7 +220,7 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
         return _render(
             render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder,
+            caption=caption, encoder=encoder, background=background,
         )  # fmt: skip
 
     return timelapse

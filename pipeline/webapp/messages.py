@@ -45,7 +45,9 @@ STATUS_NOTES = {
 
 
 def method_unavailable(method: str) -> str:
-    """The page's words for a method that cannot run on this server."""
+    """The page's words for a method (or the still backdrop) that cannot run on this server."""
+    if method == "background":
+        return "The still backdrop is not available on this server; choose the Original background."
     label = METHOD_LABELS.get(method, method)
     return f"{label} is not available on this server; choose Morph or Cross-fade."
 

@@ -256,6 +256,7 @@ def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
         gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
         extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
         lifespan=(form.get("lifespan_from") or 5, form.get("lifespan_to") or 80),
+        background=background_from_page(form),
     )  # fmt: skip
     return settings, "gif" in (form.get("formats") or [])
 
@@ -341,6 +342,19 @@ def method_changed(method: str) -> tuple[Any, ...]:
         gr.Warning(messages.method_unavailable(method))
     stylegan = method == "stylegan"
     return gr.update(visible=stylegan), gr.update(visible=stylegan)
+
+
+def background_from_page(form: dict[str, Any]) -> str:
+    """The background setting from the page: its choice, or the picked colour for "colour"."""
+    choice = form.get("background") or rendering.DEFAULTS["background"]
+    if choice == "colour":
+        return str(form.get("background_colour") or "#ffffff")
+    return str(choice)
+
+
+def background_changed(choice: str) -> Any:
+    """Show the colour picker only for a plain-colour backdrop."""
+    return gr.update(visible=choice == "colour")
 
 
 def speed_changed(speed: str) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
+from pipeline.render.backdrop import DEFAULT_BACKGROUND
 from pipeline.render.imagined import sam_status
 from pipeline.render.report import write_report
 from pipeline.sizes import DEFAULT_SIZE, coerce_size
@@ -37,12 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "gamma": 0.5,
     "fps": 30,
     "caption": "age",
+    "background": DEFAULT_BACKGROUND,
     "gif": False,
     "encoder": "e4e",
 }
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
-    "contact_sheet", "photos", "warnings", "credits",
+    "contact_sheet", "photos", "warnings", "credits", "background",
 )  # fmt: skip
 PHOTO_KEYS = ("file", "order", "age", "age_source", "date", "caption", "frame")
 WARNING_KEYS = ("file", "reason")
@@ -66,6 +68,7 @@ def make_settings(
     hold: float = DEFAULTS["hold"],
     gamma: float | None = None,
     caption: str = DEFAULTS["caption"],
+    background: str = DEFAULTS["background"],
     encoder: str | None = None,
     extend_before: float | None = None,
     extend_after: float | None = None,
@@ -90,6 +93,7 @@ def make_settings(
         hold=float(hold or 0.0),
         gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
         caption=str(caption or "age").lower(),
+        background=str(background or DEFAULTS["background"]),
         method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
         extend_before=_age_or_none(extend_before),
         extend_after=_age_or_none(extend_after),
@@ -115,7 +119,7 @@ def check_can_render(settings: RenderSettings) -> None:
     try:
         check_method(settings)
     except MethodUnavailableError as exc:
-        exc.method = settings.method
+        exc.method = exc.method or settings.method
         raise
 
 
