@@ -92,11 +92,11 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
     assert list(params["/analyze"]) == ["files", "birth_date", "name", "limit"]
     assert list(params["/render"]) == [
         "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
-        "hold", "gamma", "fps", "caption", "gif", "encoder",
+        "hold", "gamma", "fps", "caption", "gif", "encoder", "background",
     ]  # fmt: skip
     assert list(params["/timelapse"]) == [
         "files", "birth_date", "method", "size", "frames_between", "seconds_per_year",
-        "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit",
+        "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit", "background",
     ]  # fmt: skip
     for name in ("/render", "/timelapse"):
         p = params[name]

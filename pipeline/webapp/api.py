@@ -188,9 +188,9 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
         caption: Caption = D["caption"],
         gif: bool = D["gif"],
         encoder: Encoder = D["encoder"],
-        background: str = D["background"],
         name: str = "",
         limit: int = DEFAULT_LIMIT,
+        background: str = D["background"],
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
 
@@ -207,9 +207,9 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             caption: age, year, date (e.g. "24 Apr 2008") or none.
             gif: also make a GIF.
             encoder: stylegan only: e4e or psp.
-            background: soft (default), original or a plain colour (as /render).
             name: optional, a well-known person's name or Wikidata ID; their photos from Wikimedia Commons.
             limit: with a name, how many photos to fetch (2 to 30).
+            background: soft (default), original or a plain colour (as /render).
 
         Returns:
             video: the MP4.
