@@ -80,7 +80,8 @@ def rho(analysis: Analysis, truth: dict[str, float]) -> tuple[float, float, int]
 
 
 def subsets(analysis: Analysis, truth: dict[str, float], count: int, seed: int) -> tuple[list[float], list[float]]:
-    """Spearman (order, raw estimates) over random sub-albums of 6 photos or more."""
+    """Spearman (order, raw estimates) over random sub-albums of 6 photos or more
+    (the sub-albums share the photo records: each finalize rewrites them)."""
     rng = np.random.default_rng(seed)
     ours, raw = [], []
     for _ in range(count):
@@ -143,14 +144,14 @@ def main() -> None:
             a = analyze(root / f"undated_{person}")
             o, r, n = rho(a, truth)
             print(f"FG-NET {person} undated, {n} photos: order vs true ages Spearman {o:.3f} (raw estimates {r:.3f})")
+            flagged = [p.file for p in a.photos if p.recommended_remove]
+            print(f"  same person flagged as someone else: {len(flagged)} of {len(a.photos)}")
             ours, raw = subsets(a, truth, args.subsets, int(person))
             print(
                 f"  {len(ours)} random sub-albums: mean {np.mean(ours):.3f} (raw {np.mean(raw):.3f}), "
                 f"10th percentile {np.percentile(ours, 10):.3f} (raw {np.percentile(raw, 10):.3f}), "
                 f"below 0.6: {np.mean(np.array(ours) < 0.6):.1%} (raw {np.mean(np.array(raw) < 0.6):.1%})"
             )
-            flagged = [p.file for p in a.photos if p.recommended_remove]
-            print(f"  same person flagged as someone else: {len(flagged)} of {len(a.photos)}")
 
             truth = build(root / f"dated_{person}", person, dated=True, seed=int(person) + 10)
             a = analyze(root / f"dated_{person}")

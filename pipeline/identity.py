@@ -45,10 +45,11 @@ class TargetChoice:
     support: int
 
 
-def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of [N, D] `a` and [M, D] `b` -> [N, M] float64."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+def pairwise_distances(a: np.ndarray, b: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """Euclidean distances between the rows of [N, D] `a` and [M, D] `b` -> [N, M] of `dtype`
+    (float32 halves the time for large albums; dlib's distances need no more precision)."""
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
     sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.maximum(sq, 0.0))
 
@@ -223,7 +224,7 @@ def check_through_time(
     member |= keep
     if member.sum() < _MIN_MEMBERS:
         return None
-    dist = pairwise_distances(x, x)
+    dist = pairwise_distances(x, x, np.float32).astype(np.float64)
     gap = np.abs(age[:, None] - age[None, :])
     gap = np.where(np.isnan(gap), np.inf, gap)  # unknown ages: nearest by likeness alone
     result: TimeCheck | None = None

@@ -135,6 +135,15 @@ def test_analyze_edison(client: Client, edison: list[str]) -> None:
     ages = [p["age"] for p in photos]
     assert ages == sorted(ages)
     assert len(faces) == 3
+    # Where each place comes from, and no inferred birth date when one is given.
+    assert [p["order_source"] for p in photos] == ["date"] * 3 and data["birth_estimate"] is None
+    assert all(p["age_estimate"] is not None and p["warnings"] == [] for p in photos)
+    # Without a birth date: still in date order, and the inferred birth date is in the answer.
+    guessed, _ = client.predict(files(edison), "", api_name="/analyze")
+    assert [p["file"] for p in guessed["photos"]] == [p["file"] for p in photos]
+    assert guessed["birth_date"] is None and guessed["birth_estimate"]["n_photos"] == 3
+    assert 1835 < int(guessed["birth_estimate"]["date"][:4]) < 1860
+    assert {p["age_source"] for p in guessed["photos"]} == {"inferred"}
     for item, p in zip(faces, photos):
         im = Image.open(item["image"])
         assert im.size == (512, 512)

@@ -152,6 +152,7 @@ def test_age_aware_check_needs_enough_members() -> None:
 # ----------------------------------------------------------------- dated albums
 
 
+@pytest.mark.slow
 def test_dated_album_without_birth_date_follows_its_dates(dated) -> None:
     analysis, truth = dated
     used = analysis.usable
@@ -167,6 +168,7 @@ def test_dated_album_without_birth_date_follows_its_dates(dated) -> None:
     assert rho > 0.99 and raw < rho
 
 
+@pytest.mark.slow
 def test_inferred_birth_date_is_close_and_reported(dated, capsys) -> None:
     analysis, _ = dated
     est = analysis.birth_estimate
@@ -183,6 +185,7 @@ def test_inferred_birth_date_is_close_and_reported(dated, capsys) -> None:
     assert f"born about {est.date.year}" in out and "--birth-date" in out
 
 
+@pytest.mark.slow
 def test_given_birth_date_wins_and_gives_exact_ages(dated) -> None:
     analysis, truth = dated
     a = finalize(copy.deepcopy(analysis), birth_date=BIRTH["002"])
@@ -192,6 +195,7 @@ def test_given_birth_date_wins_and_gives_exact_ages(dated) -> None:
         assert p.age == pytest.approx(age_between(BIRTH["002"], truth[p.file][1]), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_three_weeks_of_daily_photos_span_three_weeks(dated) -> None:
     analysis, truth = dated
     a = copy.deepcopy(analysis)
@@ -210,6 +214,7 @@ def test_three_weeks_of_daily_photos_span_three_weeks(dated) -> None:
 # ----------------------------------------------------------------- undated albums
 
 
+@pytest.mark.slow
 def test_undated_albums_are_ordered_better_than_by_raw_estimates(undated) -> None:
     # 001: order 0.969 vs raw estimates 0.938; 002: 0.909 vs 0.903 (measured).
     rho1, raw1, n1 = _rank(*undated["001"])
@@ -226,6 +231,7 @@ def test_undated_albums_are_ordered_better_than_by_raw_estimates(undated) -> Non
         assert all(p.age_estimate is not None for p in used)
 
 
+@pytest.mark.slow
 def test_every_childhood_photo_stays_in(undated) -> None:
     for person in ("001", "002"):
         analysis, truth = undated[person]
@@ -234,6 +240,7 @@ def test_every_childhood_photo_stays_in(undated) -> None:
         assert all(p.identity_distance <= p.identity_limit for p in analysis.photos)
 
 
+@pytest.mark.slow
 def test_an_age_edit_still_moves_its_photo(undated) -> None:
     analysis, truth = undated["002"]
     a = copy.deepcopy(analysis)
@@ -244,6 +251,7 @@ def test_an_age_edit_still_moves_its_photo(undated) -> None:
     assert a.usable[-1].file != youngest
 
 
+@pytest.mark.slow
 def test_undated_photos_slot_between_the_dated_ones(dated) -> None:
     analysis, truth = dated
     a = copy.deepcopy(analysis)
@@ -264,6 +272,7 @@ def test_undated_photos_slot_between_the_dated_ones(dated) -> None:
 # ----------------------------------------------------------------- other people, duplicates, warnings
 
 
+@pytest.mark.slow
 def test_strangers_mixed_into_an_album_are_flagged(tmp_path, astronaut) -> None:
     folder = tmp_path / "mixed"
     truth = _build(folder, "002", dated=False, seed=3)
@@ -290,6 +299,7 @@ def test_strangers_mixed_into_an_album_are_flagged(tmp_path, astronaut) -> None:
     assert by["aaa_copy.jpg"].duplicate_of == colour_name
 
 
+@pytest.mark.slow
 def test_small_faces_are_warnings_and_stay_in(undated) -> None:
     analysis, truth = undated["001"]
     a = copy.deepcopy(analysis)
@@ -306,6 +316,7 @@ def test_small_faces_are_warnings_and_stay_in(undated) -> None:
 # ----------------------------------------------------------------- Edison and captions
 
 
+@pytest.mark.slow
 def test_edison_renders_1878_1910s_1922_without_a_birth_date(edison_dir: Path, tmp_path: Path) -> None:
     analysis = analyze(edison_dir)
     assert analysis.birth_date is None
