@@ -187,7 +187,12 @@ LAUNCH_OPTIONS: dict[str, Any] = {
 
 
 def launch(**overrides: Any) -> Any:
-    """Start the server with the app's options (tests and benchmarks pass host, port, thread lock)."""
+    """Start the server with the app's options (tests and benchmarks pass host, port, thread lock).
+
+    On a Space the StyleGAN weights are prepared in the background meanwhile."""
+    from pipeline.methods.stylegan import startup
+
+    startup.start_on_space()
     return demo.launch(**{**LAUNCH_OPTIONS, **overrides})
 
 

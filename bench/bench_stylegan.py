@@ -4,8 +4,8 @@ Builds the real configuration (1024 px FFHQ config-f generator, 18-style e4e
 encoder) filled by the parity-fixture recipe (speed does not depend on the
 values) and times the same batched functions the ``stylegan`` method runs:
 ``encode_images`` (resize to 256, encoder, + latent_avg) and ``render_wplus``
-(generator, resize to the output size, uint8, copy to the host). fp16 autocast
-on CUDA, fp32 on CPU; the device is chosen automatically unless given.
+(generator, resize to the output size, uint8, copy to the host), in the
+precision the method uses on that device (``precision_policy``); the device is chosen automatically unless given.
 
 Prints: encoder faces/s, generator frames/s at the output size, and peak
 memory (``torch.cuda.max_memory_allocated`` on CUDA, process peak RSS on CPU).
@@ -26,16 +26,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pipeline.methods.stylegan.encoders import Encoder4Editing
-from pipeline.methods.stylegan.generator import Generator
 from pipeline.methods.stylegan.inference import default_batch_size, encode_images, render_wplus
-from pipeline.methods.stylegan.models import (
-    StyleGANModels,
-    build_encoder,
-    build_generator,
-    default_device,
-)
-from tests.support.recipe import recipe_state_dict
+from pipeline.methods.stylegan.models import StyleGANModels, default_device
+from tests.support.recipe import recipe_models
 
 TARGET_FPS = 40.0
 TARGET_FACES = 50.0
@@ -43,22 +36,7 @@ TARGET_FACES = 50.0
 
 def build_models(device: torch.device) -> StyleGANModels:
     """1024 px generator + 18-style e4e encoder, filled by the fixture recipe, on `device`."""
-    generator = Generator(1024)  # CPU build: the FIR kernels get their true values
-    generator = build_generator(recipe_state_dict(generator.state_dict(), encoder=False))
-    with torch.device("meta"):
-        shapes = Encoder4Editing(18).state_dict()
-    encoder = build_encoder("e4e", recipe_state_dict(shapes, encoder=True))
-    with torch.no_grad():
-        z = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))
-        latent_avg = generator.mapping(z).mean(0, keepdim=True).repeat(generator.n_latent, 1)
-    return StyleGANModels(
-        encoder_name="e4e",
-        encoder=encoder.to(device),
-        generator=generator.to(device),
-        latent_avg=latent_avg.to(device),
-        checkpoint_id="recipe",
-        device=device,
-    )
+    return recipe_models(device, encoder="e4e")
 
 
 def faces(count: int, side: int) -> list[np.ndarray]:
@@ -118,11 +96,10 @@ def main() -> None:
 
     name = torch.cuda.get_device_name(device) if gpu else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {device} - {name}; torch {torch.__version__}")
-    print(f"precision: {'fp16 autocast' if gpu else 'fp32'}")
-
     t = time.perf_counter()
     models = build_models(device)
     sync(device)
+    print(f"precision: encoder fp32, generator {models.precision.describe()}")
     print(f"build 1024 px generator + e4e encoder (recipe fill): {time.perf_counter() - t:.1f} s")
 
     # Encoding: aligned faces at the output size, as the method receives them.

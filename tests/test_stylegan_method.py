@@ -34,6 +34,7 @@ from pipeline.methods.stylegan.weights import (
     load_checkpoint_file,
     split_checkpoint,
 )
+from tests.support.hub import FakeHub, HubFile
 from tests.support.recipe import recipe_state_dict
 
 pytestmark = pytest.mark.slow  # StyleGAN encodes and renders on the CPU
@@ -294,13 +295,23 @@ def test_availability_with_missing_local_file(
     assert ok is False and str(missing) in reason
 
 
-def test_availability_when_hub_answers(isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+def test_availability_when_hub_serves_the_pinned_file(
+    isolated_env: None, monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: tuple
+) -> None:
+    path, digest = tiny_checkpoint
+    default = HUB_DEFAULTS["e4e"]
+    served = HubFile(default.repo_id, default.revision, default.filename, path)
+    with FakeHub([served]) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("TIMELAPSE_E4E_SHA256", digest)
         ok, reason = StyleGANMethod.availability()
-    assert ok is True and "download" in reason
+        # The pinned size (1.2 GB) does not match the tiny file: the probe says so.
+        clear_probe_cache()
+        monkeypatch.setenv("TIMELAPSE_E4E_REPO", default.repo_id.upper())
+        wrong_repo = StyleGANMethod.availability()
+        assert ("HEAD", f"/{default.repo_id}/resolve/{default.revision}/{default.filename}") in hub.requests
+    assert ok is False and f"expected {default.size}" in reason
+    assert wrong_repo[0] is False and "no repository" in wrong_repo[1]
 
 
 def test_cached_hub_file_is_found_and_size_checked(

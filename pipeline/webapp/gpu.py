@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from pipeline.methods.stylegan.zerogpu import gpu_task
+from pipeline.render import gpu as render_gpu
 from pipeline.webapp.render import RenderOutputs, render_review
 from pipeline.webapp.review import Review
-
-try:  # ZeroGPU on a Space; `spaces.GPU` is a no-op anywhere else.
-    import spaces
-except Exception:  # pragma: no cover - `spaces` is in requirements.txt
-    spaces = None
-
-
-def _gpu(duration: Callable[..., int]) -> Callable[[Callable], Callable]:
-    if spaces is None:
-        return lambda fn: fn
-    return spaces.GPU(duration=duration)
 
 
 def gpu_seconds(
@@ -31,10 +21,12 @@ def gpu_seconds(
     if settings.extends or age_photo or len(review.analysis.usable) == 1:
         lo, hi = settings.lifespan
         photos += int((hi - lo) // settings.age_step) + 2
-    return int(min(300, 30 + photos * 3 + photos * (settings.frames_between or 24) * 0.15))
+    rough = int(min(300, 30 + photos * 3 + photos * (settings.frames_between or 24) * 0.15))
+    # The estimate from the planned video (frames from the timing, size, batch, GIF, cold load).
+    return max(rough, render_gpu.gpu_seconds(review.analysis, settings, gif=gif))
 
 
-@_gpu(duration=gpu_seconds)
+@gpu_task(duration=gpu_seconds)
 def render_on_gpu(
     review: Review, settings: Any, gif: bool, progress: Any = None, age_photo: str | None = None
 ) -> RenderOutputs:
@@ -48,5 +40,7 @@ def render_album(
     """Render `review` with `settings`; StyleGAN goes through the GPU slot."""
     # StyleGAN, and SAM's imagined ages (an extension or a one-photo lifespan), need the GPU.
     if settings.method == "stylegan" or settings.extends or age_photo or len(review.analysis.usable) == 1:
+        if settings.method == "stylegan" and not age_photo:  # weights ready before the GPU window
+            render_gpu.prepare_gpu_render(review.analysis, settings, gif=gif, progress=progress)
         return render_on_gpu(review, settings, gif, progress, age_photo)
     return render_review(review, settings, gif=gif, progress=progress, age_photo=age_photo)

@@ -77,3 +77,41 @@ def recipe_state_dict(
             value = ref.detach().to("cpu").clone()
         out[key] = value.to(ref.dtype)
     return out
+
+
+def recipe_models(device: torch.device | str = "cpu", *, encoder: str = "e4e"):
+    """Full-size networks filled by the recipe: the 1024 px FFHQ generator and an 18-style
+    e4e or pSp encoder, with a ``latent_avg`` from 512 mapped random latents, on `device`
+    in that device's precision (:func:`precision_policy`). Speed does not depend on the
+    values, and precision checks compare against fp32 on the same values.
+
+    Returns:
+        StyleGANModels: ready for ``encode_images`` / ``render_wplus``.
+    """
+    from pipeline.methods.stylegan.encoders import ENCODER_CLASSES
+    from pipeline.methods.stylegan.generator import Generator
+    from pipeline.methods.stylegan.models import (
+        StyleGANModels,
+        build_encoder,
+        build_generator,
+        precision_policy,
+    )
+
+    device = torch.device(device)
+    generator = Generator(1024)  # built on the CPU: the FIR kernels get their true values
+    generator = build_generator(recipe_state_dict(generator.state_dict(), encoder=False))
+    with torch.device("meta"):
+        shapes = ENCODER_CLASSES[encoder](18).state_dict()
+    enc = build_encoder(encoder, recipe_state_dict(shapes, encoder=True))
+    with torch.no_grad():
+        z = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))
+        latent_avg = generator.mapping(z).mean(0, keepdim=True).repeat(generator.n_latent, 1)
+    return StyleGANModels(
+        encoder_name=encoder,
+        encoder=enc.to(device),
+        generator=generator.to(device),
+        latent_avg=latent_avg.to(device),
+        checkpoint_id=f"recipe-{encoder}",
+        device=device,
+        precision=precision_policy(device, generator),
+    )

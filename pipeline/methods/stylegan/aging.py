@@ -27,14 +27,14 @@ import torch
 
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod
-from pipeline.methods.stylegan.generator import Generator
+from pipeline.methods.stylegan.generator import FP32, Generator, Precision
 from pipeline.methods.stylegan.inference import (
     default_batch_size,
     images_to_encoder_input,
     render_wplus,
 )
-from pipeline.methods.stylegan.latents import LATENT_CACHE
-from pipeline.methods.stylegan.models import build_generator, default_device
+from pipeline.methods.stylegan.latents import LATENT_CACHE, crop_digest
+from pipeline.methods.stylegan.models import build_generator, default_device, precision_policy
 from pipeline.methods.stylegan.sam import (
     AGE_RANGE,
     SAMEncoder,
@@ -63,12 +63,14 @@ class SAMModels:
         generator (Generator): W+ -> images (the checkpoint's ``decoder``).
         checkpoint_id (str): identifies the weights (SHA-256 when verified).
         device (torch.device): where the networks live.
+        precision (Precision): the generator's dtype per block (``precision_policy``).
     """
 
     net: SAMEncoder
     generator: Generator
     checkpoint_id: str
     device: torch.device
+    precision: Precision = FP32
 
     @property
     def n_latent(self) -> int:
@@ -92,7 +94,9 @@ def sam_models_from_checkpoint(
             f"takes {generator.n_latent}."
         )
     device = torch.device(device)
-    return SAMModels(net.to(device), generator.to(device), checkpoint_id, device)
+    return SAMModels(
+        net.to(device), generator.to(device), checkpoint_id, device, precision_policy(device, generator)
+    )
 
 
 # device -> ((path, checkpoint id), models); one lock so concurrent requests load once.
@@ -264,8 +268,9 @@ def hermite_path(latents: np.ndarray, knots: np.ndarray, j: int, lambdas: np.nda
     return out.astype(np.float32)
 
 
-def _cache_key(kf_key: str, age: float, checkpoint_id: str) -> tuple[str, str, str]:
-    return (f"{kf_key}@{age:.3f}", SAM, checkpoint_id)
+def _cache_key(crop: str, age: float, checkpoint_id: str) -> tuple[str, str, str]:
+    """(aligned crop digest @ target age, ``sam``, checkpoint): another chosen face is another crop."""
+    return (f"crop:{crop}@{age:.3f}", SAM, checkpoint_id)
 
 
 def imagine_keyframes(
@@ -316,7 +321,7 @@ def imagine_keyframes(
     latents: dict[int, np.ndarray] = {}
     todo = []
     for i, src, age in wanted:
-        cached = LATENT_CACHE.get(_cache_key(kfs[src].key, age, ckpt))
+        cached = LATENT_CACHE.get(_cache_key(crop_digest(kfs[src].image), age, ckpt))
         if cached is not None:
             latents[i] = cached
         else:
@@ -333,7 +338,7 @@ def imagine_keyframes(
             [age for _, _, age in todo],
         )
         for (i, src, age), code in zip(todo, codes):
-            LATENT_CACHE.put(_cache_key(kfs[src].key, age, ckpt), code)
+            LATENT_CACHE.put(_cache_key(crop_digest(kfs[src].image), age, ckpt), code)
             latents[i] = code
     for i, latent in latents.items():
         kfs[i].extra["wplus"] = np.asarray(latent, np.float32)

@@ -10,6 +10,13 @@ a pad and a depthwise ``F.conv2d``; the fused bias + leaky ReLU is two torch ops
 The modulated convolutions scale the activations instead of building one
 weight per sample (the "non-fused" form), which batches well and is
 numerically the same as the grouped-convolution form.
+
+Reduced precision follows the official StyleGAN2-ADA generator: a
+:class:`Precision` runs only the blocks at the highest resolutions in fp16
+(``num_fp16_res = 4``: 128 to 1024 px at 1024 px) with their activations
+clamped to +-256 (``conv_clamp``), or in bf16 (fp32's range, no clamp needed);
+the mapping, the low resolutions, the demodulation coefficients and the RGB
+skip image stay in fp32.
 """
 
 from __future__ import annotations
@@ -17,10 +24,57 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Which synthesis blocks run in a reduced dtype, and the activation clamp there.
+
+    Attributes:
+        dtype (torch.dtype): ``torch.float32`` (everything full precision),
+            ``torch.float16`` or ``torch.bfloat16``.
+        min_resolution (int): blocks at this resolution and above use `dtype`.
+        clamp (float | None): clamp activations of the reduced blocks to +-clamp.
+    """
+
+    dtype: torch.dtype = torch.float32
+    min_resolution: int = 128
+    clamp: float | None = None
+
+    @property
+    def name(self) -> str:
+        return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.dtype, "fp32")
+
+    def dtype_at(self, resolution: int) -> torch.dtype:
+        """The dtype of the block producing `resolution` x `resolution` features."""
+        return self.dtype if resolution >= self.min_resolution else torch.float32
+
+    def clamp_at(self, resolution: int) -> float | None:
+        return self.clamp if self.dtype_at(resolution) != torch.float32 else None
+
+    def describe(self) -> str:
+        if self.dtype == torch.float32:
+            return "fp32"
+        clamp = f", clamp +-{self.clamp:g}" if self.clamp else ""
+        return f"{self.name} at >= {self.min_resolution} px{clamp}, fp32 below"
+
+
+# StyleGAN2-ADA's defaults: the 4 highest resolutions in fp16, conv_clamp 256.
+FP32 = Precision()
+FP16 = Precision(torch.float16, min_resolution=128, clamp=256.0)
+BF16 = Precision(torch.bfloat16, min_resolution=128, clamp=None)
+PRECISIONS = {"fp32": FP32, "fp16": FP16, "bf16": BF16}
+
+
+def top_resolutions(size: int, n: int = 4) -> int:
+    """The lowest of the `n` highest resolutions of a `size` px generator (128 at 1024)."""
+    return max(4, size >> (n - 1))
+
 
 # The [1, 3, 3, 1] binomial filter every FFHQ StyleGAN2 uses for resampling.
 BLUR_TAPS = (1.0, 3.0, 3.0, 1.0)
@@ -262,18 +316,22 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channel)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor, clamp: float | None = None
+    ) -> torch.Tensor:
         """``lrelu(conv(x) * dcoef + noise_w * noise + bias) * sqrt(2)`` in two full passes.
 
         The gain is positive, so it moves inside the leaky ReLU and onto the
         demodulation coefficients and the batch-independent noise + bias term.
+        `clamp` limits the result to +-clamp (reduced-precision blocks).
         """
         out, dcoefs = self.conv.modulated(x, w)
         assert dcoefs is not None  # StyledConv always demodulates
         shift = self.noise.weight * noise + self.activate.bias.reshape(1, -1, 1, 1)  # [1,C,H,W]
         scale = (dcoefs * LRELU_GAIN).reshape(*dcoefs.shape, 1, 1)  # [N, C, 1, 1]
         out = torch.addcmul((shift * LRELU_GAIN).to(out.dtype), out, scale.to(out.dtype))
-        return F.leaky_relu_(out, 0.2)
+        out = F.leaky_relu_(out, 0.2)
+        return out.clamp_(-clamp, clamp) if clamp is not None else out
 
 
 class ToRGB(nn.Module):
@@ -287,11 +345,19 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(
-        self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        skip: torch.Tensor | None = None,
+        clamp: float | None = None,
     ) -> torch.Tensor:
+        """RGB of `x` plus the upsampled `skip`; returned in fp32 whatever the dtype of `x`."""
         out = self.conv(x, w) + self.bias.to(x.dtype)
+        if clamp is not None:
+            out = out.clamp_(-clamp, clamp)
+        out = out.float()
         if skip is not None:
-            out = out + self.upsample(skip).to(out.dtype)
+            out = out + self.upsample(skip.float())
         return out
 
 
@@ -384,32 +450,49 @@ class Generator(nn.Module):
         """Z [N, style_dim] -> W+ [N, n_latent, style_dim] (truncation 1, no mixing)."""
         return self.mapping(z)[:, None, :].expand(-1, self.n_latent, -1)
 
-    def synthesis(self, wplus: torch.Tensor) -> torch.Tensor:
-        """W+ [N, n_latent, style_dim] -> image [N, 3, size, size], roughly in [-1, 1].
+    def synthesis(self, wplus: torch.Tensor, precision: Precision = FP32) -> torch.Tensor:
+        """W+ [N, n_latent, style_dim] -> image [N, 3, size, size] float32, roughly in [-1, 1].
 
         Uses the stored noise buffers, so the same latent always gives the same image.
+        `precision` picks the dtype per block (default: fp32 throughout); `wplus` is
+        used in fp32.
         """
         if wplus.ndim != 3 or wplus.shape[1:] != (self.n_latent, self.style_dim):
             raise ValueError(
                 f"W+ must be [N, {self.n_latent}, {self.style_dim}], got {list(wplus.shape)}"
             )
+        wplus = wplus.float()
         noise = [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)]
-        out = self.input(wplus.shape[0])
-        out = self.conv1(out, wplus[:, 0], noise[0])
-        skip = self.to_rgb1(out, wplus[:, 1])
-        i = 1
+        out = self.input(wplus.shape[0]).to(precision.dtype_at(4))
+        clamp = precision.clamp_at(4)
+        out = self.conv1(out, wplus[:, 0], noise[0], clamp)
+        skip = self.to_rgb1(out, wplus[:, 1], None, clamp)
+        i, res = 1, 4
         for up_conv, conv, to_rgb, n1, n2 in zip(
             self.convs[::2], self.convs[1::2], self.to_rgbs, noise[1::2], noise[2::2]
         ):
-            out = up_conv(out, wplus[:, i], n1)
-            out = conv(out, wplus[:, i + 1], n2)
-            skip = to_rgb(out, wplus[:, i + 2], skip)
+            res *= 2
+            out, clamp = out.to(precision.dtype_at(res)), precision.clamp_at(res)
+            out = up_conv(out, wplus[:, i], n1, clamp)
+            out = conv(out, wplus[:, i + 1], n2, clamp)
+            skip = to_rgb(out, wplus[:, i + 2], skip, clamp)
             i += 2
         return skip
 
-    def forward(self, wplus: torch.Tensor) -> torch.Tensor:
+    def precision_for(self, name: str) -> Precision:
+        """``fp32``, ``fp16`` or ``bf16`` for this generator: the reduced dtype at its 4
+        highest resolutions (as StyleGAN2-ADA's ``num_fp16_res = 4``).
+
+        Raises:
+            ValueError: unknown name.
+        """
+        if name not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+        return replace(PRECISIONS[name], min_resolution=top_resolutions(self.size))
+
+    def forward(self, wplus: torch.Tensor, precision: Precision = FP32) -> torch.Tensor:
         """Alias of :meth:`synthesis`."""
-        return self.synthesis(wplus)
+        return self.synthesis(wplus, precision)
 
 
 def generator_config_from_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, int]:

@@ -1,64 +1,33 @@
-"""Batched encoding and frame synthesis, and their ZeroGPU (``spaces.GPU``) entry points.
+"""Batched encoding and frame synthesis on loaded networks.
 
-The core functions (:func:`encode_images`, :func:`render_wplus`) take loaded
-networks and are what the benchmark times. The ``gpu_*`` entry points take only
-small picklable arguments (ZeroGPU runs them in a forked worker and pickles
-arguments and results), look the networks up in the per-process cache, and are
-wrapped with ``spaces.GPU`` with a duration estimated from the amount of work.
-Off Spaces the wrapper is a no-op.
+:func:`encode_images` (resize to 256, encoder, + ``latent_avg``) and
+:func:`render_wplus` (generator, resize to the output size, uint8, to the host)
+are what the ``stylegan`` method and the benchmarks run. The encoders run in
+fp32 (a handful of faces per video); the generator runs in the precision the
+networks were loaded with (:attr:`StyleGANModels.precision`). Nothing here is
+wrapped for ZeroGPU: the one GPU wrapper is :mod:`pipeline.methods.stylegan.zerogpu`,
+around a whole render.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from pipeline.methods.stylegan.encoders import ENCODER_INPUT_SIZE
-from pipeline.methods.stylegan.models import StyleGANModels, models_for
+from pipeline.methods.stylegan.models import StyleGANModels
 
 log = logging.getLogger(__name__)
 
-try:  # `spaces` is optional: its decorator is a no-op off Hugging Face Spaces.
-    import spaces as _spaces
-except Exception:  # pragma: no cover - depends on the installation
-    _spaces = None
-
-# ZeroGPU duration model (seconds): start-up margin plus per-item costs measured
-# generously (an H100 renders 1024 px frames at well over 40/s in fp16).
-_GPU_BASE_S = 15.0
-_GPU_PER_FRAME_S = 0.15
-_GPU_PER_FACE_S = 0.1
-_GPU_MAX_S = 300
-
-
-def _gpu(duration: Callable[..., int]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``spaces.GPU(duration=...)`` when available, else the identity decorator."""
-    if _spaces is None:
-        return lambda fn: fn
-    try:
-        return _spaces.GPU(duration=duration)
-    except Exception as exc:  # pragma: no cover - a broken `spaces` must not break the method
-        log.warning("spaces.GPU unavailable (%s); running without it", exc)
-        return lambda fn: fn
-
-
-def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
-    """fp16 autocast on CUDA, nothing (fp32) elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
-
 
 def default_batch_size(device: torch.device) -> int:
-    """Frames per generator batch: large on a GPU, small on CPU (memory, latency)."""
-    return 16 if device.type == "cuda" else 2
+    """Frames per generator batch: 8 on a GPU (the largest batch ``bench/gpu_check.py``
+    times; 1024 px fp16 activations stay under 2 GiB), 2 on CPU (memory, latency)."""
+    return 8 if device.type == "cuda" else 2
 
 
 def images_to_encoder_input(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -101,8 +70,7 @@ def encode_images(models: StyleGANModels, images: Sequence[np.ndarray]) -> torch
     if not images:
         return torch.empty(0, models.n_latent, models.generator.style_dim)
     x = images_to_encoder_input(images, models.device)
-    with autocast_for(models.device):
-        codes = models.encoder(x)
+    codes = models.encoder(x)
     wplus = codes.float() + models.latent_avg[None]
     return wplus.cpu()
 
@@ -138,61 +106,6 @@ def render_wplus(
     step = max(1, int(batch_size))
     for start in range(0, w.shape[0], step):
         chunk = w[start : start + step].to(models.device)
-        with autocast_for(models.device):
-            images = models.generator.synthesis(chunk)
+        images = models.generator.synthesis(chunk, models.precision)
         out[start : start + chunk.shape[0]] = images_to_uint8(images, size).cpu().numpy()
     return out
-
-
-def _clamp_duration(seconds: float) -> int:
-    return int(min(_GPU_MAX_S, math.ceil(seconds)))
-
-
-def _encode_duration(
-    encoder: str, device: str, checkpoint_id: str, images: Sequence[np.ndarray]
-) -> int:
-    return _clamp_duration(_GPU_BASE_S + _GPU_PER_FACE_S * len(images))
-
-
-def _render_duration(
-    encoder: str, device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
-) -> int:
-    return _clamp_duration(_GPU_BASE_S + _GPU_PER_FRAME_S * len(wplus))
-
-
-@_gpu(duration=_encode_duration)
-def gpu_encode(
-    encoder: str, device: str, checkpoint_id: str, images: Sequence[np.ndarray]
-) -> np.ndarray:
-    """Encode faces with the cached networks -> [N, n_latent, 512] float32 (``latent_avg`` added).
-
-    Args:
-        encoder (str): ``e4e`` or ``psp``.
-        device (str): torch device name.
-        checkpoint_id (str): the weights to use (from :func:`get_models`).
-        images (Sequence[np.ndarray]): [S, S, 3] uint8 aligned faces.
-    """
-    return encode_images(models_for(encoder, device, checkpoint_id), images).numpy()
-
-
-@_gpu(duration=_render_duration)
-def gpu_render(
-    encoder: str, device: str, checkpoint_id: str, wplus: np.ndarray, size: int, batch_size: int
-) -> np.ndarray:
-    """Render W+ latents with the cached generator -> [N, size, size, 3] uint8.
-
-    Args:
-        encoder (str): ``e4e`` or ``psp``.
-        device (str): torch device name.
-        checkpoint_id (str): the weights to use (those that encoded the latents).
-        wplus (np.ndarray): [N, n_latent, 512] latents.
-        size (int): output side in pixels.
-        batch_size (int): frames per generator call.
-    """
-    models = models_for(encoder, device, checkpoint_id)
-    return render_wplus(models, wplus, size=size, batch_size=batch_size)
-
-
-def estimated_gpu_seconds(n_frames: int) -> int:
-    """The ZeroGPU duration requested for rendering `n_frames` frames."""
-    return _clamp_duration(_GPU_BASE_S + _GPU_PER_FRAME_S * n_frames)

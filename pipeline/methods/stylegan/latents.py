@@ -1,12 +1,14 @@
 """Per-process cache of encoded W+ latents.
 
-Keyed by (photo key, encoder, checkpoint id), so re-rendering the same photos
-with another size, density or gamma does not run the encoder again, while a
-different encoder or checkpoint never reuses stale codes.
+Keyed by (aligned crop digest, encoder, checkpoint id): re-rendering the same
+crops with another density, timing or gamma does not run the encoder again,
+while another chosen face, alignment or crop size (a different crop), another
+encoder or checkpoint never reuses a stale code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,6 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 
 LatentKey = tuple[str, str, str]
+
+
+def crop_digest(image: np.ndarray) -> str:
+    """SHA-256 of an aligned crop's pixels and shape: what the encoder actually sees.
+
+    The photo's own hash is not enough: the chosen face (a group photo), the
+    alignment and the crop size all change the crop, and so the code.
+    """
+    img = np.ascontiguousarray(image)
+    h = hashlib.sha256(f"{img.shape}|{img.dtype}".encode())
+    h.update(memoryview(img).cast("B"))
+    return h.hexdigest()
 
 
 @dataclass

@@ -8,7 +8,6 @@ The renderer applies holds and the cosine keyframe blend with ``gamma``
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 
@@ -17,21 +16,17 @@ import torch
 
 from pipeline.errors import UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, register_method
-from pipeline.methods.stylegan.inference import default_batch_size, gpu_encode, gpu_render
-from pipeline.methods.stylegan.latents import LATENT_CACHE
-from pipeline.methods.stylegan.models import default_device, get_models
+from pipeline.methods.stylegan.inference import default_batch_size, encode_images, render_wplus
+from pipeline.methods.stylegan.latents import LATENT_CACHE, LatentKey, crop_digest
+from pipeline.methods.stylegan.models import StyleGANModels, default_device, get_models
 from pipeline.methods.stylegan.weights import ENCODERS, check_encoder, encoder_availability
 
 log = logging.getLogger(__name__)
 
 
-def keyframe_key(keyframe: Keyframe) -> str:
-    """The keyframe's stable key, or a content hash of its image when it has none."""
-    if keyframe.key:
-        return keyframe.key
-    img = np.ascontiguousarray(keyframe.image)
-    digest = hashlib.sha256(str(img.shape).encode() + img.tobytes()).hexdigest()
-    return f"sha256:{digest}"
+def latent_key(keyframe: Keyframe, encoder: str, checkpoint_id: str) -> LatentKey:
+    """The latent cache key: (aligned crop content, encoder, checkpoint)."""
+    return (f"crop:{crop_digest(keyframe.image)}", encoder, checkpoint_id)
 
 
 @register_method
@@ -62,7 +57,7 @@ class StyleGANMethod(TransitionMethod):
         self.batch_size = int(batch_size) if batch_size else default_batch_size(self.device)
         self._latents: np.ndarray | None = None
         self._size = 0
-        self._checkpoint_id = ""
+        self._models: StyleGANModels | None = None
         # Faces the encoder actually ran on in the last `prepare` (0 = all from the cache).
         self.encoded_last_prepare = 0
 
@@ -107,7 +102,7 @@ class StyleGANMethod(TransitionMethod):
         return self._latents.copy()
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
-        """Encode the keyframes (cached per photo, encoder and checkpoint).
+        """Encode the keyframes (cached per aligned crop, encoder and checkpoint).
 
         Args:
             keyframes (list[Keyframe]): aligned faces in video order.
@@ -122,9 +117,9 @@ class StyleGANMethod(TransitionMethod):
         if int(size) < 1:
             raise UsageError(f"Output size must be positive, got {size}.")
         models = get_models(self.encoder, self.device)
-        keys = [(keyframe_key(kf), self.encoder, models.checkpoint_id) for kf in keyframes]
-        found: dict[tuple[str, str, str], np.ndarray] = {}
-        todo: dict[tuple[str, str, str], np.ndarray] = {}
+        keys = [latent_key(kf, self.encoder, models.checkpoint_id) for kf in keyframes]
+        found: dict[LatentKey, np.ndarray] = {}
+        todo: dict[LatentKey, np.ndarray] = {}
         for key, kf in zip(keys, keyframes):
             if key in found or key in todo:
                 continue
@@ -135,32 +130,26 @@ class StyleGANMethod(TransitionMethod):
                 todo[key] = kf.image
         if todo:
             log.info("Encoding %d face(s) with %s on %s", len(todo), self.encoder, self.device)
-            codes = gpu_encode(
-                self.encoder, str(self.device), models.checkpoint_id, list(todo.values())
-            )
+            codes = encode_images(models, list(todo.values())).numpy()
             for key, code in zip(todo, codes):
                 LATENT_CACHE.put(key, code)
                 found[key] = code
         self.encoded_last_prepare = len(todo)
         self._latents = np.stack([found[key] for key in keys]).astype(np.float32)
         self._size = int(size)
-        self._checkpoint_id = models.checkpoint_id
+        self._models = models
 
     def _check_prepared(self) -> np.ndarray:
-        if self._latents is None:
+        if self._latents is None or self._models is None:
             raise RuntimeError("StyleGANMethod.prepare() must be called before rendering")
         return self._latents
 
     def render_latents(self, wplus: np.ndarray) -> np.ndarray:
         """Generate [N, size, size, 3] uint8 frames from W+ latents [N, n_latent, 512]."""
         self._check_prepared()
-        return gpu_render(
-            self.encoder,
-            str(self.device),
-            self._checkpoint_id,
-            np.asarray(wplus, np.float32),
-            self._size,
-            self.batch_size,
+        assert self._models is not None
+        return render_wplus(
+            self._models, np.asarray(wplus, np.float32), size=self._size, batch_size=self.batch_size
         )
 
     def reconstruct(self, index: int) -> np.ndarray:

@@ -1,17 +1,25 @@
-"""Building the networks from state dicts, and the per-process model cache."""
+"""Building the networks from state dicts, the precision policy, and the per-process model cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from pipeline.errors import MethodUnavailableError
 from pipeline.methods.stylegan.encoders import ENCODER_CLASSES, n_styles_from_state_dict
-from pipeline.methods.stylegan.generator import Generator, generator_config_from_state_dict
+from pipeline.methods.stylegan.generator import (
+    FP32,
+    Generator,
+    Precision,
+    generator_config_from_state_dict,
+)
 from pipeline.methods.stylegan.weights import (
     CheckpointParts,
     check_encoder,
@@ -27,6 +35,35 @@ log = logging.getLogger(__name__)
 def default_device() -> torch.device:
     """``cuda`` when a GPU is usable, else ``cpu``."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PRECISION_ENV = "TIMELAPSE_STYLEGAN_PRECISION"
+
+
+def precision_policy(device: torch.device | str, generator: Generator) -> Precision:
+    """The generator's precision on `device`.
+
+    ``TIMELAPSE_STYLEGAN_PRECISION`` = ``fp32``, ``fp16``, ``bf16`` or ``auto``
+    (default). ``auto`` is fp32 on CPU and, on CUDA, what the official
+    StyleGAN2-ADA generator does: fp16 in the 4 highest-resolution blocks with
+    activations clamped to +-256, fp32 elsewhere. ``bf16`` uses the same blocks
+    and needs no clamp (fp32's exponent range); it is refused on a GPU without
+    bf16 support. ``bench/gpu_check.py`` checks both against fp32 on a GPU.
+
+    Raises:
+        MethodUnavailableError: an unknown value, or bf16 on a GPU without it.
+    """
+    device = torch.device(device)
+    name = os.environ.get(PRECISION_ENV, "").strip().lower() or "auto"
+    if name == "auto":
+        name = "fp16" if device.type == "cuda" else "fp32"
+    try:
+        precision = generator.precision_for(name)
+    except ValueError as exc:
+        raise MethodUnavailableError(f"{PRECISION_ENV}: {exc} (or auto)") from exc
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise MethodUnavailableError(f"{PRECISION_ENV}=bf16 but this GPU has no bf16 support.")
+    return precision
 
 
 def _load_strict(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str) -> nn.Module:
@@ -87,6 +124,7 @@ class StyleGANModels:
         latent_avg (torch.Tensor): [n_latent, 512] float32, added to the codes.
         checkpoint_id (str): identifies the weights (SHA-256 when verified).
         device (torch.device): where the networks live.
+        precision (Precision): the generator's dtype per block (:func:`precision_policy`).
     """
 
     encoder_name: str
@@ -95,6 +133,7 @@ class StyleGANModels:
     latent_avg: torch.Tensor
     checkpoint_id: str
     device: torch.device
+    precision: Precision = field(default=FP32)
 
     @property
     def n_latent(self) -> int:
@@ -141,6 +180,7 @@ def models_from_parts(
         latent_avg=latent_avg.contiguous().to(device),
         checkpoint_id=checkpoint_id,
         device=device,
+        precision=precision_policy(device, generator),
     )
 
 
@@ -149,13 +189,42 @@ _models: dict[tuple[str, str], tuple[tuple[str, str], StyleGANModels]] = {}
 _models_lock = threading.Lock()
 
 
-def get_models(encoder: str, device: torch.device | str | None = None) -> StyleGANModels:
+def _after_fork_in_child() -> None:
+    """A forked child (a ZeroGPU worker) gets a fresh lock: the thread that held the
+    parent's (a start-up load) does not exist there, so the old lock might never open."""
+    global _models_lock
+    _models_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def loaded_models(encoder: str, device: torch.device | str | None = None) -> StyleGANModels | None:
+    """The networks already loaded for `encoder` on `device`, or None (never loads)."""
+    device = torch.device(device) if device is not None else default_device()
+    cached = _models.get((check_encoder(encoder), str(device)))
+    return cached[1] if cached is not None else None
+
+
+def get_models(
+    encoder: str,
+    device: torch.device | str | None = None,
+    *,
+    before_move: Callable[[], None] | None = None,
+) -> StyleGANModels:
     """The networks for `encoder` on `device`, loaded once per process.
 
     Resolves the checkpoint (local path, Hub cache or download), checks its size
-    and hash, loads it with ``weights_only=True`` and moves the networks to the
-    device once. A changed checkpoint (other path or content) replaces the
-    cached one.
+    and hash, reads it with ``weights_only=True`` (into memory, no memory map),
+    builds the networks on the CPU and moves them to the device once. A changed
+    checkpoint (other path or content) replaces the cached one.
+
+    Args:
+        encoder (str): ``e4e`` or ``psp``.
+        device (torch.device | str | None): None picks :func:`default_device`.
+        before_move (callable | None): called after the CPU build, before the move
+            to `device` (start-up on ZeroGPU waits there until moving is allowed).
 
     Raises:
         MethodUnavailableError: no usable checkpoint.
@@ -171,38 +240,32 @@ def get_models(encoder: str, device: torch.device | str | None = None) -> StyleG
         if cached is not None and cached[0] == identity:
             return cached[1]
         _models.pop(key, None)  # free the old networks before loading new ones
-        log.info("Loading %s networks from %s onto %s", encoder, path, device)
+        log.info("Loading %s networks from %s", encoder, path)
         parts = split_checkpoint(load_checkpoint_file(path), origin=str(path))
         models = models_from_parts(
-            encoder, parts, device=device, checkpoint_id=checkpoint_id, origin=str(path)
+            encoder, parts, device="cpu", checkpoint_id=checkpoint_id, origin=str(path)
         )
         del parts
+        if before_move is not None:
+            before_move()
+        if device.type != "cpu":
+            models = move_models(models, device)
+        log.info("%s networks on %s, generator %s", encoder, device, models.precision.describe())
         _models[key] = (identity, models)
         return models
 
 
-def models_for(encoder: str, device: torch.device | str, checkpoint_id: str) -> StyleGANModels:
-    """The cached networks with exactly `checkpoint_id` (the ones a ``prepare`` used).
-
-    Falls back to :func:`get_models` (e.g. in a fresh worker process) and checks
-    that it still finds the same weights, so latents are never rendered by a
-    generator other than the one paired with their encoder.
-
-    Raises:
-        MethodUnavailableError: the weights changed or disappeared since.
-    """
-    key = (check_encoder(encoder), str(torch.device(device)))
-    with _models_lock:
-        cached = _models.get(key)
-    if cached is not None and cached[1].checkpoint_id == checkpoint_id:
-        return cached[1]
-    models = get_models(encoder, device)
-    if models.checkpoint_id != checkpoint_id:
-        raise MethodUnavailableError(
-            f"The {encoder} weights changed since the keyframes were encoded "
-            f"({checkpoint_id[:16]} -> {models.checkpoint_id[:16]}); prepare the video again."
-        )
-    return models
+def move_models(models: StyleGANModels, device: torch.device | str) -> StyleGANModels:
+    """The same networks on `device` (modules moved in place), with that device's precision."""
+    device = torch.device(device)
+    return dataclasses.replace(
+        models,
+        encoder=models.encoder.to(device),
+        generator=models.generator.to(device),
+        latent_avg=models.latent_avg.to(device),
+        device=device,
+        precision=precision_policy(device, models.generator),
+    )
 
 
 def clear_models() -> None:

@@ -1,34 +1,40 @@
-"""Finding, checking and loading the e4e / pSp checkpoints.
+"""Finding, checking and loading pretrained weights (e4e / pSp checkpoints and others).
 
-Each checkpoint (``e4e_ffhq_encode.pt``, ``psp_ffhq_encode.pt``) holds the
-encoder, the 1024 px FFHQ generator and ``latent_avg`` in one file. Where it
-comes from, in order:
+Every file the project downloads is one row of :data:`WEIGHTS` (name -> Hub
+repository, file, pinned revision, size, SHA-256); other packages add theirs
+with :func:`register_weights`. For a row named ``NAME`` the file comes from, in
+order:
 
-1. ``TIMELAPSE_<ENC>_PATH``: a local file (nothing is downloaded).
+1. ``TIMELAPSE_<NAME>_PATH``: a local file (nothing is downloaded).
 2. The Hugging Face cache (``HF_HUB_CACHE`` / ``HF_HOME``), for
-   ``TIMELAPSE_<ENC>_REPO`` / ``_FILE`` / ``_REVISION`` (defaults below).
+   ``TIMELAPSE_<NAME>_REPO`` / ``_FILE`` / ``_REVISION`` (defaults: the row).
 3. A download with ``huggingface_hub.hf_hub_download`` (cached, resumable),
-   unless ``HF_HUB_OFFLINE=1`` or the Hub does not answer a quick probe.
+   unless ``HF_HUB_OFFLINE=1`` or a metadata request (HEAD) for that revision
+   and file fails or disagrees with the pinned size or digest.
 
-``<ENC>`` is ``E4E``, ``PSP`` or ``SAM`` (the age-transformation checkpoint
-``sam_ffhq_aging.pt``: its age encoder, a pSp encoder, the same generator). Files are checked by size and SHA-256 where
-known (the pinned defaults, or ``TIMELAPSE_<ENC>_SHA256``) and loaded with
-``torch.load(weights_only=True)``.
+Files are checked by size and SHA-256 where known (the pinned row, or
+``TIMELAPSE_<NAME>_SHA256``) before anything is unpickled. A verified digest
+is remembered in a small marker file beside the checkpoint, keyed by its size
+and modification time, so other processes (ZeroGPU workers, restarts) do not
+hash 1.2 GB again. Checkpoints are read with ``torch.load(weights_only=True)``
+into memory, never memory-mapped: ZeroGPU deletes memory-mapped Hub-cache
+blobs when it packs the models at start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import pickle
-import socket
+import re
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 
@@ -37,74 +43,115 @@ from pipeline.errors import MethodUnavailableError, UsageError
 log = logging.getLogger(__name__)
 
 ENCODERS = ("e4e", "psp")
-# Every checkpoint this module finds: the two morph encoders and SAM (age transformation).
-CHECKPOINTS = (*ENCODERS, "sam")
 
-# Reachability probe: total budget (seconds) and per-process cache
-# {endpoint: (ok, detail, monotonic time)}. A success is kept for the process's
-# life; a failure for PROBE_RETRY_S, so a transient outage does not disable the
-# method until a restart.
+# Metadata probe: time budget (seconds) and per-process cache
+# {(endpoint, repo, file, revision): (ok, detail, monotonic time)}. A success is kept
+# for the process's life; a failure for PROBE_RETRY_S, so a transient outage does not
+# disable the method until a restart.
 PROBE_TIMEOUT_S = 2.5
 PROBE_RETRY_S = 300.0
-_probe_cache: dict[str, tuple[bool, str, float]] = {}
+_probe_cache: dict[tuple[str, str, str, str], tuple[bool, str, float]] = {}
 _probe_lock = threading.Lock()
 
 # Verified digests, so a file is hashed at most once per process:
-# (real path, size, mtime_ns) -> sha256 hex.
+# (real path, size, mtime_ns) -> sha256 hex. Other processes read the marker file.
 _digest_cache: dict[tuple[str, int, int], str] = {}
 _digest_lock = threading.Lock()
+MARKER_SUFFIX = ".verified.json"
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
-class HubDefault:
-    """Where a checkpoint is published, and what the published file is."""
+class WeightsSpec:
+    """One downloadable weights file: where it is published and what the file is.
 
+    Attributes:
+        name (str): registry key; its environment variables are ``TIMELAPSE_<NAME>_*``.
+        repo_id (str): Hub model repository.
+        filename (str): file in the repository.
+        revision (str): pinned commit (a branch or tag also works, less safely).
+        sha256 (str | None): SHA-256 of the file, if known.
+        size (int | None): size in bytes, if known.
+        label (str): what the file is, for messages.
+    """
+
+    name: str
     repo_id: str
     filename: str
     revision: str
     sha256: str | None
     size: int | None
+    label: str = ""
 
 
 # Public Hub mirrors of the authors' Google-Drive releases (omertov/encoder4editing,
 # eladrich/pixel2style2pixel); the authors do not publish on the Hub themselves.
 # Revisions are pinned commits; SHA-256 and sizes are those of the Hub's LFS pointers
-# (the same e4e file, sha256 2ace1d9a..., is mirrored by several repositories).
-HUB_DEFAULTS: dict[str, HubDefault] = {
-    "e4e": HubDefault(
+# (the same e4e file, sha256 2ace1d9a..., is mirrored by several repositories; the pSp
+# size is the one other projects' manifests give for the same SHA-256).
+WEIGHTS: dict[str, WeightsSpec] = {}
+
+
+def register_weights(spec: WeightsSpec) -> WeightsSpec:
+    """Add (or replace) a row of the weights table; returns `spec`."""
+    WEIGHTS[spec.name.lower()] = spec
+    return spec
+
+
+register_weights(
+    WeightsSpec(
+        name="e4e",
         repo_id="public-data/e4e",
         filename="e4e_ffhq_encode.pt",
         revision="fdd18714fc6b639487adbd901f16f67eb24ba786",
         sha256="2ace1d9a8c05c10a399bcd500b8dda118f759ff1aac89dbdab7435f2136a0999",
         size=1201649680,
-    ),
-    "psp": HubDefault(
+        label="e4e encoder + StyleGAN2 FFHQ generator",
+    )
+)
+register_weights(
+    WeightsSpec(
+        name="psp",
         repo_id="trysem/pixel2style2pixel",
         filename="psp_ffhq_encode.pt",
         revision="38432361dadb040906bc23623efb58bdc061a6a4",
         sha256="f786ac5cf18fcdbc5c57c9f3f12cbedca69381fbdf5694dd132294e3133749d7",
-        size=None,  # only "1.2 GB" is published; the SHA-256 pins the content
-    ),
-    # The authors publish SAM on Google Drive only; this mirror states that its file is
-    # byte-identical to that release. No SHA-256 is published for it, so the size of the
-    # authors' file (2,270,547,237 bytes) pins it; set TIMELAPSE_SAM_SHA256 to pin the content.
-    "sam": HubDefault(
+        size=1201489451,
+        label="pSp encoder + StyleGAN2 FFHQ generator",
+    )
+)
+
+# The authors publish SAM (age transformation: its age encoder, a pSp encoder and the same
+# generator) on Google Drive only; this mirror states that its file is byte-identical to
+# that release. No SHA-256 is published for it, so the size of the authors' file
+# (2,270,547,237 bytes) pins it; set TIMELAPSE_SAM_SHA256 to pin the content.
+register_weights(
+    WeightsSpec(
+        name="sam",
         repo_id="aimi-models/sam-aging",
         filename="sam_ffhq_aging.pt",
         revision="f05249c0faa14a1d0c0347fdc2cb8131503db74a",
         sha256=None,
         size=2270547237,
-    ),
-}
+        label="SAM age encoder + pSp encoder + StyleGAN2 FFHQ generator",
+    )
+)
+
+# Older name of the table (same dict).
+HUB_DEFAULTS = WEIGHTS
+# Every checkpoint of the StyleGAN methods: the two morph encoders and SAM.
+CHECKPOINTS = (*ENCODERS, "sam")
 
 
 @dataclass(frozen=True)
 class CheckpointSource:
-    """The resolved settings for one encoder's checkpoint (from env vars and defaults).
+    """The resolved settings for one weights file (environment variables over its row).
 
     Attributes:
-        encoder (str): ``e4e`` or ``psp``.
-        local_path (Path | None): ``TIMELAPSE_<ENC>_PATH``, if set.
+        encoder (str): the row's name (``e4e``, ``psp``, ...).
+        local_path (Path | None): ``TIMELAPSE_<NAME>_PATH``, if set.
         repo_id (str): Hub repository.
         filename (str): file in the repository.
         revision (str): branch, tag or commit.
@@ -121,6 +168,10 @@ class CheckpointSource:
     size: int | None
 
     @property
+    def name(self) -> str:
+        return self.encoder
+
+    @property
     def env_prefix(self) -> str:
         return f"TIMELAPSE_{self.encoder.upper()}"
 
@@ -129,6 +180,10 @@ class CheckpointSource:
         if self.local_path is not None:
             return str(self.local_path)
         return f"{self.repo_id}/{self.filename}@{self.revision[:12]}"
+
+    def size_text(self) -> str:
+        """The download size for messages ("about 1.2 GB")."""
+        return f"about {self.size / 1e9:.1f} GB" if self.size else "size unknown"
 
 
 def check_encoder(encoder: str) -> str:
@@ -145,23 +200,20 @@ def check_encoder(encoder: str) -> str:
     return name
 
 
-def check_checkpoint(name: str) -> str:
-    """Normalise a checkpoint name (an encoder, or ``sam``).
+def weights_source(name: str) -> CheckpointSource:
+    """Read ``TIMELAPSE_<NAME>_*`` environment variables over the row's defaults (at call time).
+
+    The pinned size and digest apply only to the pinned repository, file and
+    revision; ``TIMELAPSE_<NAME>_SHA256`` sets the digest of any other file.
 
     Raises:
-        UsageError: not one of :data:`CHECKPOINTS`.
+        UsageError: `name` is not a row of :data:`WEIGHTS`.
     """
     key = name.strip().lower()
-    if key not in CHECKPOINTS:
-        raise UsageError(f"Unknown checkpoint {name!r}; choose one of: {', '.join(CHECKPOINTS)}.")
-    return key
-
-
-def checkpoint_source(encoder: str) -> CheckpointSource:
-    """Read ``TIMELAPSE_<ENC>_*`` environment variables over the defaults (at call time)."""
-    encoder = check_checkpoint(encoder)
-    default = HUB_DEFAULTS[encoder]
-    prefix = f"TIMELAPSE_{encoder.upper()}"
+    if key not in WEIGHTS:
+        raise UsageError(f"Unknown weights {name!r}; known: {', '.join(sorted(WEIGHTS))}.")
+    default = WEIGHTS[key]
+    prefix = f"TIMELAPSE_{key.upper()}"
     env = os.environ
     local = env.get(f"{prefix}_PATH", "").strip()
     repo_id = env.get(f"{prefix}_REPO", "").strip() or default.repo_id
@@ -177,7 +229,7 @@ def checkpoint_source(encoder: str) -> CheckpointSource:
         sha = default.sha256
     size = default.size if is_default and not local else None
     return CheckpointSource(
-        encoder=encoder,
+        encoder=key,
         local_path=Path(local).expanduser() if local else None,
         repo_id=repo_id,
         filename=filename,
@@ -185,6 +237,23 @@ def checkpoint_source(encoder: str) -> CheckpointSource:
         sha256=sha,
         size=size,
     )
+
+
+def check_checkpoint(name: str) -> str:
+    """Normalise a checkpoint name (an encoder, or ``sam``).
+
+    Raises:
+        UsageError: not one of :data:`CHECKPOINTS`.
+    """
+    key = name.strip().lower()
+    if key not in CHECKPOINTS:
+        raise UsageError(f"Unknown checkpoint {name!r}; choose one of: {', '.join(CHECKPOINTS)}.")
+    return key
+
+
+def checkpoint_source(name: str) -> CheckpointSource:
+    """:func:`weights_source` for a StyleGAN checkpoint (``e4e``, ``psp`` or ``sam``)."""
+    return weights_source(check_checkpoint(name))
 
 
 def _truthy(value: str | None) -> bool:
@@ -221,7 +290,7 @@ def hub_endpoint() -> str:
 
 
 def cached_file(source: CheckpointSource) -> Path | None:
-    """The checkpoint's path in the Hub cache, or None (never touches the network)."""
+    """The file's path in the Hub cache, or None (never touches the network)."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
@@ -234,42 +303,76 @@ def cached_file(source: CheckpointSource) -> Path | None:
     return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
 
 
-def probe_hub(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
-    """Can a TCP connection to the Hub be opened? Cached per process and endpoint.
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else exc.__class__.__name__
 
-    A failure is retried after ``PROBE_RETRY_S`` seconds; a success is kept.
 
-    Runs in a daemon thread joined with `timeout`, so a slow DNS lookup cannot
-    hold the caller for longer than that.
+def _metadata_outcome(source: CheckpointSource, endpoint: str, timeout: float) -> tuple[bool, str]:
+    """One HEAD request for the file at its revision, compared with what is pinned."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    url = hf_hub_url(source.repo_id, source.filename, revision=source.revision, endpoint=endpoint)
+    try:
+        meta = get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint)
+    except RevisionNotFoundError:
+        return False, f"the Hub has no revision {source.revision[:12]} of {source.repo_id}"
+    except EntryNotFoundError:
+        return False, f"the Hub has no {source.filename} in {source.repo_id}@{source.revision[:12]}"
+    except RepositoryNotFoundError:
+        return False, f"the Hub has no repository {source.repo_id}"
+    except Exception as exc:  # connection refused, DNS, timeout, HTTP 5xx
+        return False, f"the Hub at {endpoint} did not answer ({exc.__class__.__name__})"
+    if _COMMIT.fullmatch(source.revision) and meta.commit_hash and meta.commit_hash != source.revision:
+        return False, (
+            f"the Hub answered commit {meta.commit_hash[:12]} for pinned revision {source.revision[:12]}"
+        )
+    if source.size is not None and meta.size is not None and meta.size != source.size:
+        return False, (
+            f"the Hub's {source.filename} has {meta.size} bytes, expected {source.size}"
+        )
+    etag = (meta.etag or "").lower()
+    if source.sha256 and _SHA256.fullmatch(etag) and etag != source.sha256:
+        return False, f"the Hub's {source.filename} has SHA-256 {etag[:12]}, expected {source.sha256[:12]}"
+    return True, ""
+
+
+def probe_file(
+    source: CheckpointSource, endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S
+) -> tuple[bool, str]:
+    """Does the Hub serve this revision of the file (with the pinned size and digest)?
+
+    A metadata (HEAD) request, cached per process: a success is kept, a failure
+    retried after ``PROBE_RETRY_S``. It runs in a daemon thread joined with
+    `timeout`, so a slow DNS lookup cannot hold the caller longer than that.
 
     Returns:
-        tuple[bool, str]: reachable, and a short detail when not.
+        tuple[bool, str]: served, and a short reason when not.
     """
-    endpoint = endpoint or hub_endpoint()
+    endpoint = (endpoint or hub_endpoint()).rstrip("/")
+    key = (endpoint, source.repo_id, source.filename, source.revision)
     with _probe_lock:
-        cached = _probe_cache.get(endpoint)
+        cached = _probe_cache.get(key)
         if cached is not None and (cached[0] or time.monotonic() - cached[2] < PROBE_RETRY_S):
             return cached[0], cached[1]
-    url = urlparse(endpoint)
-    host = url.hostname or ""
-    port = url.port or (443 if url.scheme == "https" else 80)
     result: list[tuple[bool, str]] = []
 
     def attempt() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append((True, ""))
-        except OSError as exc:
-            result.append((False, f"{host}:{port} unreachable ({exc.__class__.__name__})"))
+        result.append(_metadata_outcome(source, endpoint, timeout))
 
     start = time.monotonic()
     worker = threading.Thread(target=attempt, name="hub-probe", daemon=True)
     worker.start()
-    worker.join(timeout)
-    outcome = result[0] if result else (False, f"{host}:{port} did not answer in {timeout:g} s")
-    log.debug("Hub probe %s -> %s in %.2f s", endpoint, outcome, time.monotonic() - start)
+    worker.join(timeout + 0.5)
+    outcome = result[0] if result else (False, f"the Hub at {endpoint} did not answer in {timeout:g} s")
+    log.debug("Hub probe %s -> %s in %.2f s", key, outcome, time.monotonic() - start)
     with _probe_lock:
-        _probe_cache[endpoint] = (*outcome, time.monotonic())
+        _probe_cache[key] = (*outcome, time.monotonic())
     return outcome
 
 
@@ -279,49 +382,98 @@ def clear_probe_cache() -> None:
         _probe_cache.clear()
 
 
-def encoder_availability(encoder: str) -> tuple[bool, str]:
-    """Whether `encoder`'s checkpoint is usable here, without downloading anything.
+def weights_availability(name: str) -> tuple[bool, str]:
+    """Whether a weights file is usable here, without downloading it.
 
     Returns:
         tuple[bool, str]: (ok, one-line reason). When ok, the reason says where
-        the weights come from ("local file", "cached", or "download on first use").
+        the file comes from ("local file", "cached", or "will download").
     """
-    source = checkpoint_source(encoder)
+    source = weights_source(name)
     var = f"{source.env_prefix}_PATH"
     if source.local_path is not None:
         if source.local_path.is_file():
-            return True, f"{encoder}: local file {source.local_path}"
+            return True, f"{source.name}: local file {source.local_path}"
         return (
             False,
             f"{var}={source.local_path} is not a file; point it at a local {source.filename}.",
         )
     if cached_file(source) is not None:
-        return True, f"{encoder}: cached {source.describe()}"
+        return True, f"{source.name}: cached {source.describe()}"
     where = f"{source.filename} ({source.repo_id}) is not in the Hugging Face cache"
     if hub_offline():
-        return False, f"{where} and HF_HUB_OFFLINE=1; set {var} to a local checkpoint file."
-    ok, detail = probe_hub()
+        return False, f"{where} and HF_HUB_OFFLINE=1; set {var} to a local file."
+    ok, detail = probe_file(source)
     if ok:
-        gb = HUB_DEFAULTS[source.encoder].size or 1.2e9
-        return True, f"{encoder}: will download {source.describe()} on first use (about {gb / 1e9:.1f} GB)"
-    return (
-        False,
-        f"{where} and the Hub is unreachable ({detail}); set {var} to a local checkpoint file.",
-    )
+        return True, f"{source.name}: will download {source.describe()} ({source.size_text()})"
+    return False, f"{where} and {detail}; set {var} to a local file."
+
+
+def encoder_availability(name: str) -> tuple[bool, str]:
+    """:func:`weights_availability` for a StyleGAN checkpoint (``e4e``, ``psp`` or ``sam``)."""
+    return weights_availability(check_checkpoint(name))
+
+
+def _marker_paths(path: Path) -> list[Path]:
+    """Where a file's verified-digest marker may live: beside it, else in a user cache."""
+    real = Path(os.path.realpath(path))
+    beside = real.with_name(real.name + MARKER_SUFFIX)
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    key = hashlib.sha256(str(real).encode()).hexdigest()[:32]
+    return [beside, Path(home) / "facial-timelapse" / "verified" / f"{key}.json"]
+
+
+def _read_marker(path: Path, size: int, mtime_ns: int) -> str | None:
+    for marker in _marker_paths(path):
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (
+            isinstance(data, dict)
+            and data.get("size") == size
+            and data.get("mtime_ns") == mtime_ns
+            and isinstance(data.get("sha256"), str)
+            and _SHA256.fullmatch(data["sha256"])
+        ):
+            return data["sha256"]
+    return None
+
+
+def _write_marker(path: Path, size: int, mtime_ns: int, digest: str) -> None:
+    body = json.dumps({"sha256": digest, "size": size, "mtime_ns": mtime_ns}) + "\n"
+    for marker in _marker_paths(path):
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=".verified-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(body)
+            os.replace(tmp, marker)
+            return
+        except OSError as exc:  # read-only folder: try the next place
+            log.debug("cannot write digest marker %s: %s", marker, exc)
+    log.info("no writable place for the digest marker of %s; it will be hashed again", path)
 
 
 def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, computed once per process per (path, size, mtime)."""
+    """SHA-256 of a file, computed at most once per (real path, size, mtime).
+
+    Remembered in this process and in a marker file that other processes read.
+    """
     st = path.stat()
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     with _digest_lock:
         if key in _digest_cache:
             return _digest_cache[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = _read_marker(path, st.st_size, st.st_mtime_ns)
+    if digest is None:
+        start = time.monotonic()
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        log.info("hashed %s (%d bytes) in %.1f s", path, st.st_size, time.monotonic() - start)
     with _digest_lock:
         _digest_cache[key] = digest
     return digest
@@ -329,6 +481,8 @@ def sha256_of(path: Path) -> str:
 
 def verify_file(path: Path, source: CheckpointSource) -> str:
     """Check size and SHA-256 (where known) before anything is unpickled.
+
+    A matching digest is written to the marker file (see :func:`sha256_of`).
 
     Returns:
         str: a checkpoint id for caches: the SHA-256 if verified, else name:size:mtime.
@@ -349,21 +503,25 @@ def verify_file(path: Path, source: CheckpointSource) -> str:
     if source.sha256 is not None:
         digest = sha256_of(path)
         if digest != source.sha256:
+            with _digest_lock:
+                _digest_cache.pop((os.path.realpath(path), st.st_size, st.st_mtime_ns), None)
             raise MethodUnavailableError(
                 f"{path} has SHA-256 {digest[:16]}..., expected {source.sha256[:16]}... for "
                 f"{source.describe()}; delete it (or fix {source.env_prefix}_SHA256) and try again."
             )
+        if _read_marker(path, st.st_size, st.st_mtime_ns) != digest:
+            _write_marker(path, st.st_size, st.st_mtime_ns, digest)
         return digest
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def resolve_checkpoint(encoder: str) -> tuple[Path, CheckpointSource]:
-    """Find the checkpoint file, downloading it from the Hub if needed and possible.
+def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
+    """Find a weights file, downloading it from the Hub if needed and possible.
 
     Raises:
         MethodUnavailableError: no local/cached file and no way to download it.
     """
-    source = checkpoint_source(encoder)
+    source = weights_source(name)
     if source.local_path is not None:
         if not source.local_path.is_file():
             raise MethodUnavailableError(
@@ -374,12 +532,13 @@ def resolve_checkpoint(encoder: str) -> tuple[Path, CheckpointSource]:
     found = cached_file(source)
     if found is not None:
         return found, source
-    ok, reason = encoder_availability(encoder)
+    ok, reason = weights_availability(source.name)
     if not ok:
-        raise MethodUnavailableError(f"StyleGAN {encoder} weights unavailable: {reason}")
+        raise MethodUnavailableError(f"{source.name} weights unavailable: {reason}")
     from huggingface_hub import hf_hub_download
 
-    log.info("Downloading %s from the Hugging Face Hub (once)", source.describe())
+    log.info("Downloading %s from the Hugging Face Hub (%s, once)", source.describe(), source.size_text())
+    start = time.monotonic()
     try:
         path = hf_hub_download(
             source.repo_id,
@@ -389,16 +548,21 @@ def resolve_checkpoint(encoder: str) -> tuple[Path, CheckpointSource]:
             endpoint=hub_endpoint(),
         )
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise MethodUnavailableError(
-            f"Could not download {source.describe()}: {exc.__class__.__name__} {first_line}; "
-            f"set {source.env_prefix}_PATH to a local checkpoint file."
+            f"Could not download {source.describe()}: {_first_line(exc)}; "
+            f"set {source.env_prefix}_PATH to a local file."
         ) from exc
+    log.info("Downloaded %s in %.1f s", source.describe(), time.monotonic() - start)
     return Path(path), source
 
 
+def resolve_checkpoint(name: str) -> tuple[Path, CheckpointSource]:
+    """:func:`resolve_weights` for a StyleGAN checkpoint (``e4e``, ``psp`` or ``sam``)."""
+    return resolve_weights(check_checkpoint(name))
+
+
 def load_checkpoint_file(path: Path) -> dict:
-    """``torch.load(weights_only=True)`` on CPU, memory-mapped when the format allows.
+    """``torch.load(weights_only=True)`` on CPU, read into memory (never memory-mapped).
 
     e4e/pSp checkpoints keep their training options under ``opts``. The public
     files store it as a plain dict, which the safe unpickler accepts; some
@@ -406,16 +570,8 @@ def load_checkpoint_file(path: Path) -> dict:
     attribute bag, no code) is then allowed for this call only.
     """
 
-    def attempt(mmap: bool) -> dict:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-
     def load() -> dict:
-        try:
-            return attempt(mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) files cannot be memory-mapped
-            if "mmap" not in str(exc).lower() and "zip" not in str(exc).lower():
-                raise
-            return attempt(mmap=False)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
 
     try:
         ckpt = load()
