@@ -224,7 +224,7 @@ def test_second_prepare_uses_latent_cache(
     assert again.encoded_last_prepare == 0
     np.testing.assert_array_equal(again.latents, prepared.latents[::-1])
     new = Keyframe(
-        image=keyframes[0].image[:, ::-1].copy(),
+        image=keyframes[0].image[::-1].copy(),  # upside down: a crop not seen before
         landmarks=np.zeros((68, 2), np.float32),
         age=50.0,
         key="new-photo",

@@ -132,15 +132,23 @@ def on_zerogpu() -> bool:
 
 
 def gpu_task(duration: Callable[..., int]) -> Callable[[F], F]:
-    """Decorator: ``spaces.GPU(duration=duration)`` where the ``spaces`` package is
-    importable (it is the identity off ZeroGPU), else the identity.
+    """Decorator: ``spaces.GPU(duration=duration)`` where the ``spaces`` package works (it
+    is the identity off ZeroGPU), else the identity.
 
     `duration` receives the wrapped function's arguments and returns seconds; it
-    runs in the main process before the GPU is requested, so it must be cheap.
+    runs in the main process before the GPU is requested, so it must be cheap. A
+    ``spaces`` that fails to set up (e.g. ZeroGPU variables with a CPU-only torch)
+    leaves the function unwrapped, with a warning, rather than breaking the app.
     """
-    try:
-        import spaces
-    except Exception as exc:  # not installed, or broken: run without it
-        log.debug("spaces unavailable (%s); GPU tasks run in-process", exc)
-        return lambda fn: fn
-    return spaces.GPU(duration=duration)
+
+    def decorate(fn: F) -> F:
+        try:
+            import spaces
+
+            return spaces.GPU(duration=duration)(fn)
+        except Exception as exc:
+            level = logging.WARNING if on_zerogpu() else logging.DEBUG
+            log.log(level, "spaces.GPU unavailable (%s: %s); %s runs in-process", exc.__class__.__name__, exc, fn.__name__)
+            return fn
+
+    return decorate
