@@ -52,6 +52,11 @@ def gpu_work(
     # Each transition is generated in its own batches; the video's last frame is one more call.
     calls = sum(math.ceil(d / batch) for d in timing.transition_frames) + 1
     encoder = str(options.get("encoder") or "e4e")
+    cold = settings.method == "stylegan" and not is_ready(encoder, "cuda")
+    if plan.imagined:  # SAM renders the imagined stretches; its 2.3 GB load counts too
+        from pipeline.methods.stylegan import aging
+
+        cold = cold or not aging._models
     return GpuWork(
         faces=len(plan.keyframes),
         generated_frames=sum(timing.transition_frames) + 1,
@@ -61,7 +66,7 @@ def gpu_work(
         batch_size=batch,
         gif=gif,
         contact_sheet=contact_sheet,
-        cold_load=not is_ready(encoder, "cuda"),
+        cold_load=cold,
     )
 
 
@@ -106,6 +111,11 @@ def check_gpu_budget(
         )
 
 
+def uses_gpu(settings: RenderSettings) -> bool:
+    """Does this render run networks that want the GPU (StyleGAN, or SAM's imagined ages)?"""
+    return settings.method == "stylegan" or settings.extends
+
+
 def prepare_gpu_render(
     analysis_or_keyframes: Analysis | Sequence[Keyframe],
     settings: RenderSettings,
@@ -122,8 +132,9 @@ def prepare_gpu_render(
         UsageError: the video needs more than ``MAX_S`` seconds of GPU (ZeroGPU only).
         MethodUnavailableError: the weights could not be prepared.
     """
-    if settings.method != "stylegan":
+    if not uses_gpu(settings):
         return
     if on_zerogpu():
         check_gpu_budget(analysis_or_keyframes, settings, gif=gif)
-    wait_until_ready(str(settings.method_options.get("encoder") or "e4e"), progress=progress)
+    if settings.method == "stylegan":
+        wait_until_ready(str(settings.method_options.get("encoder") or "e4e"), progress=progress)
