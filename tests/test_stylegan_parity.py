@@ -165,6 +165,3 @@ def test_wrong_layout_is_rejected(layouts: dict) -> None:
     del state["noises.noise_3"]
     with pytest.raises(MethodUnavailableError, match="noises.noise_3"):
         build_generator(state, what="damaged generator")
-
-
-@pytest.mark.slow
