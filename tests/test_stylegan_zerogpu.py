@@ -32,12 +32,12 @@ from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.faces import align_face, detect_faces
 from pipeline.methods.base import Keyframe
 from pipeline.methods.stylegan import startup
+from pipeline.methods.stylegan.digest import _digest_cache
 from pipeline.methods.stylegan.latents import LATENT_CACHE
 from pipeline.methods.stylegan.method import StyleGANMethod
 from pipeline.methods.stylegan.models import clear_models, loaded_models
 from pipeline.methods.stylegan.weights import (
     MARKER_SUFFIX,
-    _digest_cache,
     checkpoint_source,
     clear_probe_cache,
     load_checkpoint_file,

@@ -23,22 +23,25 @@ blobs when it packs the models at start-up.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
 import logging
 import os
-import pickle
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from pipeline.errors import MethodUnavailableError, UsageError
+
+# The file checks, the checkpoint reader and the Hub settings live in their own modules;
+# their names stay importable from here.
+from pipeline.methods.stylegan.checkpoint import (  # noqa: F401
+    CheckpointParts,
+    load_checkpoint_file,
+    split_checkpoint,
+)
+from pipeline.methods.stylegan.digest import MARKER_SUFFIX, sha256_of, verify_file  # noqa: F401
+from pipeline.methods.stylegan.hub import hub_cache_dir, hub_endpoint, hub_offline  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +55,6 @@ PROBE_TIMEOUT_S = 2.5
 PROBE_RETRY_S = 300.0
 _probe_cache: dict[tuple[str, str, str, str], tuple[bool, str, float]] = {}
 _probe_lock = threading.Lock()
-
-# Verified digests, so a file is hashed at most once per process:
-# (real path, size, mtime_ns) -> sha256 hex. Other processes read the marker file.
-_digest_cache: dict[tuple[str, int, int], str] = {}
-_digest_lock = threading.Lock()
-MARKER_SUFFIX = ".verified.json"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -256,39 +253,6 @@ def checkpoint_source(name: str) -> CheckpointSource:
     return weights_source(check_checkpoint(name))
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def hub_offline() -> bool:
-    """``HF_HUB_OFFLINE`` as set now (huggingface_hub reads it only at import)."""
-    if "HF_HUB_OFFLINE" in os.environ:
-        return _truthy(os.environ["HF_HUB_OFFLINE"])
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def hub_cache_dir() -> str:
-    """The Hub cache folder as configured now (``HF_HUB_CACHE``, else ``HF_HOME/hub``)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
-def hub_endpoint() -> str:
-    """The Hub endpoint as configured now (``HF_ENDPOINT``)."""
-    if os.environ.get("HF_ENDPOINT"):
-        return os.environ["HF_ENDPOINT"].rstrip("/")
-    from huggingface_hub import constants
-
-    return str(constants.ENDPOINT).rstrip("/")
-
-
 def cached_file(source: CheckpointSource) -> Path | None:
     """The file's path in the Hub cache, or None (never touches the network)."""
     from huggingface_hub import try_to_load_from_cache
@@ -414,107 +378,6 @@ def encoder_availability(name: str) -> tuple[bool, str]:
     return weights_availability(check_checkpoint(name))
 
 
-def _marker_paths(path: Path) -> list[Path]:
-    """Where a file's verified-digest marker may live: beside it, else in a user cache."""
-    real = Path(os.path.realpath(path))
-    beside = real.with_name(real.name + MARKER_SUFFIX)
-    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    key = hashlib.sha256(str(real).encode()).hexdigest()[:32]
-    return [beside, Path(home) / "facial-timelapse" / "verified" / f"{key}.json"]
-
-
-def _read_marker(path: Path, size: int, mtime_ns: int) -> str | None:
-    for marker in _marker_paths(path):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if (
-            isinstance(data, dict)
-            and data.get("size") == size
-            and data.get("mtime_ns") == mtime_ns
-            and isinstance(data.get("sha256"), str)
-            and _SHA256.fullmatch(data["sha256"])
-        ):
-            return data["sha256"]
-    return None
-
-
-def _write_marker(path: Path, size: int, mtime_ns: int, digest: str) -> None:
-    body = json.dumps({"sha256": digest, "size": size, "mtime_ns": mtime_ns}) + "\n"
-    for marker in _marker_paths(path):
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=".verified-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
-            os.replace(tmp, marker)
-            return
-        except OSError as exc:  # read-only folder: try the next place
-            log.debug("cannot write digest marker %s: %s", marker, exc)
-    log.info("no writable place for the digest marker of %s; it will be hashed again", path)
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, computed at most once per (real path, size, mtime).
-
-    Remembered in this process and in a marker file that other processes read.
-    """
-    st = path.stat()
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    with _digest_lock:
-        if key in _digest_cache:
-            return _digest_cache[key]
-    digest = _read_marker(path, st.st_size, st.st_mtime_ns)
-    if digest is None:
-        start = time.monotonic()
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 24), b""):
-                h.update(block)
-        digest = h.hexdigest()
-        log.info("hashed %s (%d bytes) in %.1f s", path, st.st_size, time.monotonic() - start)
-    with _digest_lock:
-        _digest_cache[key] = digest
-    return digest
-
-
-def verify_file(path: Path, source: CheckpointSource) -> str:
-    """Check size and SHA-256 (where known) before anything is unpickled.
-
-    A matching digest is written to the marker file (see :func:`sha256_of`).
-
-    Returns:
-        str: a checkpoint id for caches: the SHA-256 if verified, else name:size:mtime.
-
-    Raises:
-        MethodUnavailableError: wrong size or digest (a truncated or different file).
-    """
-    st = path.stat()
-    if st.st_size == 0:
-        raise MethodUnavailableError(
-            f"{path} is empty; delete it and download {source.filename} again."
-        )
-    if source.size is not None and st.st_size != source.size:
-        raise MethodUnavailableError(
-            f"{path} has {st.st_size} bytes, expected {source.size} for {source.describe()}; "
-            "the download is incomplete or a different file: delete it and try again."
-        )
-    if source.sha256 is not None:
-        digest = sha256_of(path)
-        if digest != source.sha256:
-            with _digest_lock:
-                _digest_cache.pop((os.path.realpath(path), st.st_size, st.st_mtime_ns), None)
-            raise MethodUnavailableError(
-                f"{path} has SHA-256 {digest[:16]}..., expected {source.sha256[:16]}... for "
-                f"{source.describe()}; delete it (or fix {source.env_prefix}_SHA256) and try again."
-            )
-        if _read_marker(path, st.st_size, st.st_mtime_ns) != digest:
-            _write_marker(path, st.st_size, st.st_mtime_ns, digest)
-        return digest
-    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
-
-
 def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
     """Find a weights file, downloading it from the Hub if needed and possible.
 
@@ -559,72 +422,3 @@ def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
 def resolve_checkpoint(name: str) -> tuple[Path, CheckpointSource]:
     """:func:`resolve_weights` for a StyleGAN checkpoint (``e4e``, ``psp`` or ``sam``)."""
     return resolve_weights(check_checkpoint(name))
-
-
-def load_checkpoint_file(path: Path) -> dict:
-    """``torch.load(weights_only=True)`` on CPU, read into memory (never memory-mapped).
-
-    e4e/pSp checkpoints keep their training options under ``opts``. The public
-    files store it as a plain dict, which the safe unpickler accepts; some
-    re-saved copies store an ``argparse.Namespace``. That one class (a plain
-    attribute bag, no code) is then allowed for this call only.
-    """
-
-    def load() -> dict:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
-
-    try:
-        ckpt = load()
-    except pickle.UnpicklingError as exc:
-        if "argparse.Namespace" not in str(exc):
-            raise MethodUnavailableError(
-                f"{path} holds objects other than tensors and plain options; refusing to unpickle it."
-            ) from exc
-        log.info("%s stores opts as argparse.Namespace; allowing that class for this load", path)
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = load()
-    if not isinstance(ckpt, dict):
-        raise MethodUnavailableError(f"{path} is not an e4e/pSp checkpoint (not a dict).")
-    return ckpt
-
-
-@dataclass
-class CheckpointParts:
-    """An e4e/pSp checkpoint split into its parts.
-
-    Attributes:
-        encoder (dict[str, torch.Tensor]): ``encoder.`` entries, prefix stripped.
-        decoder (dict[str, torch.Tensor]): ``decoder.`` entries, prefix stripped.
-        latent_avg (torch.Tensor): [n_latent, 512] or [512] average W.
-        opts (dict): training options (informative only).
-    """
-
-    encoder: dict[str, torch.Tensor]
-    decoder: dict[str, torch.Tensor]
-    latent_avg: torch.Tensor
-    opts: dict
-
-
-def split_checkpoint(ckpt: dict, *, origin: str = "checkpoint") -> CheckpointParts:
-    """Strip the ``encoder.`` / ``decoder.`` prefixes of an e4e/pSp checkpoint.
-
-    Raises:
-        MethodUnavailableError: parts are missing.
-    """
-    state = ckpt.get("state_dict", ckpt)
-    enc = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
-    dec = {k[len("decoder.") :]: v for k, v in state.items() if k.startswith("decoder.")}
-    latent_avg = ckpt.get("latent_avg")
-    missing = [
-        name
-        for name, part in (("encoder.*", enc), ("decoder.*", dec), ("latent_avg", latent_avg))
-        if part is None or (isinstance(part, dict) and not part)
-    ]
-    if missing:
-        raise MethodUnavailableError(
-            f"{origin} is not an e4e/pSp checkpoint: missing {', '.join(missing)}."
-        )
-    opts = ckpt.get("opts") or {}
-    if isinstance(opts, argparse.Namespace):
-        opts = vars(opts)
-    return CheckpointParts(enc, dec, latent_avg, dict(opts) if isinstance(opts, dict) else {})
