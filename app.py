@@ -132,7 +132,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     # Page events (private: not part of the API).
     private: dict[str, Any] = {"api_visibility": "private"}
     analyze_kw = {**private, "concurrency_id": "analyze", "concurrency_limit": ANALYZE_CONCURRENCY}
-    review_outputs = [review_cards, grid, summary, state]
+    review_outputs = [review_cards, grid, summary, state, birth]
 
     def then_review(event: Any) -> None:
         """Then the review of the album (cached scan, or a scan with progress)."""
@@ -144,7 +144,7 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     files.clear(page.empty, None, review_outputs, queue=False, **private)
     with photos_column:  # the example album sits under the upload box (first phone screen)
         examples = gr.Examples(
-            [[e.files, e.birth_date] for e in EXAMPLES], [files, birth], review_outputs, page.review_example,
+            [[e.files, e.birth_date] for e in EXAMPLES], [files, birth], review_outputs[:4], page.review_example,
             label="Example albums (tap one to try it)", example_labels=[e.label for e in EXAMPLES],
             cache_examples=True, cache_mode="lazy", elem_id="examples", api_visibility="private",
         )  # fmt: skip

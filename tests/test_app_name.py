@@ -81,7 +81,7 @@ def test_name_box_handler(wikimedia: WikimediaReplay) -> None:
         assert candidates["visible"] is True and [q for _, q in candidates["choices"]] == ["Q228024", "Q310973", "Q1701374"]
         assert "several people" in status and same_files == {"__type__": "update"}
         # The found photos then go through the normal review, with credits in the table.
-        shown, rows, summary, state = page.review_files(files, birth, state, None)
+        shown, rows, summary, state, _birth = page.review_files(files, birth, state, None)
     assert len(rows) == 6 and all(r[7] for r in rows)  # credit column: author · licence
     assert "3 of 6 photos go into the video" in summary and shown["html"].count('class="card') == 6
     assert all(r[3] and r[4] in (tbl.AGE_SOURCES["date"], tbl.AGE_SOURCES["year"]) for r in rows[:3])

@@ -298,19 +298,19 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
         warnings.simplefilter("ignore")  # gr.Warning outside a request becomes a Python warning
         birth, state, previews = page.new_files(edison, BIRTH, None)
         assert birth == BIRTH and previews["html"].count('class="card"') == 3
-        shown, rows, summary, state = page.review_files(edison, BIRTH, state, None)
+        shown, rows, summary, state, _birth = page.review_files(edison, BIRTH, state, None)
         assert "3 of 3" in summary and state.shown == rows and isinstance(state, PageState)
         assert shown["html"].count('class="card"') == 3 and shown["html"].count("data-age") == 3
         value = {**shown, "edit": {"file": OLD, "age": "20"}}
-        shown, rows2, summary, state = page.card_edit(value, edison, BIRTH, state, None)
+        shown, rows2, summary, state, _birth = page.card_edit(value, edison, BIRTH, state, None)
         assert state.edits == {OLD: {"age": 20.0}}
         assert rows2[0][tbl.COL_FILE] == OLD and rows2[0][tbl.COL_SOURCE] == tbl.AGE_SOURCES["edit"]
         value = {**shown, "edit": {"file": MIDDLE, "include": False}}
-        shown, rows3, summary, state = page.card_edit(value, edison, BIRTH, state, None)
+        shown, rows3, summary, state, _birth = page.card_edit(value, edison, BIRTH, state, None)
         assert "2 of 3" in summary and 'class="card out"' in shown["html"] and state.edits[MIDDLE] == {"include": False}
         edited = [list(r) for r in rows3]
         rows_by_file(edited)[MIDDLE][tbl.COL_USE] = True  # back in through the table
-        shown, rows4, summary, state = page.table_edit(edison, edited, BIRTH, state, None)
+        shown, rows4, summary, state, _birth = page.table_edit(edison, edited, BIRTH, state, None)
         assert "3 of 3" in summary and state.edits == {OLD: {"age": 20.0}, MIDDLE: {"include": True}}
         names = ["method", "size", "speed", "frames_between", "seconds_per_year", "hold", "fps", "caption", "formats"]
         album = {k: object() for k in ("files", "table", "birth", "state")}  # stand-ins for the components
@@ -362,3 +362,17 @@ def test_page_settings_follow_the_speed_and_method_choices() -> None:
         warnings.simplefilter("ignore")
         assert page.method_changed("stylegan")[0]["visible"] and not page.method_changed("morph")[1]["visible"]
     assert page.speed_changed("age") == ({"__type__": "update", "visible": False}, {"__type__": "update", "visible": True})
+
+
+def test_inferred_birth_date_shows_in_the_birth_box_as_an_estimate(edison: list[str]) -> None:
+    """No birth date typed: the box shows the date inferred from the dated photos as greyed
+    placeholder text marked as an estimate; a typed birth date wins and the mark goes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        *_, state, box = page.review_files(edison, "", None, None)
+        assert "estimate" in box["placeholder"] and "3 dated photos" in box["placeholder"]
+        year = int(box["placeholder"][:4])
+        assert 1840 <= year <= 1860  # Edison was born in 1847
+        assert "value" not in box  # never overwrites what the visitor typed
+        *_, box = page.birth_changed(edison, BIRTH, state, None)
+        assert box["placeholder"] == page.BIRTH_PLACEHOLDER

@@ -105,7 +105,7 @@ def test_bad_files_are_explained_in_page_terms(tmp_path: Path, astronaut: np.nda
     assert_for_visitors(toast, files=names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cards, rows, summary, _ = page.review_files([str(tmp_path / n) for n in names], "", None, None)
+        cards, rows, summary, _, _birth = page.review_files([str(tmp_path / n) for n in names], "", None, None)
     for row in rows:
         assert_for_visitors(row[6] or "fine", files=names)  # the table's notes column
 

@@ -122,7 +122,19 @@ def _show(r: review.Review, state: PageState) -> tuple[Any, ...]:
     warning = messages.problems_warning(r)
     if warning:
         gr.Warning(warning, duration=20)
-    return cards.review_cards(r), rows, summary_markdown(r), state
+    return cards.review_cards(r), rows, summary_markdown(r), state, birth_box(r.analysis)
+
+
+BIRTH_PLACEHOLDER = "YYYY-MM-DD"
+
+
+def birth_box(a: Any | None) -> dict[str, Any]:
+    """The birth-date box: an inferred birth date shows in it as a marked estimate (greyed
+    placeholder text) that typing the real date replaces; a typed date is never overwritten."""
+    est = getattr(a, "birth_estimate", None) if a is not None else None
+    if a is None or a.birth_date is not None or est is None:
+        return gr.update(placeholder=BIRTH_PLACEHOLDER)
+    return gr.update(placeholder=f"{est.date.isoformat()} (estimate: {est.describe()}; type the real date)")
 
 
 def _review(files: list[str], birth: str, state: PageState, progress: Any, **kw: Any) -> review.Review:
@@ -133,7 +145,10 @@ def _review(files: list[str], birth: str, state: PageState, progress: Any, **kw:
 
 
 def empty() -> tuple[Any, ...]:
-    return cards.empty_cards(), [], "Add photos to see the faces found, their ages and the order.", PageState()
+    return (
+        cards.empty_cards(), [], "Add photos to see the faces found, their ages and the order.", PageState(),
+        birth_box(None),
+    )  # fmt: skip
 
 
 @guard
@@ -155,7 +170,7 @@ def previews(files: list[Any] | None) -> dict[str, Any]:
     return cards.preview_cards(paths) if paths else cards.empty_cards()
 
 
-@guard(outputs=4)
+@guard(outputs=5)
 def review_files(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Scan the album (cached) and show the cards, the table and the summary."""
     paths = _paths(files)
@@ -165,8 +180,9 @@ def review_files(files: list[Any] | None, birth: str, state: PageState | None, p
 
 
 def review_example(files: list[Any] | None, birth: str) -> tuple[Any, ...]:
-    """The example album, reviewed like an upload; its birth date counts as filled in by the app."""
-    return review_files(files, birth, PageState(birth_auto=str(birth or "")), None)
+    """The example album, reviewed like an upload; its birth date counts as filled in by the app.
+    (Its outputs are cached by Gradio, so the birth-date box is left out of them.)"""
+    return review_files(files, birth, PageState(birth_auto=str(birth or "")), None)[:4]
 
 
 def example_loaded(birth: str, state: Any) -> PageState:
@@ -175,7 +191,7 @@ def example_loaded(birth: str, state: Any) -> PageState:
     return PageState(birth_auto=str(birth or ""))
 
 
-@guard(outputs=4)
+@guard(outputs=5)
 def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """A tap on Keep/Remove or a new age on a card; never rescans."""
     state, paths, edit = _state(state), _paths(files), cards.edit_from_value(value)
@@ -193,7 +209,7 @@ def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState 
     return _show(_review(paths, birth, state, progress), state)
 
 
-@guard(outputs=4)
+@guard(outputs=5)
 def table_edit(files: list[Any] | None, rows: Any, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Edits in the full table (or a new birth date) and the new order; never rescans."""
     state, paths = _state(state), _paths(files)
@@ -216,7 +232,7 @@ def _remembered(paths: list[str], birth: str, state: PageState) -> PageState:
     return replace(state, shown=table.table_rows(r.analysis, r), faces=r.face_counts)
 
 
-@guard(outputs=4)
+@guard(outputs=5)
 def birth_changed(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """A new birth date: ages and order again with the same edits; never rescans."""
     state, paths = _state(state), _paths(files)
