@@ -13,13 +13,11 @@ from typing import Any
 
 import gradio as gr
 
-from pipeline.sizes import SIZES
 from pipeline.webapp import api, cards, page, table
+from pipeline.webapp.controls import settings_controls
 from pipeline.webapp.examples import EXAMPLES
 from pipeline.webapp.files import RETENTION_S, examples_cache_dir, outputs_root
 from pipeline.webapp.gpu import render_album
-from pipeline.webapp.messages import METHOD_LABELS
-from pipeline.webapp.render import DEFAULTS
 from pipeline.webapp.review import warm_up
 from pipeline.webapp.search import DEFAULT_LIMIT, NAME_LIMITS
 from pipeline.webapp.state import PageState
@@ -33,15 +31,22 @@ UPLOAD_TYPES = [
     "image", ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".heic", ".heif",
     ".bmp", ".dib", ".tif", ".tiff", ".gif",
 ]  # fmt: skip
-os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(examples_cache_dir()))  # not the working directory
-CSS = cards.CSS + """
+os.environ.setdefault(
+    "GRADIO_EXAMPLES_CACHE", str(examples_cache_dir())
+)  # not the working directory
+CSS = (
+    cards.CSS
+    + """
 #render-btn { min-height: 3em; }
 #limits { font-size: .85em; color: var(--body-text-color-subdued); }
 #download-links a { margin: 0 .3em; }
 .toast-body:not(:has(.toast-text:not(:empty))) { display: none; }
 """
+)
 
-with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S), analytics_enabled=False) as demo:
+with gr.Blocks(
+    title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S), analytics_enabled=False
+) as demo:
     gr.Markdown(
         "# Facial time-lapse\nDrop photos of one person taken years apart, check the faces and ages, and get a "
         "video of the face growing up and aging. Your photos are only used for this video and deleted within an hour."
@@ -59,7 +64,14 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
                     with gr.Row():
                         name = gr.Textbox(label="A well-known person's name", placeholder="e.g. Thomas Edison, Marie Curie",
                                           scale=3, elem_id="name", submit_btn="Search")  # fmt: skip
-                        limit = gr.Slider(*NAME_LIMITS, value=DEFAULT_LIMIT, step=1, label="Photos", scale=1, min_width=120)
+                        limit = gr.Slider(
+                            *NAME_LIMITS,
+                            value=DEFAULT_LIMIT,
+                            step=1,
+                            label="Photos",
+                            scale=1,
+                            min_width=120,
+                        )
                     candidates = gr.Radio([], label="Several people have this name: which one?", visible=False,
                                           elem_id="candidates")  # fmt: skip
                     search_status = gr.Markdown(
@@ -70,10 +82,16 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
             gr.Markdown("### 2 · Check faces and ages")
             birth = gr.Textbox(label="Birth date (optional)", placeholder="YYYY-MM-DD", elem_id="birth",
                                info="Photos with a capture date then get exact ages. Press Enter to apply.")  # fmt: skip
-            summary = gr.Markdown("Add photos to see the faces found, their ages and the order.", elem_id="summary")
+            summary = gr.Markdown(
+                "Add photos to see the faces found, their ages and the order.", elem_id="summary"
+            )
             review_cards = gr.HTML(cards.empty_cards(), html_template=cards.TEMPLATE, js_on_load=cards.SCRIPT,
                                    elem_id="cards", padding=False)  # fmt: skip
-            with gr.Accordion("All details as a table (edit age, date or face number)", open=False, elem_id="table-box"):
+            with gr.Accordion(
+                "All details as a table (edit age, date or face number)",
+                open=False,
+                elem_id="table-box",
+            ):
                 grid = gr.Dataframe(
                     headers=table.HEADERS, datatype=table.DATATYPES, static_columns=table.STATIC_COLUMNS, type="array",
                     interactive=True, wrap=True, max_height=420, elem_id="review-table", show_label=False,
@@ -81,53 +99,39 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             gr.Markdown("### 3 · Settings")
-            # The settings controls by name (the render handler reads them by name).
-            # To add a setting, add its control here and read it in `page.settings_from_page`.
-            controls: dict[str, Any] = {
-                "method": gr.Radio([(label, n) for n, label in METHOD_LABELS.items()], value=DEFAULTS["method"],
-                                   label="Method", elem_id="method"),  # fmt: skip
-                "encoder": gr.Radio([("e4e (smooth)", "e4e"), ("pSp (faithful)", "psp")], value=DEFAULTS["encoder"],
-                                    label="StyleGAN encoder", visible=False),  # fmt: skip
-                "gamma": gr.Slider(0, 1, value=DEFAULTS["gamma"], step=0.05, label="Blend strength (gamma)", visible=False,
-                                   info="Largest share of the real photo near each photo: higher keeps identity."),  # fmt: skip
-                "size": gr.Radio(list(SIZES), value=DEFAULTS["size"], label="Size (pixels)"),
-                "speed": gr.Radio([("Frames per transition", "frames"), ("Seconds per year of age", "age")],
-                                  value="frames", label="Speed"),  # fmt: skip
-                "frames_between": gr.Slider(2, 120, value=DEFAULTS["frames_between"], step=1, label="Frames between two photos"),
-                "seconds_per_year": gr.Slider(0.05, 3, value=0.3, step=0.05, label="Seconds per year of age", visible=False),
-                "hold": gr.Slider(0, 3, value=DEFAULTS["hold"], step=0.1, label="Hold at each photo (seconds)"),
-                "fps": gr.Slider(24, 60, value=DEFAULTS["fps"], step=1, label="Frames per second"),
-                "caption": gr.Radio([("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")], value=DEFAULTS["caption"],
-                                    label="Caption"),  # fmt: skip
-                # Ages beyond the photos (SAM age model): 0 / empty is off.
-                "extend_before": gr.Number(None, label="Imagine younger, down to age", minimum=0, maximum=100,
-                                           info="Faces imagined before the first photo (needs the GPU age model).",
-                                           elem_id="extend-before"),  # fmt: skip
-                "extend_after": gr.Number(None, label="Imagine older, up to age", minimum=0, maximum=100,
-                                          info="Faces imagined after the last photo, e.g. 80.", elem_id="extend-after"),  # fmt: skip
-                "age_photo": gr.Dropdown([("No: use all the photos", "")], value="", label="Age this photo",
-                                         info="A lifespan video imagined from one photo.", elem_id="age-photo"),  # fmt: skip
-                "lifespan_from": gr.Number(5, label="Lifespan from age", minimum=0, maximum=95, elem_id="lifespan-from"),
-                "lifespan_to": gr.Number(80, label="Lifespan to age", minimum=5, maximum=100, elem_id="lifespan-to"),
-                "background": gr.Radio([("Soft backdrop", "soft"), ("Original backgrounds", "original"), ("Plain colour", "colour")],
-                                       value=DEFAULTS["background"], label="Background", elem_id="background",
-                                       info="Soft: one still backdrop in the photos' colours behind the person."),  # fmt: skip
-                "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
-                "formats": gr.CheckboxGroup([("MP4", "mp4"), ("GIF", "gif")], value=["mp4"], label="Format",
-                                            info="The MP4 is always made (it plays in the page)."),  # fmt: skip
-            }
+            controls = settings_controls()  # by name; the render handler reads them by name
             render_btn = gr.Button("Render time-lapse", variant="primary", elem_id="render-btn")
         with gr.Column(scale=3, min_width=320):
             gr.Markdown("### 4 · Time-lapse")
-            video = gr.Video(label="Time-lapse", autoplay=True, loop=True, interactive=False, height=440, elem_id="video")
+            video = gr.Video(
+                label="Time-lapse",
+                autoplay=True,
+                loop=True,
+                interactive=False,
+                height=440,
+                elem_id="video",
+            )
             report = gr.Markdown(elem_id="report")
             downloads = gr.HTML(visible=False, elem_id="downloads")
-            sheet = gr.Image(label="Contact sheet", type="filepath", interactive=False, visible=False, elem_id="sheet")
+            sheet = gr.Image(
+                label="Contact sheet",
+                type="filepath",
+                interactive=False,
+                visible=False,
+                elem_id="sheet",
+            )
 
     # The API: typed functions, documented by their docstrings (see pipeline/webapp/api.py).
-    api.register(api.analyze, "analyze", concurrency_id="analyze", concurrency_limit=ANALYZE_CONCURRENCY)
+    api.register(
+        api.analyze, "analyze", concurrency_id="analyze", concurrency_limit=ANALYZE_CONCURRENCY
+    )
     for endpoint in (api.make_render(render_album), api.make_timelapse(render_album)):
-        api.register(endpoint, endpoint.__name__, concurrency_id="render", concurrency_limit=RENDER_CONCURRENCY)
+        api.register(
+            endpoint,
+            endpoint.__name__,
+            concurrency_id="render",
+            concurrency_limit=RENDER_CONCURRENCY,
+        )
 
     # Page events (private: not part of the API).
     private: dict[str, Any] = {"api_visibility": "private"}
@@ -140,7 +144,9 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
 
     # A new album: previews at once (and a birth date the app filled in is forgotten), then the review.
     for changed in (files.upload, files.delete):
-        then_review(changed(page.new_files, [files, birth, state], [birth, state, review_cards], **private))
+        then_review(
+            changed(page.new_files, [files, birth, state], [birth, state, review_cards], **private)
+        )
     files.clear(page.empty, None, review_outputs, queue=False, **private)
     with photos_column:  # the example album sits under the upload box (first phone screen)
         examples = gr.Examples(
@@ -148,9 +154,23 @@ with gr.Blocks(title="Facial time-lapse", delete_cache=(RETENTION_S, RETENTION_S
             label="Example albums (tap one to try it)", example_labels=[e.label for e in EXAMPLES],
             cache_examples=True, cache_mode="lazy", elem_id="examples", api_visibility="private",
         )  # fmt: skip
-    examples.load_input_event.then(page.example_loaded, [birth, state], [state], queue=False, **private)
-    review_cards.input(page.card_edit, [review_cards, files, birth, state], review_outputs, show_progress="minimal", **analyze_kw)
-    grid.input(page.table_edit, [files, grid, birth, state], review_outputs, show_progress="minimal", **analyze_kw)
+    examples.load_input_event.then(
+        page.example_loaded, [birth, state], [state], queue=False, **private
+    )
+    review_cards.input(
+        page.card_edit,
+        [review_cards, files, birth, state],
+        review_outputs,
+        show_progress="minimal",
+        **analyze_kw,
+    )
+    grid.input(
+        page.table_edit,
+        [files, grid, birth, state],
+        review_outputs,
+        show_progress="minimal",
+        **analyze_kw,
+    )
     gr.on([birth.submit, birth.blur], page.birth_changed, [files, birth, state], review_outputs,
           show_progress="minimal", **analyze_kw)  # fmt: skip
     search_kw = {**private, "concurrency_id": "search", "concurrency_limit": 2}

@@ -28,7 +28,9 @@ def make_album(folder: Path, count: int) -> None:
 
     rng = np.random.default_rng(0)
     faces = [data.astronaut()]
-    hanks = Path(__import__("insightface").__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    hanks = (
+        Path(__import__("insightface").__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    )
     faces.append(np.asarray(Image.open(hanks).convert("RGB")))
     base = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
     scene = Image.fromarray(base).resize((4000, 3000), Image.Resampling.BICUBIC)
@@ -41,11 +43,15 @@ def make_album(folder: Path, count: int) -> None:
             face = face.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         x, y = int(rng.integers(0, 4000 - side)), int(rng.integers(0, 3000 - face.height))
         canvas.paste(face, (x, y))
-        canvas.save(folder / f"IMG_2015{(i % 12) + 1:02d}{(i % 28) + 1:02d}_{i:04d}.jpg", quality=88)
+        canvas.save(
+            folder / f"IMG_2015{(i % 12) + 1:02d}{(i % 28) + 1:02d}_{i:04d}.jpg", quality=88
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--count", type=int, default=24)
     args = ap.parse_args()
 
@@ -72,7 +78,9 @@ def main() -> None:
     print(f"model loading:        {load_s:6.2f} s   (target <= 5 s)")
     print(f"analysis:             {run_s:6.2f} s for {args.count} photos, faces found in {found}")
     print(f"throughput:           {args.count / run_s:6.2f} photos/s   (target >= 2)")
-    print(f"peak RSS:             {peak:6.0f} MB (after model load {rss_before:.0f} MB; target <= 2048 MB)")
+    print(
+        f"peak RSS:             {peak:6.0f} MB (after model load {rss_before:.0f} MB; target <= 2048 MB)"
+    )
     for stage, secs in result.timings.items():
         print(f"  stage {stage:<12} {secs:6.2f} s")
 

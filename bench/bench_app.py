@@ -35,7 +35,9 @@ def make_album(folder: Path, count: int) -> list[str]:
 
     rng = np.random.default_rng(1)
     face = Image.fromarray(data.astronaut())
-    scene = Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).resize((4000, 3000), Image.Resampling.BICUBIC)
+    scene = Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).resize(
+        (4000, 3000), Image.Resampling.BICUBIC
+    )
     paths = []
     for i in range(count):
         canvas = scene.copy()
@@ -88,9 +90,13 @@ def browser_feedback(url: str, photos: list[str]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--count", type=int, default=15)
-    ap.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
+    ap.add_argument(
+        "--browser", action="store_true", help="also time the page in headless Chromium"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
@@ -108,9 +114,13 @@ def main() -> None:
 
         t = time.perf_counter()
         warm = app.service.warm_up()  # as `python app.py` does
-        _, url, _ = app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+        _, url, _ = app.launch(
+            prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
+        )
         client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
-        print(f"app launched in {time.perf_counter() - t:.1f} s; album: {len(photos)} photos 4000x3000, {size_mb:.0f} MB")
+        print(
+            f"app launched in {time.perf_counter() - t:.1f} s; album: {len(photos)} photos 4000x3000, {size_mb:.0f} MB"
+        )
 
         cold, data = timed_analyze(client, photos)
         print(f"first feedback, models warming up meanwhile: {cold:.2f} s "

@@ -105,7 +105,9 @@ def main() -> None:
         t0 = time.perf_counter()
         n = sum(1 for _ in plan.frames(method))
         rate = n / (time.perf_counter() - t0)
-        print(f"renderer frame loop (morph, caption), background {background}: {rate:.0f} frames/s ({n} frames)")
+        print(
+            f"renderer frame loop (morph, caption), background {background}: {rate:.0f} frames/s ({n} frames)"
+        )
 
 
 if __name__ == "__main__":

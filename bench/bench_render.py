@@ -46,7 +46,10 @@ def package_photos() -> dict[str, np.ndarray]:
     spec = importlib.util.find_spec("insightface")
     assert spec and spec.submodule_search_locations
     hanks = Path(spec.submodule_search_locations[0]) / "data" / "images" / "Tom_Hanks_54745.png"
-    photos = {"astronaut": np.ascontiguousarray(data.astronaut()), "hanks": np.asarray(Image.open(hanks).convert("RGB"))}
+    photos = {
+        "astronaut": np.ascontiguousarray(data.astronaut()),
+        "hanks": np.asarray(Image.open(hanks).convert("RGB")),
+    }
     for i, path in enumerate(sorted((ROOT / "assets" / "examples" / "edison").glob("*.png"))):
         photos[f"edison{i + 1}"] = np.asarray(Image.open(path).convert("RGB"))
     return photos
@@ -112,18 +115,27 @@ def morph_speed(size: int, frames: int) -> None:
             for _frame in morph.transition(j, lambdas):
                 pass
         best = max(best, 2 * frames / (time.perf_counter() - t0))
-    print(f"morph method, {size}x{size}, in-between frames only: {best:.0f} frames/s (best of 3, {2 * frames} frames)")
+    print(
+        f"morph method, {size}x{size}, in-between frames only: {best:.0f} frames/s (best of 3, {2 * frames} frames)"
+    )
     for caption in ("age", "none"):
         settings = RenderSettings(size=size, frames_between=frames, caption=caption)
         plan = plan_render(keyframes, settings)
         t0 = time.perf_counter()
         n = sum(1 for _ in plan.frames())
         rate = n / (time.perf_counter() - t0)
-        print(f"renderer frame loop (morph, blend, caption={caption}), {size}x{size}, no encoding: {rate:.0f} frames/s ({n} frames)")
-    cross = plan_render(keyframes, RenderSettings(method="crossfade", size=size, frames_between=frames, caption="none"))
+        print(
+            f"renderer frame loop (morph, blend, caption={caption}), {size}x{size}, no encoding: {rate:.0f} frames/s ({n} frames)"
+        )
+    cross = plan_render(
+        keyframes,
+        RenderSettings(method="crossfade", size=size, frames_between=frames, caption="none"),
+    )
     t0 = time.perf_counter()
     n = sum(1 for _ in cross.frames())
-    print(f"crossfade frame loop, {size}x{size}, no encoding: {n / (time.perf_counter() - t0):.0f} frames/s")
+    print(
+        f"crossfade frame loop, {size}x{size}, no encoding: {n / (time.perf_counter() - t0):.0f} frames/s"
+    )
 
 
 def _run_cli(args: list[str]) -> tuple[float, int, dict]:
@@ -136,7 +148,9 @@ def _run_cli(args: list[str]) -> tuple[float, int, dict]:
         "sys.exit(rc)\n"
     )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"render failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -149,7 +163,17 @@ def end_to_end(work: Path) -> None:
     album = twelve_photo_album(work / "album")
     edits = work / "edits.json"
     common = ["render", str(album), "--edits", str(edits), "--size", "512", "--quiet"]
-    wall, rss, report = _run_cli([*common, "-o", str(work / "album.mp4"), "--frames-between", "24", "--report", str(work / "r24.json")])
+    wall, rss, report = _run_cli(
+        [
+            *common,
+            "-o",
+            str(work / "album.mp4"),
+            "--frames-between",
+            "24",
+            "--report",
+            str(work / "r24.json"),
+        ]
+    )
     t = report["timings"]
     a = report["analysis_timings"]
     print(
@@ -158,8 +182,28 @@ def end_to_end(work: Path) -> None:
         f"analysis {sum(a.values()):.1f} s incl. model loading {a.get('load_models', 0):.1f} s; "
         f"frames {t['frames']:.1f} s, encoder wait {t['encode_wait']:.1f} s, render total {t['total']:.1f} s)"
     )
-    short = _run_cli([*common, "-o", str(work / "short.mp4"), "--frames-between", "6", "--report", str(work / "r6.json")])
-    long = _run_cli([*common, "-o", str(work / "long.mp4"), "--frames-between", "120", "--report", str(work / "r120.json")])
+    short = _run_cli(
+        [
+            *common,
+            "-o",
+            str(work / "short.mp4"),
+            "--frames-between",
+            "6",
+            "--report",
+            str(work / "r6.json"),
+        ]
+    )
+    long = _run_cli(
+        [
+            *common,
+            "-o",
+            str(work / "long.mp4"),
+            "--frames-between",
+            "120",
+            "--report",
+            str(work / "r120.json"),
+        ]
+    )
     print(
         f"peak RSS, short video ({short[2]['frame_count']} frames): {short[1] / 1024:.0f} MiB; "
         f"long video ({long[2]['frame_count']} frames, {long[2]['duration']:.0f} s): {long[1] / 1024:.0f} MiB "
@@ -169,13 +213,19 @@ def end_to_end(work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--frames", type=int, default=96, help="frames per transition for the speed test")
+    parser.add_argument(
+        "--frames", type=int, default=96, help="frames per transition for the speed test"
+    )
     parser.add_argument("--skip-e2e", action="store_true", help="only the morph speed test")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads, load average {load}")
+    print(
+        f"machine: {os.cpu_count()} cores, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads, load average {load}"
+    )
     morph_speed(args.size, args.frames)
     if not args.skip_e2e:
         with tempfile.TemporaryDirectory(prefix="bench-render-") as work:

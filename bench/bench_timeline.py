@@ -44,7 +44,9 @@ BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
 
 def series(person: str) -> list[tuple[Path, float]]:
     labels = json.loads((AGES / "labels.json").read_text())["photos"]
-    return sorted((AGES / k, float(v["age"])) for k, v in labels.items() if k.startswith(f"fgnet_{person}/"))
+    return sorted(
+        (AGES / k, float(v["age"])) for k, v in labels.items() if k.startswith(f"fgnet_{person}/")
+    )
 
 
 def build(folder: Path, person: str, *, dated: bool, seed: int = 0) -> dict[str, float]:
@@ -79,7 +81,9 @@ def rho(analysis: Analysis, truth: dict[str, float]) -> tuple[float, float, int]
     )
 
 
-def subsets(analysis: Analysis, truth: dict[str, float], count: int, seed: int) -> tuple[list[float], list[float]]:
+def subsets(
+    analysis: Analysis, truth: dict[str, float], count: int, seed: int
+) -> tuple[list[float], list[float]]:
     """Spearman (order, raw estimates) over random sub-albums of 6 photos or more
     (the sub-albums share the photo records: each finalize rewrites them)."""
     rng = np.random.default_rng(seed)
@@ -143,7 +147,9 @@ def main() -> None:
             truth = build(root / f"undated_{person}", person, dated=False, seed=int(person))
             a = analyze(root / f"undated_{person}")
             o, r, n = rho(a, truth)
-            print(f"FG-NET {person} undated, {n} photos: order vs true ages Spearman {o:.3f} (raw estimates {r:.3f})")
+            print(
+                f"FG-NET {person} undated, {n} photos: order vs true ages Spearman {o:.3f} (raw estimates {r:.3f})"
+            )
             flagged = [p.file for p in a.photos if p.recommended_remove]
             print(f"  same person flagged as someone else: {len(flagged)} of {len(a.photos)}")
             ours, raw = subsets(a, truth, args.subsets, int(person))
@@ -167,7 +173,11 @@ def main() -> None:
 
         mixed = root / "mixed"
         truth = build(mixed, "002", dated=False, seed=5)
-        images = Path(importlib.util.find_spec("insightface").submodule_search_locations[0]) / "data" / "images"
+        images = (
+            Path(importlib.util.find_spec("insightface").submodule_search_locations[0])
+            / "data"
+            / "images"
+        )
         strangers = ["stranger_hanks.png", "stranger_group.jpg", "stranger_astronaut.png"]
         shutil.copyfile(images / "Tom_Hanks_54745.png", mixed / strangers[0])
         shutil.copyfile(images / "t1.jpg", mixed / strangers[1])
@@ -192,7 +202,9 @@ def main() -> None:
 
     for n in (100, 1000):
         seconds, r = time_ordering(n)
-        print(f"ordering {n} photos (identity check + timeline): {seconds * 1000:.0f} ms, Spearman {r:.3f}")
+        print(
+            f"ordering {n} photos (identity check + timeline): {seconds * 1000:.0f} ms, Spearman {r:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def check_precision(models, wplus: torch.Tensor) -> list[str]:
                 f"(limit {mean_lim}) -> {'ok' if ok else 'FAILED'}"
             )
             if not ok:
-                failures.append(f"{name} synthesis differs from fp32 (finite={finite}, max {max_err:.3f})")
+                failures.append(
+                    f"{name} synthesis differs from fp32 (finite={finite}, max {max_err:.3f})"
+                )
     return failures
 
 
@@ -125,7 +127,11 @@ def save_checkpoint(models, path: Path) -> None:
     state = {f"encoder.{k}": v.cpu() for k, v in models.encoder.state_dict().items()}
     state.update({f"decoder.{k}": v.cpu() for k, v in models.generator.state_dict().items()})
     torch.save(
-        {"state_dict": state, "latent_avg": models.latent_avg.cpu(), "opts": {"encoder_type": "Encoder4Editing"}},
+        {
+            "state_dict": state,
+            "latent_avg": models.latent_avg.cpu(),
+            "opts": {"encoder_type": "Encoder4Editing"},
+        },
         path,
     )
 
@@ -141,7 +147,9 @@ def check_duration(workdir: Path, frames_between: int) -> list[str]:
     album = ROOT / "assets" / "examples" / "edison"
     t = time.perf_counter()
     analysis = analyze(album, size=1024)
-    print(f"analysis of the Edison album at 1024 px (CPU, outside the window): {time.perf_counter() - t:.1f} s")
+    print(
+        f"analysis of the Edison album at 1024 px (CPU, outside the window): {time.perf_counter() - t:.1f} s"
+    )
     settings = RenderSettings(method="stylegan", size=1024, frames_between=frames_between)
     failures = []
     for run in ("cold", "warm"):
@@ -169,11 +177,19 @@ def check_duration(workdir: Path, frames_between: int) -> list[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--frames", type=int, default=48, help="frames per speed run (default 48)")
-    ap.add_argument("--faces", type=int, default=16, help="faces per encoder speed run (default 16)")
-    ap.add_argument("--frames-between", type=int, default=24, help="frames per transition in the render check")
-    ap.add_argument("--keep", type=Path, default=None, help="keep the checkpoint and renders in this folder")
+    ap.add_argument(
+        "--faces", type=int, default=16, help="faces per encoder speed run (default 16)"
+    )
+    ap.add_argument(
+        "--frames-between", type=int, default=24, help="frames per transition in the render check"
+    )
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="keep the checkpoint and renders in this folder"
+    )
     args = ap.parse_args()
 
     if not torch.cuda.is_available():
@@ -187,7 +203,9 @@ def main() -> int:
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 reference without TF32 rounding
     torch.backends.cudnn.allow_tf32 = False
     start = time.perf_counter()
-    print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; CUDA {torch.version.cuda}")
+    print(
+        f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; CUDA {torch.version.cuda}"
+    )
     t = time.perf_counter()
     models = {name: recipe_models("cuda", encoder=name) for name in ("e4e", "psp")}
     print(f"built 1024 px generator + e4e + pSp encoders (recipe): {time.perf_counter() - t:.1f} s; "
@@ -207,7 +225,9 @@ def main() -> int:
         ckpt = workdir / "e4e_recipe.pt"
         t = time.perf_counter()
         save_checkpoint(models["e4e"], ckpt)
-        print(f"saved the recipe checkpoint ({ckpt.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"saved the recipe checkpoint ({ckpt.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t:.1f} s"
+        )
         del models
         torch.cuda.empty_cache()
         os.environ["TIMELAPSE_E4E_PATH"] = str(ckpt)
@@ -218,7 +238,10 @@ def main() -> int:
           f"total {time.perf_counter() - start:.0f} s")  # fmt: skip
     for failure in failures:
         print(f"FAILED: {failure}")
-    print("gpu_check: " + ("all checks passed" if not failures else f"{len(failures)} check(s) failed"))
+    print(
+        "gpu_check: "
+        + ("all checks passed" if not failures else f"{len(failures)} check(s) failed")
+    )
     return 1 if failures else 0
 
 

@@ -158,7 +158,9 @@ def scan(
     return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
 
 
-def _apply_scan(rec: PhotoRecord, found: scan_ops.PhotoScan, meta: dict[str, Any], state: ScanState) -> None:
+def _apply_scan(
+    rec: PhotoRecord, found: scan_ops.PhotoScan, meta: dict[str, Any], state: ScanState
+) -> None:
     """Fill a record from its photo's scan: size, hash, date, faces, the crop and age of face 0."""
     rec.sha256 = found.sha256
     rec.width, rec.height = found.width, found.height
@@ -181,7 +183,9 @@ def _apply_scan(rec: PhotoRecord, found: scan_ops.PhotoScan, meta: dict[str, Any
     state.date_precision[rec.file] = precision if rec.date else ""
 
     # Copies: finalize adds flags and reasons to the records' faces, never to the scan's.
-    rec.faces = [dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces]
+    rec.faces = [
+        dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces
+    ]
     if not rec.faces:
         rec.status = "no_face"
         rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
@@ -241,7 +245,9 @@ def finalize(
         ok, state.matched, birth=analysis.birth_date,
         chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
     )  # fmt: skip
-    keep_best_copies(analysis.photos, {p.file: p.aligned for p in analysis.photos if p.aligned is not None})
+    keep_best_copies(
+        analysis.photos, {p.file: p.aligned for p in analysis.photos if p.aligned is not None}
+    )
     for p in analysis.photos:
         _flag(p, edits, state, len(ok), limit)
     analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
@@ -286,10 +292,16 @@ def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
         key = (p.file, p.chosen_face)
         p.aligned, p.aligned_landmarks = state.crops.get(key, (None, None))
         p.age_estimate = state.ages.get(key)
-    scanned = state.scan_dates.setdefault(p.file, (p.date, p.date_source, state.date_precision.get(p.file, "")))
-    p.date, p.date_source, precision = (edit.date, "edit", "day") if edit.date is not None else scanned
+    scanned = state.scan_dates.setdefault(
+        p.file, (p.date, p.date_source, state.date_precision.get(p.file, ""))
+    )
+    p.date, p.date_source, precision = (
+        (edit.date, "edit", "day") if edit.date is not None else scanned
+    )
     p.date_precision = precision if p.date else ""
-    p.age, p.age_source, p.order_source = (edit.age, "edit", "edit") if edit.age is not None else (None, None, None)
+    p.age, p.age_source, p.order_source = (
+        (edit.age, "edit", "edit") if edit.age is not None else (None, None, None)
+    )
 
 
 def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: float | None) -> None:
@@ -301,7 +313,11 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
         reasons.append(p.message or p.status)
     elif p.chosen_face is not None:
         if not state.matched.get(p.file, True) and n_ok > 1:
-            how = "the photos of similar age" if limit is not None else "the person seen in most photos"
+            how = (
+                "the photos of similar age"
+                if limit is not None
+                else "the person seen in most photos"
+            )
             reasons.append(
                 f"probably another person: the face is far from {how} (distance {p.identity_distance:.2f}, "
                 f"limit {limit if limit is not None else IDENTITY_THRESHOLD:.2f}); keep it only if it is them"

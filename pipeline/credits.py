@@ -50,7 +50,9 @@ def credits_json(analysis: Analysis) -> list[dict[str, Any]]:
     return [{"file": f, **{k: c.get(k) for k in CREDIT_KEYS}} for f, c in used_credits(analysis)]
 
 
-def write_credits(entries: Iterable[Entry], path: Path, heading: str = "Photos used in this video:") -> Path | None:
+def write_credits(
+    entries: Iterable[Entry], path: Path, heading: str = "Photos used in this video:"
+) -> Path | None:
     """Write `credits_text` to `path`; None (nothing written) when no photo has credits."""
     text = credits_text(entries, heading)
     if not text:

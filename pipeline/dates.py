@@ -21,11 +21,15 @@ EARLIEST_EXIF = dt.date(1900, 1, 1)
 # A scanned print may carry any year since photography began.
 EARLIEST_FILENAME = dt.date(1826, 1, 1)
 # Camera counters ("IMG_1987.jpg", "DSC01990.JPG") look like years but are not.
-_COUNTER = re.compile(r"^(img|dsc|dscn|dscf|_mg|mvi|gopr|dji|p|pict|sam|cimg|imag|photo|pic)[ _-]?\d{3,}$", re.I)
+_COUNTER = re.compile(
+    r"^(img|dsc|dscn|dscf|_mg|mvi|gopr|dji|p|pict|sam|cimg|imag|photo|pic)[ _-]?\d{3,}$", re.I
+)
 
 # Digits that are not part of a longer number.
 _YMD_SEP = re.compile(r"(?<!\d)(\d{4})[-_.](\d{1,2})[-_.](\d{1,2})(?!\d)")
-_YMD_PACKED = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)|(?<!\d)(\d{4})(\d{2})(\d{2})[_-]\d{6}")
+_YMD_PACKED = re.compile(
+    r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)|(?<!\d)(\d{4})(\d{2})(\d{2})[_-]\d{6}"
+)
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
@@ -126,7 +130,9 @@ def parse_date(text: str, what: str = "date") -> dt.date:
             return dt.date(int(s), 7, 1)
         return dt.date.fromisoformat(s[:10])
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2014-05-24.") from None
+        raise UsageError(
+            f"{what} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2014-05-24."
+        ) from None
 
 
 def age_between(birth: dt.date, date: dt.date) -> float:

@@ -33,7 +33,9 @@ def signature(image: np.ndarray) -> Signature:
     # Two steps: a cheap shrink of a big photo first, then an area average.
     if max(h, w) > 1024:
         f = 1024 / max(h, w)
-        image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA
+        )
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     small = cv2.resize(grey, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
     # Normalise brightness/contrast a little so a re-save with another gamma still matches.
@@ -67,7 +69,9 @@ def colourfulness(image: np.ndarray | None) -> float:
     """Mean chroma of an RGB image in grey levels (about 0 for black and white, 10+ for colour)."""
     if image is None or image.ndim != 3 or image.shape[2] < 3:
         return 0.0
-    small = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64), :3].astype(np.int16)
+    small = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64), :3].astype(
+        np.int16
+    )
     r, g, b = small[..., 0], small[..., 1], small[..., 2]
     return float((np.abs(r - g) + np.abs(g - b)).mean() / 2)
 
@@ -76,7 +80,9 @@ def colourfulness(image: np.ndarray | None) -> float:
 _COLOUR = 4.0
 
 
-def keep_best_copies(photos: list[PhotoRecord], images: dict[str, np.ndarray] | None = None) -> None:
+def keep_best_copies(
+    photos: list[PhotoRecord], images: dict[str, np.ndarray] | None = None
+) -> None:
     """Point every copy of a duplicated photo at the best copy, which is kept.
 
     Copies are the groups linked by `duplicate_of` (as the scan found them, or
@@ -89,7 +95,11 @@ def keep_best_copies(photos: list[PhotoRecord], images: dict[str, np.ndarray] | 
         images (dict | None): per file, an RGB view of the photo (e.g. the aligned
             face crop) to judge colour by; default each photo's `aligned` crop.
     """
-    images = images if images is not None else {p.file: p.aligned for p in photos if p.aligned is not None}
+    images = (
+        images
+        if images is not None
+        else {p.file: p.aligned for p in photos if p.aligned is not None}
+    )
     parent: dict[str, str] = {}
 
     def root(name: str) -> str:

@@ -72,7 +72,9 @@ def load_edits(path: str | Path) -> Edits:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"Edits file {p.name}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        raise UsageError(
+            f"Edits file {p.name}: not valid JSON ({exc.msg} at line {exc.lineno})."
+        ) from None
     return parse_json(data, p.name)
 
 
@@ -129,7 +131,9 @@ def parse_row(row: dict[str, Any], where: str) -> PhotoEdit:
         try:
             age = float(row["age"])
         except (TypeError, ValueError):
-            raise UsageError(f"{where}: age must be a number of years, not {row['age']!r}.") from None
+            raise UsageError(
+                f"{where}: age must be a number of years, not {row['age']!r}."
+            ) from None
         if not math.isfinite(age) or not 0 <= age <= 130:
             raise UsageError(f"{where}: age {age} is out of range; use years between 0 and 130.")
         e.age = age
@@ -137,7 +141,9 @@ def parse_row(row: dict[str, Any], where: str) -> PhotoEdit:
         try:
             e.face = int(row["face"])
         except (TypeError, ValueError):
-            raise UsageError(f"{where}: face must be the face number (0 = first face), not {row['face']!r}.") from None
+            raise UsageError(
+                f"{where}: face must be the face number (0 = first face), not {row['face']!r}."
+            ) from None
         if e.face < 0:
             raise UsageError(f"{where}: face numbers start at 0.")
     if row.get("date") not in (None, ""):

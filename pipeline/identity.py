@@ -238,7 +238,12 @@ def check_through_time(
         if np.array_equal(grown, member):
             break
         member = grown
-    log.info("age-aware identity check: %d of %d faces match (limit %.3f)", int(result.matched.sum()), len(x), result.limit)
+    log.info(
+        "age-aware identity check: %d of %d faces match (limit %.3f)",
+        int(result.matched.sum()),
+        len(x),
+        result.limit,
+    )
     return result
 
 

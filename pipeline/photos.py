@@ -137,7 +137,9 @@ def collect_sources(sources: str | Path | Iterable[Any]) -> list[PhotoSource]:
         elif isinstance(item, (np.ndarray, Image.Image, bytes)):
             out.append(PhotoSource(name=f"image_{i + 1:03d}", data=item))
         else:
-            raise UsageError(f"Item {i + 1} of the album is a {type(item).__name__}; expected a file path or an image.")
+            raise UsageError(
+                f"Item {i + 1} of the album is a {type(item).__name__}; expected a file path or an image."
+            )
     return _unique_names(out)
 
 
@@ -171,20 +173,33 @@ def load_photo(
     name = source.name
     if isinstance(source.data, np.ndarray):
         image = to_rgb8_array(source.data, name)
-        return LoadedPhoto(source, image, hashlib.sha256(image.tobytes()).hexdigest(), None, "array")
+        return LoadedPhoto(
+            source, image, hashlib.sha256(image.tobytes()).hexdigest(), None, "array"
+        )
     if isinstance(source.data, Image.Image):
         _check_pixels(source.data.size, name, max_pixels)
         image = to_rgb8(ImageOps.exif_transpose(source.data) or source.data, name)
-        return LoadedPhoto(source, image, hashlib.sha256(image.tobytes()).hexdigest(), None, source.data.format or "PIL")
+        return LoadedPhoto(
+            source,
+            image,
+            hashlib.sha256(image.tobytes()).hexdigest(),
+            None,
+            source.data.format or "PIL",
+        )
 
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
         raise BadImageError("unreadable", f"{name}: file not found.") from None
     except OSError as exc:
-        raise BadImageError("unreadable", f"{name}: cannot be read ({exc.strerror or exc}); check the file's permissions.") from None
+        raise BadImageError(
+            "unreadable",
+            f"{name}: cannot be read ({exc.strerror or exc}); check the file's permissions.",
+        ) from None
     if not raw:
-        raise BadImageError("empty", f"{name}: the file is empty (0 bytes); upload the photo again.")
+        raise BadImageError(
+            "empty", f"{name}: the file is empty (0 bytes); upload the photo again."
+        )
     digest = hashlib.sha256(raw).hexdigest()
     try:
         with warnings.catch_warnings():
@@ -214,9 +229,12 @@ def load_photo(
         text = str(exc).lower()
         if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError):
             raise BadImageError(
-                "truncated", f"{name}: the image data is cut short (incomplete download or copy); upload the full file again."
+                "truncated",
+                f"{name}: the image data is cut short (incomplete download or copy); upload the full file again.",
             ) from None
-        raise BadImageError("unreadable", f"{name}: the image is damaged and cannot be decoded ({exc}).") from None
+        raise BadImageError(
+            "unreadable", f"{name}: the image is damaged and cannot be decoded ({exc})."
+        ) from None
     image = to_rgb8(img, name)
     full_size = None if tuple(image.shape[1::-1]) == tuple(full) else (int(full[0]), int(full[1]))
     return LoadedPhoto(source, image, digest, exif if len(exif) else None, fmt, full_size)
@@ -257,7 +275,9 @@ def to_rgb8_array(arr: np.ndarray, name: str = "image") -> np.ndarray:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] == 0 or a.shape[1] == 0:
-        raise BadImageError("unreadable", f"{name}: an image array must be HxW, HxWx3 or HxWx4, not {a.shape}.")
+        raise BadImageError(
+            "unreadable", f"{name}: an image array must be HxW, HxWx3 or HxWx4, not {a.shape}."
+        )
     if a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating):
             hi = 1.0 if np.nanmax(a) <= 1.0 else 255.0
@@ -288,5 +308,3 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 def thumbnail(image: np.ndarray, side: int = 256) -> np.ndarray:
     """A small copy for galleries and duplicate checks."""
     return downscale(image, side)[0]
-
-

@@ -66,7 +66,13 @@ class TqdmProgress:
         if stage != self._stage:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=100, desc=stage, file=sys.stderr, leave=True, bar_format="{desc:<16} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+            self._bar = tqdm(
+                total=100,
+                desc=stage,
+                file=sys.stderr,
+                leave=True,
+                bar_format="{desc:<16} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+            )
         assert self._bar is not None
         self._bar.n = round(clamp_fraction(fraction) * 100)
         self._bar.refresh()

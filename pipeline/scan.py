@@ -67,6 +67,7 @@ DECODE_SIDE = 1280
 # Below this many photos to scan, worker processes cost more than they save.
 MIN_PARALLEL = 4
 
+
 @dataclass(frozen=True)
 class ScanSettings:
     """Everything that changes what a scan finds (part of the cache key).

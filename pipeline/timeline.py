@@ -125,10 +125,17 @@ def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, se
         return None, set()
     fit = fit_birth([decimal_year(p.date) - float(p.age_estimate) for p in used])  # type: ignore[arg-type]
     estimate = BirthEstimate(
-        date=from_decimal_year(fit.centre), n_photos=int(fit.inliers.sum()), uncertainty_years=fit.uncertainty
+        date=from_decimal_year(fit.centre),
+        n_photos=int(fit.inliers.sum()),
+        uncertainty_years=fit.uncertainty,
     )
     outliers = {p.file for p, bad in zip(used, fit.outliers) if bad}
-    log.info("birth date inferred: %s from %d photos (+- %.1f y)", estimate.date, estimate.n_photos, fit.uncertainty)
+    log.info(
+        "birth date inferred: %s from %d photos (+- %.1f y)",
+        estimate.date,
+        estimate.n_photos,
+        fit.uncertainty,
+    )
     return estimate, outliers
 
 
@@ -243,7 +250,9 @@ def check_identity(
     return result.limit
 
 
-def place_photos(photos: Sequence[PhotoRecord], *, birth_date: dt.date | None) -> BirthEstimate | None:
+def place_photos(
+    photos: Sequence[PhotoRecord], *, birth_date: dt.date | None
+) -> BirthEstimate | None:
     """Give every placeable photo its timeline age, `age_source` and `order_source`.
 
     Expects `age_estimate`, `date`, `date_precision`, `include` and any edited
@@ -286,7 +295,9 @@ def place_photos(photos: Sequence[PhotoRecord], *, birth_date: dt.date | None) -
                 p.order_source = "edit" if p.date_source == "edit" else "date"
                 continue
         undated.append(p)
-    _place_undated(undated, [p for p in evidence if p.age is not None], given=birth_date is not None)
+    _place_undated(
+        undated, [p for p in evidence if p.age is not None], given=birth_date is not None
+    )
     return estimate
 
 
@@ -325,14 +336,18 @@ def _place_undated(undated: list[PhotoRecord], placed: list[PhotoRecord], *, giv
     nodes = graph_free + graph_fixed
     if len(graph_free) >= 1 and len(nodes) >= _MIN_GRAPH:
         desc = np.stack([_descriptor(p) for p in nodes])  # type: ignore[misc]
-        est = np.array([float(p.age_estimate) + offset if p.age_estimate is not None else 0.0 for p in nodes])
+        est = np.array(
+            [float(p.age_estimate) + offset if p.age_estimate is not None else 0.0 for p in nodes]
+        )
         fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
         ages = likeness_ages(desc, est, fixed)[: len(graph_free)]
         if not graph_fixed:
             # Smoothing shrinks the ages towards each other; with no dated photo
             # to hold the scale, keep the album's spread of estimates: the k-th
             # photo along the timeline gets the k-th smallest estimate.
-            ages = np.sort(est[: len(graph_free)])[np.argsort(np.argsort(ages, kind="stable"), kind="stable")]
+            ages = np.sort(est[: len(graph_free)])[
+                np.argsort(np.argsort(ages, kind="stable"), kind="stable")
+            ]
         for p, age in zip(graph_free, ages):
             p.age, p.age_source, p.order_source = max(0.0, float(age)), "estimate", "likeness"
     for p in todo:

@@ -166,7 +166,9 @@ class PhotoRecord:
             "identity_distance": None
             if self.identity_distance is None
             else round(float(self.identity_distance), 4),
-            "identity_limit": None if self.identity_limit is None else round(float(self.identity_limit), 4),
+            "identity_limit": None
+            if self.identity_limit is None
+            else round(float(self.identity_limit), 4),
             "recommended_remove": bool(self.recommended_remove),
             "reason": self.reason,
             "warnings": list(self.warnings),
@@ -176,7 +178,9 @@ class PhotoRecord:
             "date_precision": self.date_precision or None,
             "age": None if self.age is None else round(float(self.age), 2),
             "age_source": self.age_source,
-            "age_estimate": None if self.age_estimate is None else round(float(self.age_estimate), 1),
+            "age_estimate": None
+            if self.age_estimate is None
+            else round(float(self.age_estimate), 1),
             "order_source": self.order_source,
             "include": bool(self.include),
             "order": self.order,
@@ -245,7 +249,9 @@ class Analysis:
         `needs_age_model`: one photo would do with the SAM age model, unavailable here.
         """
         with_face = sum(1 for p in self.photos if p.aligned is not None)
-        left_out = [(p.file, p.reason) for p in self.photos if p.aligned is not None and not p.usable]
+        left_out = [
+            (p.file, p.reason) for p in self.photos if p.aligned is not None and not p.usable
+        ]
         return NotEnoughPhotosError(
             len(self.usable), len(self.photos), needed=needed, with_face=with_face, left_out=left_out,
             needs_age_model=needs_age_model,

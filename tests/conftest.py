@@ -58,7 +58,9 @@ def edison(edison_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def portrait_faces(astronaut: np.ndarray, hanks: np.ndarray, group: np.ndarray, edison_dir: Path) -> PortraitFaces:
+def portrait_faces(
+    astronaut: np.ndarray, hanks: np.ndarray, group: np.ndarray, edison_dir: Path
+) -> PortraitFaces:
     """Detected faces and aligned crops of the test photos, each computed once per session.
 
     Names: ``astronaut``, ``hanks``, ``group`` and the Edison portraits by file stem.

@@ -20,7 +20,13 @@ pytestmark = pytest.mark.slow  # whole albums through the real models
 BIRTH = dt.date(1990, 6, 1)
 
 
-def _save(path: Path, img: np.ndarray | Image.Image, *, date: str | None = None, orientation: int | None = None) -> None:
+def _save(
+    path: Path,
+    img: np.ndarray | Image.Image,
+    *,
+    date: str | None = None,
+    orientation: int | None = None,
+) -> None:
     im = img if isinstance(img, Image.Image) else Image.fromarray(img)
     exif = Image.Exif()
     if date:
@@ -36,10 +42,16 @@ def _save(path: Path, img: np.ndarray | Image.Image, *, date: str | None = None,
 def _rotated(img: np.ndarray, degrees: float, scale: float) -> np.ndarray:
     im = Image.fromarray(img)
     im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
-    return np.asarray(im.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
+    return np.asarray(
+        im.rotate(
+            degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)
+        )
+    )
 
 
-def _paste(background: np.ndarray, face: np.ndarray, where: tuple[int, int], side: int) -> np.ndarray:
+def _paste(
+    background: np.ndarray, face: np.ndarray, where: tuple[int, int], side: int
+) -> np.ndarray:
     out = Image.fromarray(background).copy()
     out.paste(Image.fromarray(face).resize((side, side), Image.Resampling.LANCZOS), where)
     return np.asarray(out)
@@ -56,7 +68,10 @@ def album(tmp_path_factory, astronaut, hanks, group) -> Path:
     big_hanks = np.asarray(Image.fromarray(hanks).resize((hanks.shape[1] * 2, hanks.shape[0] * 2)))
     _save(d / "a_hanks_1.jpg", big_hanks)
     _save(d / "a_hanks_2.jpg", hanks[:, ::-1].copy())
-    _save(d / "a_hanks_3.png", np.asarray(ImageEnhance.Brightness(Image.fromarray(hanks[10:, 10:])).enhance(1.3)))
+    _save(
+        d / "a_hanks_3.png",
+        np.asarray(ImageEnhance.Brightness(Image.fromarray(hanks[10:, 10:])).enhance(1.3)),
+    )
     _save(d / "astro_1.jpg", astronaut, date="2010:06:01 12:00:00")
     _save(d / "astro_1_copy.jpg", _reencode(astronaut, 70))
     # Stored sideways with an EXIF orientation tag: only readable upright if the tag is honoured.
@@ -64,7 +79,10 @@ def album(tmp_path_factory, astronaut, hanks, group) -> Path:
     _save(d / "astro_2.jpg", np.asarray(Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)),
           date="2012:06:01 12:00:00", orientation=6)  # fmt: skip
     _save(d / "IMG_20140524_101010.jpg", _rotated(astronaut, 15, 0.8))
-    _save(d / "astro_4.png", np.asarray(ImageEnhance.Contrast(Image.fromarray(astronaut[30:480, 20:470])).enhance(0.8)))
+    _save(
+        d / "astro_4.png",
+        np.asarray(ImageEnhance.Contrast(Image.fromarray(astronaut[30:480, 20:470])).enhance(0.8)),
+    )
     _save(d / "group_1.jpg", group)
     _save(d / "group_2.jpg", group[:, ::-1].copy())
     _save(d / "group_with_astro.jpg", _paste(group, astronaut[20:300, 120:400], (0, 0), 300))
@@ -108,7 +126,13 @@ def test_bad_files_get_their_own_status(result) -> None:
 
 def test_target_is_the_person_in_most_photos(result) -> None:
     by = _by_name(result)
-    astro = ["astro_1.jpg", "astro_2.jpg", "IMG_20140524_101010.jpg", "astro_4.png", "group_with_astro.jpg"]
+    astro = [
+        "astro_1.jpg",
+        "astro_2.jpg",
+        "IMG_20140524_101010.jpg",
+        "astro_4.png",
+        "group_with_astro.jpg",
+    ]
     for name in astro:
         p = by[name]
         assert p.status == "ok" and "another person" not in p.reason, (name, p.reason)
@@ -157,7 +181,13 @@ def test_order_by_age(result) -> None:
     assert [p.order for p in usable] == list(range(len(usable)))
     ages = [p.age for p in usable]
     assert ages == sorted(ages)
-    assert {p.file for p in usable} == {"astro_1.jpg", "astro_2.jpg", "IMG_20140524_101010.jpg", "astro_4.png", "group_with_astro.jpg"}
+    assert {p.file for p in usable} == {
+        "astro_1.jpg",
+        "astro_2.jpg",
+        "IMG_20140524_101010.jpg",
+        "astro_4.png",
+        "group_with_astro.jpg",
+    }
     assert result.photos[: len(usable)] == usable  # included photos first
     assert all(p.aligned.shape == (512, 512, 3) for p in usable)
 
@@ -175,7 +205,11 @@ def test_edits_win_and_refinalize_is_cheap(result) -> None:
     )
     finalize(result, birth_date=BIRTH, edits=edits)
     by = _by_name(result)
-    assert by["a_hanks_1.jpg"].include and by["a_hanks_1.jpg"].age == 5.0 and by["a_hanks_1.jpg"].age_source == "edit"
+    assert (
+        by["a_hanks_1.jpg"].include
+        and by["a_hanks_1.jpg"].age == 5.0
+        and by["a_hanks_1.jpg"].age_source == "edit"
+    )
     assert by["a_hanks_1.jpg"].recommended_remove  # still flagged, but kept by the user
     assert not by["astro_4.png"].include
     assert by["group_with_astro.jpg"].chosen_face == other

@@ -16,18 +16,29 @@ pytestmark = pytest.mark.slow  # the CLI end to end
 
 def test_analyze_by_name(wikimedia: WikimediaReplay, tmp_path: Path) -> None:
     out = tmp_path / "edison.json"
-    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--json", str(out), "--quiet"]) == 0
+    assert (
+        main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--json", str(out), "--quiet"])
+        == 0
+    )
     data = json.loads(out.read_text())
     assert data["birth_date"] == "1847-02-11"  # from Wikidata
     photos = data["photos"]
     assert len(photos) >= 3
-    assert all(p["credits"] and p["credits"]["licence"] and p["credits"]["page_url"].startswith("https://commons.wikimedia.org/") for p in photos)
+    assert all(
+        p["credits"]
+        and p["credits"]["licence"]
+        and p["credits"]["page_url"].startswith("https://commons.wikimedia.org/")
+        for p in photos
+    )
     born = dt.date(1847, 2, 11)
     dated = [p for p in photos if p["date"]]
     assert len(dated) >= 3, photos
     for p in dated:
         # Dates come from Commons (not the scan date in the file's EXIF) and give ages.
-        assert p["date_source"] in ("metadata", "exif", "filename") and p["age_source"] in ("date", "year")
+        assert p["date_source"] in ("metadata", "exif", "filename") and p["age_source"] in (
+            "date",
+            "year",
+        )
         years = (dt.date.fromisoformat(p["date"]) - born).days / 365.25
         assert p["age"] == pytest.approx(years, abs=0.02) and 0 < p["age"] < 85
 
@@ -43,9 +54,25 @@ def test_render_by_name_writes_credits(wikimedia: WikimediaReplay, tmp_path: Pat
     # The recorded bodies show two people: as a user would, look at the analysis,
     # then keep every photo with a face through an edits file.
     listing = tmp_path / "a.json"
-    assert main(["analyze", "--name", "Thomas Edison", "--limit", "6", "--json", str(listing), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "--name",
+                "Thomas Edison",
+                "--limit",
+                "6",
+                "--json",
+                str(listing),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(listing.read_text())["photos"]
-    edits.write_text(json.dumps({"photos": [{"file": r["file"], "include": True} for r in rows if r["faces"]]}))
+    edits.write_text(
+        json.dumps({"photos": [{"file": r["file"], "include": True} for r in rows if r["faces"]]})
+    )
     rc = main(["render", "--name", "Thomas Edison", "--limit", "6", "--size", "256", "-o", str(video),
                "--edits", str(edits), "--frames-between", "4", "--quiet"])  # fmt: skip
     assert rc == 0 and video.stat().st_size > 0

@@ -88,7 +88,9 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
     assert set(info["named_endpoints"]) == ENDPOINTS  # page events are private
     assert not info["unnamed_endpoints"]
     endpoints = info["named_endpoints"]
-    params = {name: {p["parameter_name"]: p for p in ep["parameters"]} for name, ep in endpoints.items()}
+    params = {
+        name: {p["parameter_name"]: p for p in ep["parameters"]} for name, ep in endpoints.items()
+    }
     assert list(params["/analyze"]) == ["files", "birth_date", "name", "limit"]
     assert list(params["/render"]) == [
         "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
@@ -100,16 +102,32 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
     ]  # fmt: skip
     for name in ("/render", "/timelapse"):
         p = params[name]
-        assert {k: p[k]["parameter_default"] for k in DEFAULTS} == DEFAULTS  # the page's defaults (hold 0.5 s)
-        assert p["size"]["type"]["type"] == "integer" and p["size"]["python_type"]["type"] == "int" and p["hold"]["parameter_default"] == 0.5
+        assert {
+            k: p[k]["parameter_default"] for k in DEFAULTS
+        } == DEFAULTS  # the page's defaults (hold 0.5 s)
+        assert (
+            p["size"]["type"]["type"] == "integer"
+            and p["size"]["python_type"]["type"] == "int"
+            and p["hold"]["parameter_default"] == 0.5
+        )
         assert p["method"]["type"]["enum"] == ["morph", "crossfade", "stylegan"]
     assert not params["/render"]["files"]["parameter_has_default"]
     for name, ps in params.items():
         for pname, p in ps.items():
             text = p["python_type"]["description"]
             assert len(text) > 8 and "component" not in text, (name, pname, text)
-    assert [r["label"] for r in endpoints["/render"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
-    assert [r["label"] for r in endpoints["/timelapse"]["returns"]] == ["video", "gif", "contact_sheet", "report"]
+    assert [r["label"] for r in endpoints["/render"]["returns"]] == [
+        "video",
+        "gif",
+        "contact_sheet",
+        "report",
+    ]
+    assert [r["label"] for r in endpoints["/timelapse"]["returns"]] == [
+        "video",
+        "gif",
+        "contact_sheet",
+        "report",
+    ]
     assert [r["label"] for r in endpoints["/analyze"]["returns"]] == ["analysis", "faces"]
     assert all(r["python_type"]["description"] for ep in endpoints.values() for r in ep["returns"])
     assert "Render a time-lapse" in endpoints["/render"]["description"]
@@ -118,7 +136,9 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
 def test_analyze_edison(client: Client, edison: list[str]) -> None:
     data, faces = client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
     photos = data["photos"]
-    assert [p["file"] for p in photos] and sorted(p["file"] for p in photos) == sorted(Path(e).name for e in edison)
+    assert [p["file"] for p in photos] and sorted(p["file"] for p in photos) == sorted(
+        Path(e).name for e in edison
+    )
     assert data["birth_date"] == EDISON_BIRTH and data["usable"] == 3 and data["warnings"] == []
     from pipeline.webapp.api import ANALYSIS_KEYS
 
@@ -150,31 +170,63 @@ def test_analyze_edison(client: Client, edison: list[str]) -> None:
         assert p["file"] in item["caption"]
 
 
-def test_render_with_edits_uses_the_cached_scan(served: tuple[Any, str], client: Client, edison: list[str]) -> None:
+def test_render_with_edits_uses_the_cached_scan(
+    served: tuple[Any, str], client: Client, edison: list[str]
+) -> None:
     from pipeline.webapp.review import CACHE
 
     client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # scanned (or cached)
     scans = CACHE.scans
-    edits = [{"file": "3_edison_c1922.png", "age": 75}, {"file": "1_edison_young_c1878.png", "age": 31}]
+    edits = [
+        {"file": "3_edison_c1922.png", "age": 75},
+        {"file": "1_edison_young_c1878.png", "age": 31},
+    ]
     video, gif, sheet, report = client.predict(
-        files(edison), edits, EDISON_BIRTH, size=256, frames_between=6, hold=0, fps=24, caption="year", api_name="/render"
+        files(edison),
+        edits,
+        EDISON_BIRTH,
+        size=256,
+        frames_between=6,
+        hold=0,
+        fps=24,
+        caption="year",
+        api_name="/render",
     )
     assert CACHE.scans == scans  # edits and another size never rescan
     assert gif is None and Path(sheet).suffix == ".png"
     labels = [k["label"] for k in report["keyframes"]]
-    assert labels == ["1_edison_young_c1878.png", "2_edison_middle_c1910s.png", "3_edison_c1922.png"]
+    assert labels == [
+        "1_edison_young_c1878.png",
+        "2_edison_middle_c1910s.png",
+        "3_edison_c1922.png",
+    ]
     assert [k["age"] for k in report["keyframes"]][::2] == [31, 75]
     assert report["frame_count"] == (3 - 1) * 6 + 1 == decoded_frames(video)
-    assert report["size"] == 256 and report["video"]["codec"] == "h264" and report["video"]["pix_fmt"] == "yuv420p"
+    assert (
+        report["size"] == 256
+        and report["video"]["codec"] == "h264"
+        and report["video"]["pix_fmt"] == "yuv420p"
+    )
     # The /analyze rows can be sent back unchanged: no value becomes an "edit".
     data, _ = client.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
     _, _, _, report2 = client.predict(
-        files(edison), data["photos"], EDISON_BIRTH, size=256, frames_between=2, hold=0, caption="none", api_name="/render"
+        files(edison),
+        data["photos"],
+        EDISON_BIRTH,
+        size=256,
+        frames_between=2,
+        hold=0,
+        caption="none",
+        api_name="/render",
     )
-    assert [k["age"] for k in report2["keyframes"]] == pytest.approx([p["age"] for p in data["photos"]], abs=0.006)
+    assert [k["age"] for k in report2["keyframes"]] == pytest.approx(
+        [p["age"] for p in data["photos"]], abs=0.006
+    )
 
 
-def test_timelapse_with_a_bad_file_still_renders(client: Client, astro_album: list[str], broken_jpeg: str) -> None:
+def test_timelapse_with_a_bad_file_still_renders(
+    client: Client, astro_album: list[str], broken_jpeg: str
+) -> None:
     video, gif, sheet, report = client.predict(
         files([*astro_album, broken_jpeg]), size=256, frames_between=4, hold=0.25, fps=24, gif=True,
         api_name="/timelapse",
@@ -199,7 +251,7 @@ def test_zero_usable_photos_is_a_clear_error(client: Client, tmp_path: Path) -> 
             client.predict(album, api_name=endpoint)
         message = str(err.value)
         assert "No face was found in any of the 2 photo(s)" in message
-        assert "Traceback" not in message and "File \"" not in message
+        assert "Traceback" not in message and 'File "' not in message
 
 
 def test_bad_settings_and_unavailable_method_fail_fast(client: Client, edison: list[str]) -> None:
@@ -210,7 +262,9 @@ def test_bad_settings_and_unavailable_method_fail_fast(client: Client, edison: l
     with pytest.raises(AppError, match="not valid JSON"):
         client.predict(files(edison), "{nope", api_name="/render")
     with pytest.raises(AppError, match=r"edits: .*age must be a number"):
-        client.predict(files(edison), [{"file": "3_edison_c1922.png", "age": "old"}], api_name="/render")
+        client.predict(
+            files(edison), [{"file": "3_edison_c1922.png", "age": "old"}], api_name="/render"
+        )
     from pipeline.methods.base import available_methods
 
     ok, reason = available_methods()["stylegan"]
@@ -225,10 +279,17 @@ def test_two_renders_at_once_and_a_cheap_call_meanwhile(
 ) -> None:
     a, b, c = (connect(served[1], downloads) for _ in range(3))
     c.predict(files(edison), EDISON_BIRTH, api_name="/analyze")  # make sure the scan is cached
-    long_job = a.submit(files(edison), EDISON_BIRTH, size=512, frames_between=200, hold=0, api_name="/timelapse")
-    short_job = b.submit(files(astro_album), size=256, frames_between=5, hold=0, api_name="/timelapse")
+    long_job = a.submit(
+        files(edison), EDISON_BIRTH, size=512, frames_between=200, hold=0, api_name="/timelapse"
+    )
+    short_job = b.submit(
+        files(astro_album), size=256, frames_between=5, hold=0, api_name="/timelapse"
+    )
     deadline = time.monotonic() + 30
-    while long_job.status().code.name not in ("PROCESSING", "PROGRESS") and time.monotonic() < deadline:
+    while (
+        long_job.status().code.name not in ("PROCESSING", "PROGRESS")
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     t0 = time.perf_counter()
     data, _ = c.predict(files(edison), EDISON_BIRTH, api_name="/analyze")
@@ -250,13 +311,21 @@ def test_outputs_stay_in_the_temp_area(client: Client, edison: list[str]) -> Non
     from pipeline.webapp import files as temp_files
 
     before = set((Path(os.environ["GRADIO_TEMP_DIR"]) / "timelapse").glob("req-render-*"))
-    _, _, _, report = client.predict(files(edison), size=256, frames_between=2, api_name="/timelapse")
+    _, _, _, report = client.predict(
+        files(edison), size=256, frames_between=2, api_name="/timelapse"
+    )
     temp = Path(os.environ["GRADIO_TEMP_DIR"]).resolve()
     new = set((temp / "timelapse").glob("req-render-*")) - before
     assert len(new) == 1
     folder = new.pop()
-    assert sorted(p.name for p in folder.iterdir()) == ["contact_sheet.png", "report.json", "timelapse.mp4"]
-    assert report["video"]["file"] == "timelapse.mp4" and "path" not in report["video"]  # no server paths leak
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "contact_sheet.png",
+        "report.json",
+        "timelapse.mp4",
+    ]
+    assert (
+        report["video"]["file"] == "timelapse.mp4" and "path" not in report["video"]
+    )  # no server paths leak
     repo = Path(__file__).resolve().parent.parent
     assert not list(repo.glob("*.mp4")) and not (repo / ".gradio").exists()
     assert temp_files.sweep(max_age_s=3600) == 0 and folder.exists()
@@ -272,7 +341,9 @@ def test_readme_api_example_runs(served: tuple[Any, str], downloads: Path, monke
     code = block.split("```python")[1].split("```")[0]
     default = 'Client("http://127.0.0.1:7860/")'
     assert default in code
-    code = code.replace(default, f"Client({served[1]!r}, verbose=False, download_files={str(downloads)!r})")
+    code = code.replace(
+        default, f"Client({served[1]!r}, verbose=False, download_files={str(downloads)!r})"
+    )
     monkeypatch.chdir(repo)
     exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
@@ -292,7 +363,9 @@ def _readme_api() -> tuple[dict[str, str], str]:
     return rows, block
 
 
-def test_readme_documents_every_parameter_and_report_key(client: Client, astro_album: list[str], broken_jpeg: str) -> None:
+def test_readme_documents_every_parameter_and_report_key(
+    client: Client, astro_album: list[str], broken_jpeg: str
+) -> None:
     """Every parameter the API page lists is in the README with the same default, and every report
     key the README names is in a real report (and the other way round for photos and warnings)."""
     from pipeline.credits import CREDIT_KEYS
@@ -308,14 +381,31 @@ def test_readme_documents_every_parameter_and_report_key(client: Client, astro_a
             found = re.search(rf"`{p['parameter_name']}` \(`([^`]*)`", rows[endpoint])
             if found and p["parameter_has_default"]:
                 raw = found.group(1)
-                shown = {'""': "", "None": None, "False": False, "True": True}.get(raw, raw.strip('"'))
-                assert str(shown) == str(p["parameter_default"]), (endpoint, p["parameter_name"], found.group(1))
+                shown = {'""': "", "None": None, "False": False, "True": True}.get(
+                    raw, raw.strip('"')
+                )
+                assert str(shown) == str(p["parameter_default"]), (
+                    endpoint,
+                    p["parameter_name"],
+                    found.group(1),
+                )
     timelapse = [p["parameter_name"] for p in info["/timelapse"]["parameters"]]
-    assert set(timelapse) == {"files", "birth_date", "name", "limit"} | {p["parameter_name"] for p in info["/render"]["parameters"]} - {"edits"}
+    assert set(timelapse) == {"files", "birth_date", "name", "limit"} | {
+        p["parameter_name"] for p in info["/render"]["parameters"]
+    } - {"edits"}
     keys = set(re.findall(r"`(\w+)`", block))
-    assert set(REPORT_KEYS) <= keys and set(PHOTO_KEYS) <= keys and set(WARNING_KEYS) <= keys and set(CREDIT_KEYS) <= keys
-    _, _, _, report = client.predict(files([*astro_album, broken_jpeg]), size=256, frames_between=2, api_name="/timelapse")
+    assert (
+        set(REPORT_KEYS) <= keys
+        and set(PHOTO_KEYS) <= keys
+        and set(WARNING_KEYS) <= keys
+        and set(CREDIT_KEYS) <= keys
+    )
+    _, _, _, report = client.predict(
+        files([*astro_album, broken_jpeg]), size=256, frames_between=2, api_name="/timelapse"
+    )
     assert set(REPORT_KEYS) <= set(report)
     assert report["photos"] and all(set(p) == set(PHOTO_KEYS) for p in report["photos"])
     assert report["warnings"] and all(set(w) == set(WARNING_KEYS) for w in report["warnings"])
-    assert report["credits"] == []  # uploads carry no credits; photos found by name do (test_app_name)
+    assert (
+        report["credits"] == []
+    )  # uploads carry no credits; photos found by name do (test_app_name)

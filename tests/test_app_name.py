@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow  # launches the app
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay) -> Iterator[tuple[Any, str]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay
+) -> Iterator[tuple[Any, str]]:
     app, url = launch_app(tmp_path_factory)
     yield app, url
     app.demo.close()
@@ -46,8 +48,15 @@ def test_find_by_name_gives_files_dates_birth_and_credits(wikimedia: WikimediaRe
 def test_name_errors_say_what_to_do(wikimedia: WikimediaReplay) -> None:
     with pytest.raises(AmbiguousNameError) as amb:
         find_by_name("John Smith")
-    assert len(amb.value.candidates) == 3 and "Q228024" in str(amb.value) and "--qid" not in str(amb.value)
-    assert messages.visitor_message(amb.value) == "'John Smith' may mean several people: choose one in the list under the name box."
+    assert (
+        len(amb.value.candidates) == 3
+        and "Q228024" in str(amb.value)
+        and "--qid" not in str(amb.value)
+    )
+    assert (
+        messages.visitor_message(amb.value)
+        == "'John Smith' may mean several people: choose one in the list under the name box."
+    )
     assert "Q228024" in messages.visitor_message(amb.value, api=True)
     with pytest.raises(UnknownNameError, match="No person called 'Phonograph'") as unknown:
         find_by_name("Phonograph")
@@ -78,13 +87,19 @@ def test_name_box_handler(wikimedia: WikimediaReplay) -> None:
         assert page.new_files(files[:2], "1990-01-01", state)[0] == "1990-01-01"
         # Ambiguous: the page offers the people to choose from instead of an error.
         same_files, _, _, candidates, status = page.search("John Smith", 12, "", state, None)
-        assert candidates["visible"] is True and [q for _, q in candidates["choices"]] == ["Q228024", "Q310973", "Q1701374"]
+        assert candidates["visible"] is True and [q for _, q in candidates["choices"]] == [
+            "Q228024",
+            "Q310973",
+            "Q1701374",
+        ]
         assert "several people" in status and same_files == {"__type__": "update"}
         # The found photos then go through the normal review, with credits in the table.
         shown, rows, summary, state, _birth = page.review_files(files, birth, state, None)
     assert len(rows) == 6 and all(r[7] for r in rows)  # credit column: author · licence
     assert "3 of 6 photos go into the video" in summary and shown["html"].count('class="card') == 6
-    assert all(r[3] and r[4] in (tbl.AGE_SOURCES["date"], tbl.AGE_SOURCES["year"]) for r in rows[:3])
+    assert all(
+        r[3] and r[4] in (tbl.AGE_SOURCES["date"], tbl.AGE_SOURCES["year"]) for r in rows[:3]
+    )
     with pytest.raises(page.gr.Error, match="No person called"):
         page.search("Phonograph", 12, "", None, None)
 
@@ -93,9 +108,14 @@ def test_api_takes_a_name(served: tuple[Any, str], tmp_path: Path) -> None:
     client = connect(served[1], tmp_path)
     data, faces = client.predict(name="Thomas Edison", limit=6, api_name="/analyze")
     assert data["birth_date"] == "1847-02-11" and len(data["photos"]) >= 3 and faces
-    assert all(p["credits"]["page_url"].startswith("https://commons.wikimedia.org/") for p in data["photos"])
+    assert all(
+        p["credits"]["page_url"].startswith("https://commons.wikimedia.org/")
+        for p in data["photos"]
+    )
     # The recorded Edison album mixes faces: one photo is kept, so no video, and the error says why.
-    with pytest.raises(AppError, match=r"Only 1 of \d+ photo\(s\) can go into the video.*Left out: .*duplicate of"):
+    with pytest.raises(
+        AppError, match=r"Only 1 of \d+ photo\(s\) can go into the video.*Left out: .*duplicate of"
+    ):
         client.predict(name="Thomas Edison", limit=6, size=256, api_name="/timelapse")
     with pytest.raises(AppError, match="may mean several people: Q228024"):
         client.predict(name="John Smith", api_name="/timelapse")
@@ -103,6 +123,12 @@ def test_api_takes_a_name(served: tuple[Any, str], tmp_path: Path) -> None:
         name="Barack Obama", limit=6, size=256, frames_between=2, api_name="/timelapse"
     )
     assert Path(video).is_file() and len(report["keyframes"]) == 3
-    assert all(c["licence"] and c["file"] for c in report["credits"]) and len(report["credits"]) == 3
-    assert len(report["photos"]) == 3 and len(report["warnings"]) == 3 and all(w["reason"] for w in report["warnings"])
+    assert (
+        all(c["licence"] and c["file"] for c in report["credits"]) and len(report["credits"]) == 3
+    )
+    assert (
+        len(report["photos"]) == 3
+        and len(report["warnings"]) == 3
+        and all(w["reason"] for w in report["warnings"])
+    )
     assert [k["age_exact"] for k in report["keyframes"]].count(True) >= 1

@@ -46,8 +46,12 @@ def test_table_rows_show_every_photo_in_video_order(reviewed: review.Review) -> 
     assert [r[tbl.COL_FILE] for r in rows] == [p.file for p in reviewed.analysis.usable]
     middle = rows_by_file(rows)[MIDDLE]
     assert middle[tbl.COL_USE] is True and middle[tbl.COL_AGE] == pytest.approx(63.4, abs=0.05)
-    assert middle[tbl.COL_DATE] == "1910-07-01" and middle[tbl.COL_SOURCE] == tbl.AGE_SOURCES["year"]
-    assert rows_by_file(rows)[YOUNG][tbl.COL_AGE] == pytest.approx(31.4, abs=0.05)  # "c1878" in the name
+    assert (
+        middle[tbl.COL_DATE] == "1910-07-01" and middle[tbl.COL_SOURCE] == tbl.AGE_SOURCES["year"]
+    )
+    assert rows_by_file(rows)[YOUNG][tbl.COL_AGE] == pytest.approx(
+        31.4, abs=0.05
+    )  # "c1878" in the name
 
 
 def test_diff_edits_keeps_only_changed_cells(reviewed: review.Review) -> None:
@@ -101,11 +105,15 @@ def test_edits_from_api_and_pruning(edison: list[str], reviewed: review.Review) 
     rows = reviewed.analysis.to_json()["photos"]
     e = tbl.edits_from_api(json.dumps(rows))
     assert set(e.photos) == {YOUNG, MIDDLE, OLD}
-    assert tbl.prune_edits(e, reviewed.analysis).photos == {}  # an /analyze answer sent back is no edit
+    assert (
+        tbl.prune_edits(e, reviewed.analysis).photos == {}
+    )  # an /analyze answer sent back is no edit
     changed = [dict(r) for r in rows]
     changed[0]["age"] = 5
     pruned = tbl.prune_edits(tbl.edits_from_api(changed), reviewed.analysis)
-    assert list(pruned.photos) == [changed[0]["file"]] and pruned.photos[changed[0]["file"]].age == 5
+    assert (
+        list(pruned.photos) == [changed[0]["file"]] and pruned.photos[changed[0]["file"]].age == 5
+    )
     assert tbl.edits_from_api({OLD: {"include": False}}).photos[OLD].include is False
     assert tbl.edits_from_api({"photos": [{"file": OLD, "age": "70"}]}).photos[OLD].age == 70.0
     assert tbl.edits_from_api("").photos == {} and tbl.edits_from_api(None).photos == {}
@@ -130,8 +138,16 @@ def test_review_texts(reviewed: review.Review, edison: list[str]) -> None:
     assert [c.split(" · ")[1] for c in texts] == ["1878", "1910", "1922"]
     assert all(c.split(" · ")[0][3] == "~" for c in texts), texts
     summary = page.summary_markdown(unknown)
-    assert "estimates" in summary and "born about 18" in summary and "estimated from 3 dated photos" in summary
-    note = messages.photo_note(PhotoRecord(file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg", include=False))
+    assert (
+        "estimates" in summary
+        and "born about 18" in summary
+        and "estimated from 3 dated photos" in summary
+    )
+    note = messages.photo_note(
+        PhotoRecord(
+            file="x.jpg", recommended_remove=True, reason="duplicate of y.jpg", include=False
+        )
+    )
     assert note.startswith("Recommended to remove: duplicate of y.jpg") and "Keep" in note
 
 
@@ -165,7 +181,10 @@ def test_scan_cache_locks_evicts_and_forgets_failures() -> None:
             pass
     assert len(cache) == 2 and "a" not in cache  # least recently used went first
     # A failed scan leaves nothing behind, and the next call scans again.
-    with pytest.raises(RuntimeError), cache.use("d", lambda: (_ for _ in ()).throw(RuntimeError("boom"))):
+    with (
+        pytest.raises(RuntimeError),
+        cache.use("d", lambda: (_ for _ in ()).throw(RuntimeError("boom"))),
+    ):
         pass
     assert "d" not in cache
     cache.ttl_s = 0
@@ -177,7 +196,9 @@ def test_scan_cache_locks_evicts_and_forgets_failures() -> None:
     assert "e" not in cache
 
 
-def test_album_key_follows_content_names_detector_and_metadata(tmp_path: Path, astronaut: np.ndarray) -> None:
+def test_album_key_follows_content_names_detector_and_metadata(
+    tmp_path: Path, astronaut: np.ndarray
+) -> None:
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(astronaut).save(a)
     Image.fromarray(astronaut[:, ::-1].copy()).save(b)
@@ -199,7 +220,9 @@ def test_snapshot_is_independent() -> None:
 
 
 def test_make_settings_accepts_form_values_and_rejects_bad_ones() -> None:
-    s = rendering.make_settings(size=256.0, fps=24.0, frames_between=10.0, seconds_per_year=0, hold=0.5)
+    s = rendering.make_settings(
+        size=256.0, fps=24.0, frames_between=10.0, seconds_per_year=0, hold=0.5
+    )
     assert (s.size, s.fps, s.frames_between, s.seconds_per_year, s.hold) == (256, 24, 10, None, 0.5)
     s = rendering.make_settings(seconds_per_year=0.4, method="stylegan", encoder="pSp")
     assert s.seconds_per_year == 0.4 and s.method_options == {"encoder": "psp"}
@@ -210,11 +233,16 @@ def test_make_settings_accepts_form_values_and_rejects_bad_ones() -> None:
     assert rendering.make_settings(gamma=0.5).gamma is None  # gamma is StyleGAN's alone
     with pytest.raises(MethodUnavailableError) as err:
         rendering.check_can_render(rendering.make_settings(method="stylegan"))
-    assert messages.visitor_message(err.value) == "StyleGAN is not available on this server; choose Morph or Cross-fade."
+    assert (
+        messages.visitor_message(err.value)
+        == "StyleGAN is not available on this server; choose Morph or Cross-fade."
+    )
 
 
 def test_birth_date_and_album_checks() -> None:
-    assert review.parse_birth_date("") is None and review.parse_birth_date(" 1990-06-01 ") == dt.date(1990, 6, 1)
+    assert review.parse_birth_date("") is None and review.parse_birth_date(
+        " 1990-06-01 "
+    ) == dt.date(1990, 6, 1)
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
         review.parse_birth_date("June 1990")
     with pytest.raises(UsageError, match="in the future"):
@@ -223,9 +251,13 @@ def test_birth_date_and_album_checks() -> None:
         uploads.album_from_files([])
     assert messages.visitor_message(err.value).startswith("No photos yet")
     album = uploads.album_from_files([f"/x/{i:03d}.jpg" for i in range(uploads.MAX_FILES + 30)])
-    assert len(album.sources) == uploads.MAX_FILES and len(album.skipped) == 30  # thinned out, not refused
+    assert (
+        len(album.sources) == uploads.MAX_FILES and len(album.skipped) == 30
+    )  # thinned out, not refused
     names = [s.name for s in album.sources]
-    assert names[0] == "000.jpg" and names[-1] == f"{uploads.MAX_FILES + 29:03d}.jpg"  # the whole span is kept
+    assert (
+        names[0] == "000.jpg" and names[-1] == f"{uploads.MAX_FILES + 29:03d}.jpg"
+    )  # the whole span is kept
 
 
 def test_render_review_writes_outputs_and_credits(reviewed: review.Review, tmp_path: Path) -> None:
@@ -234,43 +266,67 @@ def test_render_review_writes_outputs_and_credits(reviewed: review.Review, tmp_p
     a = snapshot(reviewed.analysis)
     a.photos[0].credits = credits
     r = review.Review(a, reviewed.key, skipped=["bad.jpg"])
-    out = rendering.render_review(r, rendering.make_settings(size=256, frames_between=3, hold=0), outdir=tmp_path)
+    out = rendering.render_review(
+        r, rendering.make_settings(size=256, frames_between=3, hold=0), outdir=tmp_path
+    )
     assert out.video.parent == tmp_path and out.report["frame_count"] == 7
     assert out.credits is not None and "Bain News Service" in out.credits.read_text()
     saved = json.loads(out.report_path.read_text())
-    assert saved["warnings"] == [{"file": "bad.jpg", "reason": "not checked: over the limit of photos per album"}]
+    assert saved["warnings"] == [
+        {"file": "bad.jpg", "reason": "not checked: over the limit of photos per album"}
+    ]
     assert saved["credits"] == [{"file": a.photos[0].file, **credits}]
     assert [p["file"] for p in saved["photos"]] == [p.file for p in a.usable]
     assert [p["caption"] for p in saved["photos"]] == [k["caption"] for k in saved["keyframes"]]
     assert saved["video"]["file"] == "timelapse.mp4" and set(rendering.REPORT_KEYS) <= set(saved)
-    assert "7 frames" in rendering.report_markdown(out) and "credits.txt" in rendering.report_markdown(out)
-    assert [p.name for p in out.downloads] == ["timelapse.mp4", "contact_sheet.png", "credits.txt", "report.json"]
+    assert "7 frames" in rendering.report_markdown(
+        out
+    ) and "credits.txt" in rendering.report_markdown(out)
+    assert [p.name for p in out.downloads] == [
+        "timelapse.mp4",
+        "contact_sheet.png",
+        "credits.txt",
+        "report.json",
+    ]
 
 
 def test_not_enough_photos_message_says_what_to_do(edison: list[str]) -> None:
-    r = review.review_album(edison, edits=tbl.to_edits({YOUNG: {"include": False}, OLD: {"include": False}}))
+    r = review.review_album(
+        edison, edits=tbl.to_edits({YOUNG: {"include": False}, OLD: {"include": False}})
+    )
     with pytest.raises(NotEnoughPhotosError) as err:
         rendering.render_review(r, rendering.make_settings(size=256))
     assert (err.value.usable, err.value.total, err.value.needed) == (1, 3, 2)
     assert [f for f, _ in err.value.left_out] == [YOUNG, OLD]
     text = messages.visitor_message(err.value)
-    assert text.startswith("Only 1 of 3 photo(s) can go into the video") and "tap Keep on its card" in text
+    assert (
+        text.startswith("Only 1 of 3 photo(s) can go into the video")
+        and "tap Keep on its card" in text
+    )
     assert '"include": true' in messages.visitor_message(err.value, api=True)
 
 
 def test_previews_of_uploads(tmp_path: Path, astronaut: np.ndarray) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: the preview must be upright
-    Image.fromarray(astronaut[:, :384]).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "side.jpg", exif=exif)
+    Image.fromarray(astronaut[:, :384]).transpose(Image.Transpose.ROTATE_90).save(
+        tmp_path / "side.jpg", exif=exif
+    )
     Image.fromarray(astronaut).save(tmp_path / "plain.png")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
     side = uploads.preview(tmp_path / "side.jpg")
     assert side is not None and side.height > side.width and max(side.size) <= uploads.PREVIEW_SIDE
-    assert uploads.preview(tmp_path / "plain.png") is not None and uploads.preview(tmp_path / "broken.jpg") is None
+    assert (
+        uploads.preview(tmp_path / "plain.png") is not None
+        and uploads.preview(tmp_path / "broken.jpg") is None
+    )
 
 
 def test_metadata_round_trip() -> None:
-    meta = {"a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}}, "b.jpg": {"date": None}}
+    meta = {
+        "a.jpg": {"date": dt.date(1900, 1, 2), "credits": {"author": "X"}},
+        "b.jpg": {"date": None},
+    }
     as_json = review.metadata_to_json(meta)
     assert as_json["a.jpg"]["date"] == "1900-01-02" and json.dumps(as_json)
     back = review.metadata_from_json(as_json, ["a.jpg"])
@@ -307,13 +363,32 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
         assert rows2[0][tbl.COL_FILE] == OLD and rows2[0][tbl.COL_SOURCE] == tbl.AGE_SOURCES["edit"]
         value = {**shown, "edit": {"file": MIDDLE, "include": False}}
         shown, rows3, summary, state, _birth = page.card_edit(value, edison, BIRTH, state, None)
-        assert "2 of 3" in summary and 'class="card out"' in shown["html"] and state.edits[MIDDLE] == {"include": False}
+        assert (
+            "2 of 3" in summary
+            and 'class="card out"' in shown["html"]
+            and state.edits[MIDDLE] == {"include": False}
+        )
         edited = [list(r) for r in rows3]
         rows_by_file(edited)[MIDDLE][tbl.COL_USE] = True  # back in through the table
         shown, rows4, summary, state, _birth = page.table_edit(edison, edited, BIRTH, state, None)
-        assert "3 of 3" in summary and state.edits == {OLD: {"age": 20.0}, MIDDLE: {"include": True}}
-        names = ["method", "size", "speed", "frames_between", "seconds_per_year", "hold", "fps", "caption", "formats"]
-        album = {k: object() for k in ("files", "table", "birth", "state")}  # stand-ins for the components
+        assert "3 of 3" in summary and state.edits == {
+            OLD: {"age": 20.0},
+            MIDDLE: {"include": True},
+        }
+        names = [
+            "method",
+            "size",
+            "speed",
+            "frames_between",
+            "seconds_per_year",
+            "hold",
+            "fps",
+            "caption",
+            "formats",
+        ]
+        album = {
+            k: object() for k in ("files", "table", "birth", "state")
+        }  # stand-ins for the components
         controls = {n: object() for n in names}
         render_page = page.make_render_handler(album, controls, render_album)
 
@@ -322,14 +397,31 @@ def test_page_handlers_edit_and_render(edison: list[str]) -> None:
             return {**given, **dict(zip(controls.values(), settings))}
 
         video, downloads, sheet, report, state = render_page(
-            values(edison, rows4, BIRTH, state, "crossfade", 256, "frames", 4, 0.3, 0, 24, "none", ["mp4", "gif"]),
+            values(
+                edison,
+                rows4,
+                BIRTH,
+                state,
+                "crossfade",
+                256,
+                "frames",
+                4,
+                0.3,
+                0,
+                24,
+                "none",
+                ["mp4", "gif"],
+            ),
             progress=None,
         )
     assert Path(video).name == "timelapse.mp4" and "9 frames" in report
     assert "timelapse.mp4" in downloads["value"] and "timelapse.gif" in downloads["value"]
     # A problem on the page is a warning and the outputs stay as they were (no empty error badges).
     with pytest.warns(UserWarning, match="Add photos first"):
-        kept = render_page(values(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 24, "age", ["mp4"]), progress=None)
+        kept = render_page(
+            values(None, [], "", None, "morph", 256, "frames", 4, 0.3, 0, 24, "age", ["mp4"]),
+            progress=None,
+        )
     assert kept == tuple({"__type__": "update"} for _ in range(5))
 
 
@@ -344,10 +436,19 @@ def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixt
 
     with pytest.raises(page.gr.Error) as err:
         usage()
-    assert err.value.message == "Size 300 is not supported; choose 256, 512 or 1024." and err.value.__cause__ is None
-    with caplog.at_level("ERROR", logger="pipeline.webapp.page"), pytest.raises(page.gr.Error) as err:
+    assert (
+        err.value.message == "Size 300 is not supported; choose 256, 512 or 1024."
+        and err.value.__cause__ is None
+    )
+    with (
+        caplog.at_level("ERROR", logger="pipeline.webapp.page"),
+        pytest.raises(page.gr.Error) as err,
+    ):
         bug()
-    assert "Something went wrong on our side" in err.value.message and "division" not in err.value.message
+    assert (
+        "Something went wrong on our side" in err.value.message
+        and "division" not in err.value.message
+    )
     assert any("unexpected error in bug" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
@@ -355,13 +456,31 @@ def test_page_settings_follow_the_speed_and_method_choices() -> None:
     form = {"method": "morph", "size": 512, "speed": "frames", "frames_between": 30, "seconds_per_year": 0.3,
             "hold": 0.5, "gamma": 0.7, "fps": 30, "caption": "age", "encoder": "e4e", "formats": ["mp4"]}  # fmt: skip
     by_frames, gif = page.settings_from_page(form)
-    assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma, gif) == (30, None, None, False)
-    by_age, gif = page.settings_from_page({**form, "method": "crossfade", "speed": "age", "caption": "year", "formats": ["gif"]})
-    assert by_age.seconds_per_year == 0.3 and by_age.method == "crossfade" and by_age.caption == "year" and gif
+    assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma, gif) == (
+        30,
+        None,
+        None,
+        False,
+    )
+    by_age, gif = page.settings_from_page(
+        {**form, "method": "crossfade", "speed": "age", "caption": "year", "formats": ["gif"]}
+    )
+    assert (
+        by_age.seconds_per_year == 0.3
+        and by_age.method == "crossfade"
+        and by_age.caption == "year"
+        and gif
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert page.method_changed("stylegan")[0]["visible"] and not page.method_changed("morph")[1]["visible"]
-    assert page.speed_changed("age") == ({"__type__": "update", "visible": False}, {"__type__": "update", "visible": True})
+        assert (
+            page.method_changed("stylegan")[0]["visible"]
+            and not page.method_changed("morph")[1]["visible"]
+        )
+    assert page.speed_changed("age") == (
+        {"__type__": "update", "visible": False},
+        {"__type__": "update", "visible": True},
+    )
 
 
 def test_inferred_birth_date_shows_in_the_birth_box_as_an_estimate(edison: list[str]) -> None:

@@ -35,7 +35,9 @@ def url(tmp_path_factory: pytest.TempPathFactory, wikimedia: WikimediaReplay) ->
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), "Chromium is missing: apt-get install -y chromium chromium-driver (.ci/run does it)"
+    assert CHROMIUM.is_file(), (
+        "Chromium is missing: apt-get install -y chromium chromium-driver (.ci/run does it)"
+    )
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -108,7 +110,10 @@ def layout_problems(page: Page) -> list[str]:
 
 
 def wait_for_video(page: Page) -> dict[str, Any]:
-    page.wait_for_function("() => { const v = document.querySelector('#video video'); return v && v.src; }", timeout=180_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#video video'); return v && v.src; }",
+        timeout=180_000,
+    )
     return page.evaluate(
         """async () => {
             const v = document.querySelector('#video video');
@@ -121,16 +126,22 @@ def wait_for_video(page: Page) -> dict[str, Any]:
     )
 
 
-def test_phone_upload_edit_remove_render(browser: Browser, url: str, edison_dir: Path, tmp_path: Path) -> None:
+def test_phone_upload_edit_remove_render(
+    browser: Browser, url: str, edison_dir: Path, tmp_path: Path
+) -> None:
     """At 390 x 844: every card and note readable without sideways scrolling; edit an age and remove
     a photo on their cards (one tap each), render, and the video plays."""
     page = open_page(browser, url, 390, 844)
     console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None
+    )
     photos = sorted(str(p) for p in edison_dir.glob("*.png"))
     page.locator("#files input[type=file]").set_input_files(photos)
     wait_for_summary(page, "3 of 3 photos")
-    assert page.locator("#cards .card").count() == 3 and page.locator("#cards .strip img").count() == 3
+    assert (
+        page.locator("#cards .card").count() == 3 and page.locator("#cards .strip img").count() == 3
+    )
     assert layout_problems(page) == []
     page.screenshot(path=str(tmp_path / "phone_review.png"), full_page=True)
 
@@ -138,13 +149,20 @@ def test_phone_upload_edit_remove_render(browser: Browser, url: str, edison_dir:
     age = card(page, "3_edison_c1922.png").locator("input[data-age]")
     age.fill("20")
     age.press("Tab")
-    page.wait_for_function("() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'")
+    page.wait_for_function(
+        "() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'"
+    )
     assert "your edit" in card(page, "3_edison_c1922.png").inner_text()
     # One tap removes a photo; its card stays, with a note and a Keep button.
-    card(page, "2_edison_middle_c1910s.png").get_by_role("button", name="Remove 2_edison_middle_c1910s.png").click()
+    card(page, "2_edison_middle_c1910s.png").get_by_role(
+        "button", name="Remove 2_edison_middle_c1910s.png"
+    ).click()
     wait_for_summary(page, "2 of 3 photos")
     removed = card(page, "2_edison_middle_c1910s.png")
-    assert "Removed by you" in removed.inner_text() and removed.get_by_role("button").inner_text() == "Keep"
+    assert (
+        "Removed by you" in removed.inner_text()
+        and removed.get_by_role("button").inner_text() == "Keep"
+    )
     assert page.locator("#cards .note").count() >= 1 and layout_problems(page) == []
 
     page.get_by_label("256").check()
@@ -159,7 +177,9 @@ def test_phone_upload_edit_remove_render(browser: Browser, url: str, edison_dir:
     page.close()
 
 
-def test_desktop_table_and_render(browser: Browser, url: str, edison_dir: Path, tmp_path: Path) -> None:
+def test_desktop_table_and_render(
+    browser: Browser, url: str, edison_dir: Path, tmp_path: Path
+) -> None:
     """At 1280 x 900 the same cards, and the full table one tap away: edit an age there, render, play."""
     page = open_page(browser, url, 1280, 900)
     photos = sorted(str(p) for p in edison_dir.glob("*.png"))
@@ -174,8 +194,12 @@ def test_desktop_table_and_render(browser: Browser, url: str, edison_dir: Path, 
     page.keyboard.type("20")
     page.keyboard.press("Enter")
     wait_for_table(page, "your edit")
-    assert row_of(page, "3_edison_c1922.png", 3) == 0 and cell(page, 0, 2).inner_text().strip() == "20"
-    page.wait_for_function("() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'")
+    assert (
+        row_of(page, "3_edison_c1922.png", 3) == 0 and cell(page, 0, 2).inner_text().strip() == "20"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'"
+    )
     page.get_by_label("256").check()
     page.locator("#render-btn").click()
     state = wait_for_video(page)
@@ -206,7 +230,9 @@ def test_phone_example_and_name_search(browser: Browser, url: str, tmp_path: Pat
 
     name.fill("Barack Obama")
     name.press("Enter")
-    page.wait_for_function("() => document.querySelector('#cards').innerText.includes('Barry_Obama')", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('#cards').innerText.includes('Barry_Obama')", timeout=120_000
+    )
     assert birth.input_value() == "1961-08-04"
     assert "Found" in page.locator("#search-status").inner_text()
     # The credit column (author · licence) is filled for photos found by name.

@@ -72,7 +72,14 @@ def test_exact_age_and_format() -> None:
 
 def test_edits_json_and_csv(tmp_path: Path) -> None:
     j = tmp_path / "edits.json"
-    j.write_text(json.dumps({"birth_date": "2012-03-01", "photos": {"a.jpg": {"age": 3.5, "include": False, "face": 1}}}))
+    j.write_text(
+        json.dumps(
+            {
+                "birth_date": "2012-03-01",
+                "photos": {"a.jpg": {"age": 3.5, "include": False, "face": 1}},
+            }
+        )
+    )
     e = load_edits(j)
     assert e.birth_date == dt.date(2012, 3, 1)
     assert (e.get("a.jpg").age, e.get("a.jpg").include, e.get("a.jpg").face) == (3.5, False, 1)
@@ -82,7 +89,11 @@ def test_edits_json_and_csv(tmp_path: Path) -> None:
     c.write_text("file,include,age,face,date\na.jpg,yes,,,\nb.jpg,no,7,,2019-01-02\n")
     e = load_edits(c)
     assert e.get("a.jpg").include is True and e.get("a.jpg").age is None
-    assert e.get("b.jpg").include is False and e.get("b.jpg").age == 7 and e.get("b.jpg").date == dt.date(2019, 1, 2)
+    assert (
+        e.get("b.jpg").include is False
+        and e.get("b.jpg").age == 7
+        and e.get("b.jpg").date == dt.date(2019, 1, 2)
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +116,9 @@ def test_bad_edits_name_the_entry(tmp_path: Path, text: str, match: str) -> None
 def _reencode(img: np.ndarray, quality: int, scale: float = 1.0) -> np.ndarray:
     im = Image.fromarray(img)
     if scale != 1.0:
-        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        im = im.resize(
+            (round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS
+        )
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality)
     return np.asarray(Image.open(buf).convert("RGB"))

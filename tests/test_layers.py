@@ -21,13 +21,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Bottom to top. A layer may import itself and the layers before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("basics", ["pipeline", "pipeline.types", "pipeline.errors", "pipeline.progress", "pipeline.sizes"]),
+    (
+        "basics",
+        ["pipeline", "pipeline.types", "pipeline.errors", "pipeline.progress", "pipeline.sizes"],
+    ),
     # Credits are the photos' attribution: written by the search, the CLI and the webapp alike.
     (
         "photos and dates",
-        ["pipeline.photos", "pipeline.dates", "pipeline.duplicates", "pipeline.credits", "pipeline.search"],
+        [
+            "pipeline.photos",
+            "pipeline.dates",
+            "pipeline.duplicates",
+            "pipeline.credits",
+            "pipeline.search",
+        ],
     ),
-    ("faces", ["pipeline.models", "pipeline.faces", "pipeline.age", "pipeline.identity", "pipeline.matte"]),
+    (
+        "faces",
+        [
+            "pipeline.models",
+            "pipeline.faces",
+            "pipeline.age",
+            "pipeline.identity",
+            "pipeline.matte",
+        ],
+    ),
     (
         "analysis and timeline",
         [
@@ -129,7 +147,10 @@ def _imports(module: str, path: Path) -> list[tuple[str, int, bool]]:
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             # `from pipeline import faces` loads the submodule pipeline.faces.
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
         for name in names:
             target = _resolve(name)
             if target is not None and target != module:
@@ -158,8 +179,12 @@ def test_imports_only_look_down() -> None:
             upward = _rank(theirs) > _rank(mine)
             beside = frozenset({mine, theirs}) in SIDE_BY_SIDE
             if upward or beside:
-                wrong.append(f"{MODULES[module].relative_to(ROOT)}:{line}: {module} ({mine}) imports {target} ({theirs})")
-    assert not wrong, "imports that point up or across the layers:\n" + "\n".join(sorted(set(wrong)))
+                wrong.append(
+                    f"{MODULES[module].relative_to(ROOT)}:{line}: {module} ({mine}) imports {target} ({theirs})"
+                )
+    assert not wrong, "imports that point up or across the layers:\n" + "\n".join(
+        sorted(set(wrong))
+    )
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -198,17 +223,28 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_circular_imports() -> None:
-    edges = {module: {target for target, _, runs in imports if runs} for module, imports in GRAPH.items()}
-    assert not _cycles(edges), f"modules that import each other (directly or round a circle): {_cycles(edges)}"
+    edges = {
+        module: {target for target, _, runs in imports if runs} for module, imports in GRAPH.items()
+    }
+    assert not _cycles(edges), (
+        f"modules that import each other (directly or round a circle): {_cycles(edges)}"
+    )
 
 
 def test_cycle_finder_finds_cycles() -> None:
     """The checks above would pass vacuously if the graph reader or the cycle finder were broken."""
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
-    assert ("pipeline.render.plan", True) in {(t, runs) for t, _, runs in GRAPH["pipeline.render.orchestrator"]}
-    assert ("pipeline.search.fetch", False) in {(t, runs) for t, _, runs in GRAPH["pipeline.search.errors"]}
-    assert layer_of("pipeline.render.encode") == "encoding" and layer_of("pipeline.render.plan") == "rendering"
+    assert ("pipeline.render.plan", True) in {
+        (t, runs) for t, _, runs in GRAPH["pipeline.render.orchestrator"]
+    }
+    assert ("pipeline.search.fetch", False) in {
+        (t, runs) for t, _, runs in GRAPH["pipeline.search.errors"]
+    }
+    assert (
+        layer_of("pipeline.render.encode") == "encoding"
+        and layer_of("pipeline.render.plan") == "rendering"
+    )
     assert layer_of("pipeline") == "basics" and layer_of("pipeline.unlisted") is None
     assert _rank("webapp") == _rank("cli") > _rank("rendering") > _rank("methods") > _rank("faces")
 
@@ -218,4 +254,6 @@ def test_module_size(module: str) -> None:
     path = MODULES[module]
     limit = MAX_LINES["app.py" if module == "app" else "pipeline"]
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= limit, f"{path.relative_to(ROOT)} has {lines} lines (at most {limit}): split it by job"
+    assert lines <= limit, (
+        f"{path.relative_to(ROOT)} has {lines} lines (at most {limit}): split it by job"
+    )

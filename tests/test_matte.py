@@ -156,7 +156,9 @@ def test_soft_backdrop_takes_the_photos_background_colours(edison):
 
 @pytest.mark.parametrize("method", ["morph", "crossfade"])
 def test_pixels_outside_both_mattes_stay_still_on_the_steady_backdrop(edison, method):
-    settings = RenderSettings(method=method, size=SIZE, frames_between=8, caption="none", background="soft")
+    settings = RenderSettings(
+        method=method, size=SIZE, frames_between=8, caption="none", background="soft"
+    )
     plan = plan_render(edison, settings)
     frames = np.stack(list(plan.frames())).astype(np.int16)
     assert plan.backdrop is not None
@@ -168,7 +170,12 @@ def test_pixels_outside_both_mattes_stay_still_on_the_steady_backdrop(edison, me
         assert np.abs(np.diff(span, axis=0))[:, outside].max() == 0
         assert np.abs(span[:, outside] - plan.backdrop[outside]).max() <= 1
     # The original setting, for contrast, dissolves the backgrounds.
-    plain = plan_render(edison, RenderSettings(method=method, size=SIZE, frames_between=8, caption="none", background="original"))
+    plain = plan_render(
+        edison,
+        RenderSettings(
+            method=method, size=SIZE, frames_between=8, caption="none", background="original"
+        ),
+    )
     moving = np.stack(list(plain.frames())).astype(np.int16)
     assert np.abs(np.diff(moving[: starts[1] + 1], axis=0)).mean() > 0.3
 
@@ -294,7 +301,14 @@ class _Generated(TransitionMethod):
 def test_a_generative_method_gets_the_same_backdrop(edison):
     register_method(_Generated)
     assert _Generated.backdrop_mode == "frames"  # the default: composite every frame it yields
-    settings = RenderSettings(method="test-generated", size=SIZE, frames_between=6, caption="none", background="soft", gamma=0.3)
+    settings = RenderSettings(
+        method="test-generated",
+        size=SIZE,
+        frames_between=6,
+        caption="none",
+        background="soft",
+        gamma=0.3,
+    )
     plan = plan_render(edison[:2], settings)
     frames = np.stack(list(plan.frames())).astype(np.int16)
     assert plan.backdrop is not None

@@ -62,7 +62,9 @@ def test_missing_model_message(caplog: pytest.LogCaptureFixture) -> None:
     assert_for_visitors(info)
 
 
-def test_unreachable_photo_search(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreachable_photo_search(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -105,7 +107,9 @@ def test_bad_files_are_explained_in_page_terms(tmp_path: Path, astronaut: np.nda
     assert_for_visitors(toast, files=names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cards, rows, summary, _, _birth = page.review_files([str(tmp_path / n) for n in names], "", None, None)
+        cards, rows, summary, _, _birth = page.review_files(
+            [str(tmp_path / n) for n in names], "", None, None
+        )
     for row in rows:
         assert_for_visitors(row[6] or "fine", files=names)  # the table's notes column
 
@@ -117,7 +121,9 @@ def test_not_enough_photos_has_one_wording() -> None:
                 NotEnoughPhotosError(1, 3, with_face=2, left_out=[("a.jpg", "duplicate of b.jpg")])):  # fmt: skip
         text = messages.visitor_message(exc)
         assert_for_visitors(text, files=("a.jpg", "b.jpg"))
-    assert "tap Keep" in messages.visitor_message(NotEnoughPhotosError(1, 3, left_out=[("a.jpg", "")]))
+    assert "tap Keep" in messages.visitor_message(
+        NotEnoughPhotosError(1, 3, left_out=[("a.jpg", "")])
+    )
 
 
 @pytest.mark.slow
@@ -137,6 +143,8 @@ def test_importing_the_app_does_no_network_io(tmp_path: Path) -> None:
     )
     env = {"GRADIO_TEMP_DIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path), "HF_HUB_OFFLINE": "0"}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "calls 0" in out.stdout, out.stdout + out.stderr[-2000:]

@@ -14,12 +14,16 @@ from pipeline.methods.morph.warp import warp
 SIZE = 256
 
 
-def _moved(image: np.ndarray, landmarks: np.ndarray, angle: float, scale: float, shift: tuple[float, float]):
+def _moved(
+    image: np.ndarray, landmarks: np.ndarray, angle: float, scale: float, shift: tuple[float, float]
+):
     """The aligned face turned, scaled and shifted (a keyframe in another pose), landmarks moved alike."""
     size = image.shape[0]
     m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
     m[:, 2] += shift
-    out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
+    out = cv2.warpAffine(
+        image, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101
+    )
     return out, (np.c_[landmarks, np.ones(68)] @ m.T).astype(np.float32), m
 
 
@@ -46,7 +50,10 @@ def astro(portrait_faces):
 def posed_pair(astro):
     image, landmarks = astro
     moved, moved_landmarks, _ = _moved(image, landmarks, angle=12.0, scale=1.1, shift=(14.0, -10.0))
-    return [Keyframe(image, landmarks, 30.0, label="a"), Keyframe(moved, moved_landmarks, 31.0, label="b")]
+    return [
+        Keyframe(image, landmarks, 30.0, label="a"),
+        Keyframe(moved, moved_landmarks, 31.0, label="b"),
+    ]
 
 
 @pytest.mark.parametrize("size", [256, 1024])
@@ -94,7 +101,9 @@ def test_morph_middle_frame_is_one_face_unlike_the_cross_fade(posed_pair):
     crossfade.prepare(posed_pair, size=SIZE)
     half = np.array([0.5])
     expected = morph.landmarks_at(0, half)[0]
-    np.testing.assert_allclose(expected, (posed_pair[0].landmarks + posed_pair[1].landmarks) / 2, atol=1e-3)
+    np.testing.assert_allclose(
+        expected, (posed_pair[0].landmarks + posed_pair[1].landmarks) / 2, atol=1e-3
+    )
     morph_error = _landmark_error(next(morph.transition(0, half)), expected)
     cross_error = _landmark_error(next(crossfade.transition(0, half)), expected)
     keyframe_error = _landmark_error(posed_pair[0].image, posed_pair[0].landmarks)
@@ -160,7 +169,10 @@ def test_colour_harmonisation_makes_lighting_flow(astro):
         morph.prepare(keyframes, size=SIZE)
         lams = np.array([1 - 1 / d, 1.0 - 1e-9])
         tail = [colour.lab_stats(colour.to_lab(f), mask)[0] for f in morph.transition(0, lams)]
-        head = [colour.lab_stats(colour.to_lab(f), mask)[0] for f in morph.transition(1, np.array([1e-9, 1 / d]))]
+        head = [
+            colour.lab_stats(colour.to_lab(f), mask)[0]
+            for f in morph.transition(1, np.array([1e-9, 1 / d]))
+        ]
         return tail[1] - tail[0], head[1] - head[0]
 
     smooth_before, smooth_after = brightness(True)

@@ -29,10 +29,14 @@ def _load(path: Path, **kw) -> np.ndarray:
         ("TIFF", "tiff", 0),
     ],
 )
-def test_formats_decode_to_rgb8(tmp_path: Path, astronaut: np.ndarray, fmt: str, ext: str, tol: int) -> None:
+def test_formats_decode_to_rgb8(
+    tmp_path: Path, astronaut: np.ndarray, fmt: str, ext: str, tol: int
+) -> None:
     src = astronaut[::2, ::2]
     path = tmp_path / f"photo.{ext}"
-    Image.fromarray(src).save(path, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP", "AVIF", "HEIF") else {}))
+    Image.fromarray(src).save(
+        path, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP", "AVIF", "HEIF") else {})
+    )
     img = _load(path)
     assert img.dtype == np.uint8 and img.shape == src.shape
     assert np.abs(img.astype(int) - src).mean() <= tol
@@ -84,9 +88,20 @@ def test_16bit_array_and_float_array() -> None:
     assert to_rgb8_array(f).shape == (4, 4, 3) and abs(int(to_rgb8_array(f)[0, 0, 0]) - 128) <= 1
 
 
-@pytest.mark.parametrize("orientation,undo", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)])
-def test_exif_orientation_applied(tmp_path: Path, astronaut: np.ndarray, orientation: int, undo) -> None:
-    upright = Image.fromarray(astronaut[:, 64:448])  # not square, so a missed rotation shows in the shape
+@pytest.mark.parametrize(
+    "orientation,undo",
+    [
+        (3, Image.Transpose.ROTATE_180),
+        (6, Image.Transpose.ROTATE_90),
+        (8, Image.Transpose.ROTATE_270),
+    ],
+)
+def test_exif_orientation_applied(
+    tmp_path: Path, astronaut: np.ndarray, orientation: int, undo
+) -> None:
+    upright = Image.fromarray(
+        astronaut[:, 64:448]
+    )  # not square, so a missed rotation shows in the shape
     stored = upright.transpose(undo)  # what the camera wrote to the file
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -100,7 +115,9 @@ def test_exif_orientation_applied(tmp_path: Path, astronaut: np.ndarray, orienta
 def test_in_memory_sources(astronaut: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(astronaut).save(buf, "PNG")
-    sources = collect_sources([("a.png", buf.getvalue()), ("b", Image.fromarray(astronaut)), astronaut])
+    sources = collect_sources(
+        [("a.png", buf.getvalue()), ("b", Image.fromarray(astronaut)), astronaut]
+    )
     assert [s.name for s in sources] == ["a.png", "b", "image_003"]
     for s in sources:
         img = load_photo(s).image

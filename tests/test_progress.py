@@ -8,7 +8,15 @@ from pipeline.progress import Throttle, clamp_fraction, report
 
 
 def test_fractions_are_clamped_once_for_every_front_end():
-    assert [clamp_fraction(x) for x in (-0.5, 0, 0.25, 1, 1.7, math.inf, -math.inf)] == [0, 0, 0.25, 1, 1, 1, 0]
+    assert [clamp_fraction(x) for x in (-0.5, 0, 0.25, 1, 1.7, math.inf, -math.inf)] == [
+        0,
+        0,
+        0.25,
+        1,
+        1,
+        1,
+        0,
+    ]
     assert clamp_fraction(math.nan) == 0.0
 
 

@@ -27,7 +27,11 @@ from pipeline.types import Analysis, FaceRecord, PhotoRecord
 SIZE = 256
 BIRTH = dt.date(2000, 1, 15)
 # Capture dates and the calendar ages they give with BIRTH.
-DATES = [(dt.date(2003, 7, 20), "3 y 6 m"), (dt.date(2010, 3, 1), "10 y 1 m"), (dt.date(2021, 12, 31), "21 y 11 m")]
+DATES = [
+    (dt.date(2003, 7, 20), "3 y 6 m"),
+    (dt.date(2010, 3, 1), "10 y 1 m"),
+    (dt.date(2021, 12, 31), "21 y 11 m"),
+]
 
 
 def _age(d: dt.date) -> float:
@@ -94,7 +98,14 @@ def test_fewer_than_two_usable_photos_is_a_clear_error(aligned, tmp_path):
 
 
 def test_mp4_has_exactly_the_reported_frames_and_duration(keyframes, tmp_path):
-    settings = RenderSettings(size=SIZE, fps=24, seconds_per_year=0.1, min_transition_s=0.5, hold=0.25, background="original")
+    settings = RenderSettings(
+        size=SIZE,
+        fps=24,
+        seconds_per_year=0.1,
+        min_transition_s=0.5,
+        hold=0.25,
+        background="original",
+    )
     out = tmp_path / "out" / "video.mp4"
     result = render(
         keyframes,
@@ -126,7 +137,10 @@ def test_mp4_has_exactly_the_reported_frames_and_duration(keyframes, tmp_path):
     for k in report["timing"]["keyframe_frames"]:
         hold = frames[k : k + 7]
         assert np.abs(hold - hold[0]).mean() < 1.0  # the photo is held
-        assert np.abs(frames[k] - keyframes[report["timing"]["keyframe_frames"].index(k)].image).mean() < 4.0
+        assert (
+            np.abs(frames[k] - keyframes[report["timing"]["keyframe_frames"].index(k)].image).mean()
+            < 4.0
+        )
 
     gif = Image.open(result.gif)
     assert gif.format == "GIF" and gif.n_frames > 10
@@ -137,7 +151,9 @@ def test_mp4_has_exactly_the_reported_frames_and_duration(keyframes, tmp_path):
 
 
 def test_gif_alone_is_shrunk_under_its_cap(keyframes, tmp_path):
-    settings = RenderSettings(method="crossfade", size=SIZE, frames_between=20, gif_max_bytes=60_000)
+    settings = RenderSettings(
+        method="crossfade", size=SIZE, frames_between=20, gif_max_bytes=60_000
+    )
     result = render(keyframes, settings=settings, video=None, gif=tmp_path / "small.gif")
     assert result.video is None and result.report["video"] is None
     assert result.gif is not None and result.gif.stat().st_size <= 60_000
@@ -160,12 +176,21 @@ def _max_jump(frames: Iterator[np.ndarray]) -> float:
 
 @pytest.mark.parametrize(("method", "gamma"), [("morph", None), ("morph", 0.5), ("crossfade", 0.3)])
 def test_consecutive_frames_never_jump(keyframes, method, gamma):
-    settings = RenderSettings(method=method, size=SIZE, frames_between=10, hold=0.1, gamma=gamma, caption="none")
+    settings = RenderSettings(
+        method=method, size=SIZE, frames_between=10, hold=0.1, gamma=gamma, caption="none"
+    )
     assert _max_jump(plan_render(keyframes, settings).frames()) < 3.0
 
 
 def test_the_real_photo_is_blended_in_for_every_method(keyframes):
-    settings = RenderSettings(method="crossfade", size=SIZE, frames_between=8, gamma=0.5, caption="none", background="original")
+    settings = RenderSettings(
+        method="crossfade",
+        size=SIZE,
+        frames_between=8,
+        gamma=0.5,
+        caption="none",
+        background="original",
+    )
     frames = list(plan_render(keyframes, settings).frames())
     a, b = keyframes[0].image.astype(np.float64), keyframes[1].image.astype(np.float64)
     for k in (1, 2, 5, 7):
@@ -189,10 +214,14 @@ def test_captions_change_only_the_caption_area_and_say_the_exact_age(keyframes):
     for p, c in zip(plain, captioned):
         np.testing.assert_array_equal(p[: int(SIZE * 0.7)], c[: int(SIZE * 0.7)])
         assert np.abs(p[int(SIZE * 0.8) :].astype(int) - c[int(SIZE * 0.8) :]).sum() > 0
-    texts = [plan.captioner.text(j, lam) for j in range(2) for lam in np.arange(6) / 6] + [plan.captioner.text(1, 1.0)]
+    texts = [plan.captioner.text(j, lam) for j in range(2) for lam in np.arange(6) / 6] + [
+        plan.captioner.text(1, 1.0)
+    ]
     assert texts[0] == "3 y 6 m" and texts[6] == "10 y 1 m" and texts[-1] == "21 y 11 m"
     years = [int(t.split(" y")[0]) for t in texts]
-    assert years == sorted(years) and len(set(texts)) == len(texts)  # the age counts up, month by month
+    assert years == sorted(years) and len(set(texts)) == len(
+        texts
+    )  # the age counts up, month by month
     # Pixels: the first frame is the photo with "3 y 6 m" drawn on it, not any other age.
     first = captioned[0]
     shown = plan.shown_keyframes()[0]  # the photo on the default steady backdrop
@@ -237,7 +266,11 @@ def test_unavailable_method_stops_before_any_work(keyframes, tmp_path):
     register_method(_NeedsTheMoon)
     assert get_method("test-needs-the-moon") is _NeedsTheMoon
     with pytest.raises(MethodUnavailableError, match="needs weights that only exist on the moon"):
-        render(keyframes, settings=RenderSettings(method="test-needs-the-moon", size=SIZE), video=tmp_path / "a" / "x.mp4")
+        render(
+            keyframes,
+            settings=RenderSettings(method="test-needs-the-moon", size=SIZE),
+            video=tmp_path / "a" / "x.mp4",
+        )
     assert not list(tmp_path.iterdir())
 
 

@@ -47,13 +47,30 @@ def test_render_command_writes_everything_and_honours_edits(edison_dir, tmp_path
     assert set(report["analysis_timings"]) >= {"scan", "finalize"}
     info = probe(out, decode=True)
     assert (info.codec, info.pix_fmt, info.frames) == ("h264", "yuv420p", report["frame_count"])
-    assert (tmp_path / "edison.gif").stat().st_size > 0 and (tmp_path / "sheet.png").stat().st_size > 0
+    assert (tmp_path / "edison.gif").stat().st_size > 0 and (
+        tmp_path / "sheet.png"
+    ).stat().st_size > 0
 
 
-def test_a_method_that_cannot_run_stops_before_the_analysis(edison_dir, tmp_path, capsys, monkeypatch):
+def test_a_method_that_cannot_run_stops_before_the_analysis(
+    edison_dir, tmp_path, capsys, monkeypatch
+):
     stylegan = get_method("stylegan")
-    monkeypatch.setattr(stylegan, "availability", classmethod(lambda cls: (False, "no StyleGAN weights here")))
-    code = main(["render", str(edison_dir), "-o", str(tmp_path / "x.mp4"), "--method", "stylegan", "--encoder", "psp"])
+    monkeypatch.setattr(
+        stylegan, "availability", classmethod(lambda cls: (False, "no StyleGAN weights here"))
+    )
+    code = main(
+        [
+            "render",
+            str(edison_dir),
+            "-o",
+            str(tmp_path / "x.mp4"),
+            "--method",
+            "stylegan",
+            "--encoder",
+            "psp",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: Method 'stylegan' cannot run here: no StyleGAN weights here"
@@ -77,7 +94,9 @@ def test_one_usable_photo_exits_3(edison_dir, tmp_path, capsys):
     album = tmp_path / "album"
     album.mkdir()
     shutil.copy(sorted(edison_dir.glob("*.png"))[0], album)
-    assert main(["render", str(album), "-o", str(tmp_path / "x.mp4"), "--quiet", "--size", "256"]) == 3
+    assert (
+        main(["render", str(album), "-o", str(tmp_path / "x.mp4"), "--quiet", "--size", "256"]) == 3
+    )
     assert "needs at least 2" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
 

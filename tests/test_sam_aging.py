@@ -233,7 +233,9 @@ def test_one_photo_lifespan_video(
 ) -> None:
     LATENT_CACHE.clear()
     photo = photo_keyframes[0]
-    settings = RenderSettings(size=SIZE, frames_between=4, lifespan=(20, 60), age_step=20, background="original")
+    settings = RenderSettings(
+        size=SIZE, frames_between=4, lifespan=(20, 60), age_step=20, background="original"
+    )
     result = render(
         [photo],
         settings=settings,
@@ -271,7 +273,9 @@ def test_extend_after_80_adds_generated_keyframes_after_the_last_photo_only(
     sam_env: Path, photo_keyframes: list[Keyframe], tmp_path: Path
 ) -> None:
     LATENT_CACHE.clear()
-    settings = RenderSettings(size=SIZE, frames_between=3, extend_after=80, age_step=10, background="original")
+    settings = RenderSettings(
+        size=SIZE, frames_between=3, extend_after=80, age_step=10, background="original"
+    )
     result = render(photo_keyframes, settings=settings, video=tmp_path / "x.mp4")
     kfs = result.report["keyframes"]
     assert [k["age"] for k in kfs] == [30.0, 60.0, 70.0, 80.0]
@@ -302,7 +306,10 @@ def test_cli_extension_without_sam_stops_before_the_analysis(
     assert err.startswith("error: Extending the video beyond the photos needs the SAM age model")
     assert "\n" not in err
     assert not list(tmp_path.glob("*.mp4"))
-    assert main(["render", str(edison_dir), "-o", str(tmp_path / "y.mp4"), "--extend-after", "150"]) == 2
+    assert (
+        main(["render", str(edison_dir), "-o", str(tmp_path / "y.mp4"), "--extend-after", "150"])
+        == 2
+    )
     assert "age from 0 to 100" in capsys.readouterr().err
 
 

@@ -253,7 +253,9 @@ EDISON = Person(
 )
 
 
-def _page(title: str, *, mime="image/jpeg", size=(800, 1000), sha1="a", **meta: tuple[str, str]) -> dict:
+def _page(
+    title: str, *, mime="image/jpeg", size=(800, 1000), sha1="a", **meta: tuple[str, str]
+) -> dict:
     """An imageinfo page as Commons answers it; `meta` maps field -> (value, source)."""
     return {
         "title": title,
@@ -279,27 +281,46 @@ def test_names_alone_leave_out_non_photos():
 
 
 def test_file_information_gives_date_source_and_reason():
-    exif = _page("File:Edison at work.jpg", DateTimeOriginal=("1904-05-06 10:00:00", "mediawiki-metadata"))
+    exif = _page(
+        "File:Edison at work.jpg", DateTimeOriginal=("1904-05-06 10:00:00", "mediawiki-metadata")
+    )
     photo, reason = photo_from_page(exif, Candidate(exif["title"], {"search"}), EDISON)
     assert reason == "" and photo is not None
-    assert (photo.date, photo.date_source, photo.date_precision, photo.kind) == (D(1904, 5, 6), "exif", "day", "photo")
+    assert (photo.date, photo.date_source, photo.date_precision, photo.kind) == (
+        D(1904, 5, 6),
+        "exif",
+        "day",
+        "photo",
+    )
 
     # A capture date before the birth is not believed; the year in the title is used instead.
-    early = _page("File:Thomas Edison 1880 portrait.jpg", sha1="b", DateTimeOriginal=("1820-01-01", "commons-desc-page"))
+    early = _page(
+        "File:Thomas Edison 1880 portrait.jpg",
+        sha1="b",
+        DateTimeOriginal=("1820-01-01", "commons-desc-page"),
+    )
     photo, _ = photo_from_page(early, Candidate(early["title"], {"category"}), EDISON)
     assert photo is not None and (photo.date, photo.date_source) == (D(1880, 7, 1), "title")
 
     small = _page("File:Edison tiny.jpg", size=(120, 150))
-    assert photo_from_page(small, Candidate(small["title"]), EDISON) == (None, "too small (120x150 px)")
+    assert photo_from_page(small, Candidate(small["title"]), EDISON) == (
+        None,
+        "too small (120x150 px)",
+    )
     wide = _page("File:Edison panorama.jpg", size=(4000, 1000))
-    assert photo_from_page(wide, Candidate(wide["title"]), EDISON)[1] == "not a portrait shape (4000x1000 px)"
+    assert (
+        photo_from_page(wide, Candidate(wide["title"]), EDISON)[1]
+        == "not a portrait shape (4000x1000 px)"
+    )
 
 
 def test_order_puts_the_main_image_first_and_keeps_one_copy_of_a_file():
     pages = {
         "File:Thomas Edison2.jpg": _page("File:Thomas Edison2.jpg", sha1="main"),
         "File:Edison 1878 photograph.jpg": _page("File:Edison 1878 photograph.jpg", sha1="x"),
-        "File:Edison 1878 photograph (copy).jpg": _page("File:Edison 1878 photograph (copy).jpg", sha1="x"),
+        "File:Edison 1878 photograph (copy).jpg": _page(
+            "File:Edison 1878 photograph (copy).jpg", sha1="x"
+        ),
         "File:Edison 1922 photograph.jpg": _page("File:Edison 1922 photograph.jpg", sha1="y"),
         "File:Edison oil painting 1890.jpg": _page("File:Edison oil painting 1890.jpg", sha1="z"),
     }

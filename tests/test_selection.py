@@ -14,9 +14,15 @@ from pipeline.selection import face_quality, propose_selection, sharpness
 from pipeline.types import FaceRecord, PhotoRecord
 
 
-def _record(name: str, age: float, crop: np.ndarray, eye: float = 60.0, yaw: float = 0.0) -> PhotoRecord:
-    face = FaceRecord(box=(0, 0, 10, 10), landmarks=np.zeros((68, 2), np.float32), eye_distance=eye, yaw=yaw)
-    return PhotoRecord(file=name, faces=[face], chosen_face=0, aligned=crop, age=age, age_source="edit")
+def _record(
+    name: str, age: float, crop: np.ndarray, eye: float = 60.0, yaw: float = 0.0
+) -> PhotoRecord:
+    face = FaceRecord(
+        box=(0, 0, 10, 10), landmarks=np.zeros((68, 2), np.float32), eye_distance=eye, yaw=yaw
+    )
+    return PhotoRecord(
+        file=name, faces=[face], chosen_face=0, aligned=crop, age=age, age_source="edit"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,11 @@ def test_sharpness_and_quality_prefer_large_sharp_frontal_faces(crop: np.ndarray
     ]
     q = dict(zip((p.file for p in photos), face_quality(photos)))
     assert q["sharp.jpg"] == max(q.values())
-    assert q["blurred.jpg"] < q["sharp.jpg"] and q["small.jpg"] < q["sharp.jpg"] and q["turned.jpg"] < q["sharp.jpg"]
+    assert (
+        q["blurred.jpg"] < q["sharp.jpg"]
+        and q["small.jpg"] < q["sharp.jpg"]
+        and q["turned.jpg"] < q["sharp.jpg"]
+    )
     flagged = _record("flagged.jpg", 10, crop)
     flagged.recommended_remove = True
     assert face_quality([*photos, flagged])[-1] < min(q.values())
@@ -59,14 +69,18 @@ def test_one_best_face_per_period_in_timeline_order(crop: np.ndarray) -> None:
 def test_empty_periods_leave_slots_to_faces_far_from_the_chosen(crop: np.ndarray) -> None:
     # Ten photos at ages 0-1 and one at 40: with 4 slots, the periods in between are empty, so the
     # extra slots go to the photos farthest in time from those already kept.
-    photos = [_record(f"young{i}.jpg", i * 0.1, crop) for i in range(10)] + [_record("old.jpg", 40, crop)]
+    photos = [_record(f"young{i}.jpg", i * 0.1, crop) for i in range(10)] + [
+        _record("old.jpg", 40, crop)
+    ]
     chosen = propose_selection(photos, 4)
     assert len(chosen) == 4 and chosen[-1].file == "old.jpg" and chosen[0].age == 0.0
     assert len({p.file for p in chosen}) == 4
 
 
 @pytest.mark.slow
-def test_80_photos_give_a_proposed_selection_not_an_error(tmp_path: Path, astronaut: np.ndarray) -> None:
+def test_80_photos_give_a_proposed_selection_not_an_error(
+    tmp_path: Path, astronaut: np.ndarray
+) -> None:
     """80 different shots of one face, dated over 40 years: the review proposes 30 spread over them."""
     from pipeline.webapp import messages, review, uploads
 
@@ -86,19 +100,28 @@ def test_80_photos_give_a_proposed_selection_not_an_error(tmp_path: Path, astron
         files.append(str(path))
     r = review.review_album(files, birth_date="1970-01-01")
     usable = r.analysis.usable
-    assert len(usable) == uploads.MAX_VIDEO_PHOTOS and len(r.not_selected) >= 80 - uploads.MAX_VIDEO_PHOTOS - 10
+    assert (
+        len(usable) == uploads.MAX_VIDEO_PHOTOS
+        and len(r.not_selected) >= 80 - uploads.MAX_VIDEO_PHOTOS - 10
+    )
     ages = [p.age for p in usable]
     assert ages[0] < 7 and ages[-1] > 38  # the whole span is kept
     gaps = np.diff(ages)
     assert gaps.max() < 4.0  # spread evenly, no large hole (40 years / 30 photos ~ 1.4)
     notes = dict(r.left_out())
     assert all("proposed" in notes[f] or "swap" in notes[f] for f in r.not_selected)
-    assert all(messages.photo_note(p, r).startswith("Left out to keep the video") for p in r.analysis.photos if p.file in r.not_selected)
+    assert all(
+        messages.photo_note(p, r).startswith("Left out to keep the video")
+        for p in r.analysis.photos
+        if p.file in r.not_selected
+    )
     # The visitor swaps one in: their "keep" wins over the proposal.
     from pipeline.webapp.table import to_edits
 
     swapped = r.not_selected[0]
-    r2 = review.review_album(files, birth_date="1970-01-01", edits=to_edits({swapped: {"include": True}}))
+    r2 = review.review_album(
+        files, birth_date="1970-01-01", edits=to_edits({swapped: {"include": True}})
+    )
     assert swapped in {p.file for p in r2.analysis.usable} and not r2.scanned
 
 

@@ -309,7 +309,10 @@ def test_availability_when_hub_serves_the_pinned_file(
         clear_probe_cache()
         monkeypatch.setenv("TIMELAPSE_E4E_REPO", default.repo_id.upper())
         wrong_repo = StyleGANMethod.availability()
-        assert ("HEAD", f"/{default.repo_id}/resolve/{default.revision}/{default.filename}") in hub.requests
+        assert (
+            "HEAD",
+            f"/{default.repo_id}/resolve/{default.revision}/{default.filename}",
+        ) in hub.requests
     assert ok is False and f"expected {default.size}" in reason
     assert wrong_repo[0] is False and "no repository" in wrong_repo[1]
 

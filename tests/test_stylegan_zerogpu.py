@@ -88,7 +88,9 @@ def test_probe_checks_revision_and_file_with_a_head_request(
     ok, reason = weights_availability("e4e")
     assert ok and "will download" in reason
     assert ("HEAD", f"/{REPO}/resolve/{REVISION}/{FILE}") in hub_env.requests
-    assert not [r for r in hub_env.requests if r[0] == "GET" and "/resolve/" in r[1]]  # nothing downloaded
+    assert not [
+        r for r in hub_env.requests if r[0] == "GET" and "/resolve/" in r[1]
+    ]  # nothing downloaded
     clear_probe_cache()
     monkeypatch.setenv("TIMELAPSE_E4E_REVISION", "f" * 40)
     ok, reason = weights_availability("e4e")
@@ -129,7 +131,9 @@ def test_marker_is_trusted_only_for_the_same_size_and_mtime(
     marker = Path(str(path) + MARKER_SUFFIX)
     # Another process finds a marker for this size and mtime: it is believed, the file not read.
     planted = "ab" * 32
-    marker.write_text(json.dumps({"sha256": planted, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+    marker.write_text(
+        json.dumps({"sha256": planted, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    )
     _digest_cache.clear()  # as in a fresh process
     assert sha256_of(path) == planted
     # The file changed (new mtime): hashed again.
@@ -205,7 +209,12 @@ def test_changing_the_chosen_face_changes_the_code(
 
     def album(face: int) -> list[Keyframe]:
         # The same photo (same key: its file hash) with another face chosen in it.
-        chosen = Keyframe(image=group_faces[face], landmarks=np.zeros((68, 2), np.float32), age=40.0, key="sha256:group-photo")
+        chosen = Keyframe(
+            image=group_faces[face],
+            landmarks=np.zeros((68, 2), np.float32),
+            age=40.0,
+            key="sha256:group-photo",
+        )
         return [keyframes[0], chosen]
 
     method = StyleGANMethod(encoder="e4e", batch_size=2)
@@ -244,14 +253,25 @@ def test_duration_grows_with_frames_size_and_timing_mode(
                {"base": base, "more": more, "bigger": bigger, "age": by_age, "gif": gif}.items()}  # fmt: skip
     assert seconds["more"] > seconds["base"] and seconds["bigger"] > seconds["base"]
     assert seconds["age"] > seconds["more"] > seconds["base"] and seconds["gif"] > seconds["base"]
-    requested = [gpu_seconds(keyframes, RenderSettings(method="stylegan", frames_between=n)) for n in (12, 48, 96)]
+    requested = [
+        gpu_seconds(keyframes, RenderSettings(method="stylegan", frames_between=n))
+        for n in (12, 48, 96)
+    ]
     assert requested == sorted(requested) and requested[0] < requested[-1] <= MAX_S
     warm = GpuWork(**{**base.__dict__, "cold_load": False})
     assert estimate_gpu_seconds(warm) < estimate_gpu_seconds(base)
 
 
-def test_too_long_video_is_refused_before_the_gpu(tiny_env: Path, keyframes: list[Keyframe]) -> None:
-    long = RenderSettings(method="stylegan", size=1024, frames_between=None, seconds_per_year=5.0, max_transition_s=60.0)
+def test_too_long_video_is_refused_before_the_gpu(
+    tiny_env: Path, keyframes: list[Keyframe]
+) -> None:
+    long = RenderSettings(
+        method="stylegan",
+        size=1024,
+        frames_between=None,
+        seconds_per_year=5.0,
+        max_transition_s=60.0,
+    )
     assert gpu_seconds(keyframes, long) == MAX_S
     with pytest.raises(UsageError, match="GPU time"):
         check_gpu_budget(keyframes, long)
@@ -299,7 +319,13 @@ def test_space_startup_downloads_in_the_main_process_without_blocking_the_page(
         }
         log_path = tmp_path / "app.log"
         with open(log_path, "w") as log_file:
-            proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "app.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         try:
             page_while_downloading = None
             deadline = time.monotonic() + 240
@@ -328,5 +354,7 @@ def test_space_startup_downloads_in_the_main_process_without_blocking_the_page(
     # render (so outside any GPU function); the verified digest is on disk for GPU workers.
     assert ("GET", f"/{REPO}/resolve/{REVISION}/{FILE}") in hub.requests
     assert "Preparing StyleGAN e4e" in log
-    blobs = list((tmp_path / "hf" / "hub").glob(f"models--{REPO.replace('/', '--')}/blobs/*{MARKER_SUFFIX}"))
+    blobs = list(
+        (tmp_path / "hf" / "hub").glob(f"models--{REPO.replace('/', '--')}/blobs/*{MARKER_SUFFIX}")
+    )
     assert len(blobs) == 1 and json.loads(blobs[0].read_text())["sha256"] == digest

@@ -36,7 +36,10 @@ from pipeline.types import Analysis, Keyframe
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not AGES.is_dir(), reason=f"the FG-NET age series are not at {AGES}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not AGES.is_dir(), reason=f"the FG-NET age series are not at {AGES}"),
+]
 
 
 def _labels() -> dict[str, float]:
@@ -58,7 +61,9 @@ def _capture_date(birth: dt.date, age: float, name: str) -> dt.date:
     return dt.date(birth.year + int(age), birth.month, 1) + dt.timedelta(days=extra)
 
 
-def _build(folder: Path, person: str, *, dated: bool, seed: int) -> dict[str, tuple[float, dt.date | None]]:
+def _build(
+    folder: Path, person: str, *, dated: bool, seed: int
+) -> dict[str, tuple[float, dt.date | None]]:
     """Copy one person's photos under shuffled names ``photo_NN.jpg``; with `dated`,
     write EXIF DateTimeOriginal from the true age and `BIRTH`. Returns name -> (age, date)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +125,11 @@ def dated(tmp_path_factory) -> tuple[Analysis, dict]:
 
 def test_birth_fit_ignores_outliers_and_reports_its_uncertainty() -> None:
     rng = np.random.default_rng(0)
-    implied = list(1980.0 + rng.normal(0, 5, 40)) + [2004.0, 2010.0, 1890.0]  # two scan dates, one typo
+    implied = list(1980.0 + rng.normal(0, 5, 40)) + [
+        2004.0,
+        2010.0,
+        1890.0,
+    ]  # two scan dates, one typo
     fit = fit_birth(implied)
     assert abs(fit.centre - 1980.0) < 2.0
     assert fit.outliers[-3:].all() and not fit.outliers[:40].any()
@@ -161,7 +170,9 @@ def test_dated_album_without_birth_date_follows_its_dates(dated) -> None:
     assert dates == sorted(dates)  # exact date order, whatever the faces say
     ages = [p.age for p in used]
     assert all(b >= a for a, b in zip(ages, ages[1:]))  # ages never decrease
-    assert {p.age_source for p in used} == {"inferred"} and {p.order_source for p in used} == {"date"}
+    assert {p.age_source for p in used} == {"inferred"} and {p.order_source for p in used} == {
+        "date"
+    }
     rho = spearmanr([p.order for p in used], [truth[p.file][0] for p in used])[0]
     raw = spearmanr([p.age_estimate for p in used], [truth[p.file][0] for p in used])[0]
     # Dates give 0.999 (two photos share an age); the raw estimates alone 0.90.
@@ -235,7 +246,9 @@ def test_undated_albums_are_ordered_better_than_by_raw_estimates(undated) -> Non
 def test_every_childhood_photo_stays_in(undated) -> None:
     for person in ("001", "002"):
         analysis, truth = undated[person]
-        flagged = [(p.file, truth[p.file][0], p.reason) for p in analysis.photos if p.recommended_remove]
+        flagged = [
+            (p.file, truth[p.file][0], p.reason) for p in analysis.photos if p.recommended_remove
+        ]
         assert flagged == [], flagged
         assert all(p.identity_distance <= p.identity_limit for p in analysis.photos)
 
@@ -283,11 +296,16 @@ def test_strangers_mixed_into_an_album_are_flagged(tmp_path, astronaut) -> None:
     src = _series("002")[10][0]
     with Image.open(src) as im:
         colour_name = next(n for n in truth if truth[n][0] == _series("002")[10][1])
-        im.convert("L").resize((im.width // 2, im.height // 2)).save(folder / "aaa_copy.jpg", quality=90)
+        im.convert("L").resize((im.width // 2, im.height // 2)).save(
+            folder / "aaa_copy.jpg", quality=90
+        )
     analysis = analyze(folder)
     by = {p.file: p for p in analysis.photos}
     for name in ("photo_90.png", "photo_91.jpg", "photo_92.jpg"):
-        assert by[name].recommended_remove and "another person" in by[name].reason, (name, by[name].reason)
+        assert by[name].recommended_remove and "another person" in by[name].reason, (
+            name,
+            by[name].reason,
+        )
         assert not by[name].include
     for name in truth:
         assert not by[name].recommended_remove, (name, by[name].reason)
@@ -317,13 +335,17 @@ def test_small_faces_are_warnings_and_stay_in(undated) -> None:
 
 
 @pytest.mark.slow
-def test_edison_renders_1878_1910s_1922_without_a_birth_date(edison_dir: Path, tmp_path: Path) -> None:
+def test_edison_renders_1878_1910s_1922_without_a_birth_date(
+    edison_dir: Path, tmp_path: Path
+) -> None:
     analysis = analyze(edison_dir)
     assert analysis.birth_date is None
     est = analysis.birth_estimate
     assert est is not None and est.n_photos == 3
     assert abs(est.date.year - 1847) <= 6, est  # measured 1851 (Edison was born in 1847)
-    settings = RenderSettings(method="crossfade", size=256, frames_between=2, fps=24, caption="date")
+    settings = RenderSettings(
+        method="crossfade", size=256, frames_between=2, fps=24, caption="date"
+    )
     result = render(analysis, settings=settings, video=tmp_path / "edison.mp4")
     keyframes = result.report["keyframes"]
     assert [k["label"] for k in keyframes] == [
@@ -331,7 +353,11 @@ def test_edison_renders_1878_1910s_1922_without_a_birth_date(edison_dir: Path, t
         "2_edison_middle_c1910s.png",
         "3_edison_c1922.png",
     ]
-    assert [k["caption"] for k in keyframes] == ["1878", "1910", "1922"]  # year-only dates: the year
+    assert [k["caption"] for k in keyframes] == [
+        "1878",
+        "1910",
+        "1922",
+    ]  # year-only dates: the year
     ages = [k["age"] for k in keyframes]
     assert ages == sorted(ages) and not any(k["age_exact"] for k in keyframes)
 
@@ -353,7 +379,10 @@ def test_date_captions_are_as_precise_as_the_dates() -> None:
     assert Captioner(years, "date", 256).text(0, 0.5) == "1894"
     # Ages: months only with a day-precise date and a given birth date.
     birth = dt.date(1988, 1, 10)
-    exact = [_kf(dt.date(2008, 4, 24), 20.29, exact=True), _kf(dt.date(2009, 4, 24), 21.29, exact=True)]
+    exact = [
+        _kf(dt.date(2008, 4, 24), 20.29, exact=True),
+        _kf(dt.date(2009, 4, 24), 21.29, exact=True),
+    ]
     for kf in exact:
         kf.extra["birth_date"] = birth
     assert Captioner(exact, "age", 256).keyframe_texts() == ["20 y 3 m", "21 y 3 m"]

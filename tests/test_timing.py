@@ -51,7 +51,13 @@ def test_seconds_per_year_gives_larger_gaps_more_frames_with_clamps():
 
 
 def test_equal_ages_still_get_the_minimum_transition():
-    t = plan_timing([10.0, 10.0, 12.0], fps=24, seconds_per_year=1.0, min_transition_s=0.25, max_transition_s=3.0)
+    t = plan_timing(
+        [10.0, 10.0, 12.0],
+        fps=24,
+        seconds_per_year=1.0,
+        min_transition_s=0.25,
+        max_transition_s=3.0,
+    )
     assert t.transition_frames == (6, 48)
 
 
@@ -93,7 +99,15 @@ def test_cosine_keyframe_share():
 
 def test_default_settings_are_valid():
     RenderSettings().validate()
-    RenderSettings(method="crossfade", size=256, fps=24, seconds_per_year=0.5, hold=1.0, gamma=0.5, caption="year").validate()
+    RenderSettings(
+        method="crossfade",
+        size=256,
+        fps=24,
+        seconds_per_year=0.5,
+        hold=1.0,
+        gamma=0.5,
+        caption="year",
+    ).validate()
 
 
 @pytest.mark.parametrize(
@@ -105,7 +119,10 @@ def test_default_settings_are_valid():
         ({"frames_between": 0}, "from 1 to 600"),
         ({"frames_between": None}, "Set either frames between photos"),
         ({"seconds_per_year": 0.0}, "Seconds per year must be above 0"),
-        ({"seconds_per_year": 1.0, "min_transition_s": 3.0, "max_transition_s": 2.0}, "0 < minimum <= maximum"),
+        (
+            {"seconds_per_year": 1.0, "min_transition_s": 3.0, "max_transition_s": 2.0},
+            "0 < minimum <= maximum",
+        ),
         ({"hold": -1.0}, "Hold must be between 0 and 10"),
         ({"gamma": 50}, "for 50% use 0.5"),
         ({"gamma": -0.1}, "between 0 and 1"),

@@ -32,11 +32,18 @@ def header_bomb(path: Path, side: int = 40_000) -> Path:
     """A valid PNG that declares `side` x `side` RGB pixels but holds only the first rows (~200 KB)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     rows = zlib.compress(b"".join(b"\0" + bytes(side * 3) for _ in range(64)), 9)
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -51,7 +58,11 @@ def peak_rss(pid: int) -> int:
 @pytest.fixture(scope="module")
 def app_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     code = (
         "import time, app\n"
         f"app.launch(prevent_thread_lock=True, server_name='127.0.0.1', server_port={port}, quiet=True)\n"
@@ -89,7 +100,9 @@ def test_header_bomb_with_good_photos_through_the_page(app_process: tuple[str, i
         page.set_default_timeout(60_000)
         page.goto(url)
         page.wait_for_selector("#files input[type=file]", state="attached")
-        assert "megapixels" in page.locator("#limits").inner_text()  # the limits, stated before the upload
+        assert (
+            "megapixels" in page.locator("#limits").inner_text()
+        )  # the limits, stated before the upload
         before = peak_rss(pid)
         t0 = time.perf_counter()
         page.locator("#files input[type=file]").set_input_files([str(bomb), *good])
@@ -101,6 +114,8 @@ def test_header_bomb_with_good_photos_through_the_page(app_process: tuple[str, i
         page.screenshot(path=str(tmp_path / "bomb.png.review.png"), full_page=True)
         browser.close()
     peak = peak_rss(pid)
-    print(f"reviewed in {elapsed:.1f} s; app peak memory {before / 2**20:.0f} MB before, {peak / 2**20:.0f} MB after")
+    print(
+        f"reviewed in {elapsed:.1f} s; app peak memory {before / 2**20:.0f} MB before, {peak / 2**20:.0f} MB after"
+    )
     assert peak < LIMIT_BYTES, f"the app peaked at {peak / 2**20:.0f} MB"
     assert elapsed < 60, f"two good photos took {elapsed:.1f} s to review"

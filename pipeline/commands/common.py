@@ -21,15 +21,43 @@ log = logging.getLogger(__name__)
 def add_album_arguments(p: argparse.ArgumentParser) -> None:
     """ALBUM (or --name), --birth-date, --edits, --cnn, --cache-dir, --no-cache, --workers."""
     p.add_argument("album", nargs="?", metavar="ALBUM", help="folder of photos (or a single photo)")
-    p.add_argument("--name", help="a well-known person's name: fetch their photos from Wikimedia Commons instead of ALBUM")
-    p.add_argument("--limit", type=int, default=12, help="with --name: how many photos to fetch (default 12)")
+    p.add_argument(
+        "--name",
+        help="a well-known person's name: fetch their photos from Wikimedia Commons instead of ALBUM",
+    )
+    p.add_argument(
+        "--limit", type=int, default=12, help="with --name: how many photos to fetch (default 12)"
+    )
     p.add_argument("--qid", help="with --name: the Wikidata id (Q...) when the name is ambiguous")
-    p.add_argument("--birth-date", metavar="YYYY-MM-DD", help="birth date: photos with a capture date get exact ages")
-    p.add_argument("--edits", metavar="FILE", help="JSON or CSV of user edits (age, include, face, date) that win over the analysis")
-    p.add_argument("--cnn", action="store_true", help="also run dlib's slower CNN detector on photos where HOG finds no face")
-    p.add_argument("--cache-dir", metavar="DIR", help=f"where scans of the photos are kept between runs (default {default_cache_dir()})")
-    p.add_argument("--no-cache", action="store_true", help="scan every photo again and keep nothing on disk")
-    p.add_argument("--workers", type=int, metavar="N", help="processes scanning photos in parallel (default: one per core, up to 4; 0: none)")
+    p.add_argument(
+        "--birth-date",
+        metavar="YYYY-MM-DD",
+        help="birth date: photos with a capture date get exact ages",
+    )
+    p.add_argument(
+        "--edits",
+        metavar="FILE",
+        help="JSON or CSV of user edits (age, include, face, date) that win over the analysis",
+    )
+    p.add_argument(
+        "--cnn",
+        action="store_true",
+        help="also run dlib's slower CNN detector on photos where HOG finds no face",
+    )
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help=f"where scans of the photos are kept between runs (default {default_cache_dir()})",
+    )
+    p.add_argument(
+        "--no-cache", action="store_true", help="scan every photo again and keep nothing on disk"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes scanning photos in parallel (default: one per core, up to 4; 0: none)",
+    )
 
 
 def scan_cache_from_args(args: argparse.Namespace) -> DiskScanCache | None:
@@ -51,7 +79,7 @@ def analysis_from_args(args: argparse.Namespace, progress: Progress | None = Non
         UsageError: neither or both of ALBUM and --name, or a bad date/edits file.
     """
     if bool(args.album) == bool(args.name):
-        raise UsageError("Give either an ALBUM folder or --name \"Person's name\" (not both).")
+        raise UsageError('Give either an ALBUM folder or --name "Person\'s name" (not both).')
     if args.workers is not None and not 0 <= args.workers <= 64:
         raise UsageError(f"--workers must be from 0 to 64; got {args.workers}.")
     scan = {"cache": scan_cache_from_args(args), "workers": args.workers}
@@ -61,12 +89,15 @@ def analysis_from_args(args: argparse.Namespace, progress: Progress | None = Non
         album = Path(args.album)
         if not album.exists():
             raise UsageError(f"{album}: no such folder or file.")
-        return analyze(album, birth_date=birth, edits=edits, use_cnn=args.cnn, progress=progress, **scan)
+        return analyze(
+            album, birth_date=birth, edits=edits, use_cnn=args.cnn, progress=progress, **scan
+        )
     if args.limit < 1:
         raise UsageError("--limit must be at least 1.")
-    sources, person_birth, metadata = fetch_album(args.name, limit=args.limit, qid=args.qid, progress=progress)
+    sources, person_birth, metadata = fetch_album(
+        args.name, limit=args.limit, qid=args.qid, progress=progress
+    )
     return analyze(
         sources, birth_date=birth or person_birth, edits=edits,
         use_cnn=args.cnn, metadata=metadata, progress=progress, **scan,
     )  # fmt: skip
-

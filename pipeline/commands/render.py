@@ -31,7 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_album_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the MP4 to write")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, choices=SIZES, help=f"video side in pixels (default {DEFAULT_SIZE})")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=DEFAULT_SIZE,
+        choices=SIZES,
+        help=f"video side in pixels (default {DEFAULT_SIZE})",
+    )
     p.add_argument(
         "--method",
         choices=method_names(),
@@ -111,16 +117,49 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="YEARS",
         help="about this many years between imagined faces (default 10)",
     )
-    daily = p.add_argument_group("photo-a-day mode (every photo briefly, in date order, eyes locked)")
-    daily.add_argument("--per-photo", type=int, metavar="N", help="show every photo N frames instead of transitions between keyframes")
-    daily.add_argument("--blend", type=int, default=2, metavar="N", help="with --per-photo: blend frames between photos (default 2)")
-    daily.add_argument("--smooth", type=int, default=3, metavar="N", help="with --per-photo: smooth the eye placement over N photos either side (default 3)")
-    daily.add_argument("--average", type=int, default=1, metavar="N", help="with --per-photo: average each photo with the next N-1 (default 1: off)")
+    daily = p.add_argument_group(
+        "photo-a-day mode (every photo briefly, in date order, eyes locked)"
+    )
+    daily.add_argument(
+        "--per-photo",
+        type=int,
+        metavar="N",
+        help="show every photo N frames instead of transitions between keyframes",
+    )
+    daily.add_argument(
+        "--blend",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --per-photo: blend frames between photos (default 2)",
+    )
+    daily.add_argument(
+        "--smooth",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --per-photo: smooth the eye placement over N photos either side (default 3)",
+    )
+    daily.add_argument(
+        "--average",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --per-photo: average each photo with the next N-1 (default 1: off)",
+    )
     pick = p.add_mutually_exclusive_group()
-    pick.add_argument("--select", type=int, metavar="N", help=(
-        "keep N photos spread along the timeline, the best face of each period "
-        f"(default for transition videos of more than {DEFAULT_TRANSITION_PHOTOS} photos)"))
-    pick.add_argument("--all", action="store_true", help="keep every usable photo (no automatic selection)")
+    pick.add_argument(
+        "--select",
+        type=int,
+        metavar="N",
+        help=(
+            "keep N photos spread along the timeline, the best face of each period "
+            f"(default for transition videos of more than {DEFAULT_TRANSITION_PHOTOS} photos)"
+        ),
+    )
+    pick.add_argument(
+        "--all", action="store_true", help="keep every usable photo (no automatic selection)"
+    )
     p.add_argument(
         "--background",
         default=DEFAULT_BACKGROUND,
@@ -155,7 +194,9 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
     if args.per_photo is None and (args.blend, args.smooth, args.average) != (2, 3, 1):
         raise UsageError("--blend, --smooth and --average only apply with --per-photo N.")
     if args.per_photo is not None and (args.frames_between or args.seconds_per_year or args.hold):
-        raise UsageError("--per-photo sets the timing itself; drop --frames-between, --seconds-per-year and --hold.")
+        raise UsageError(
+            "--per-photo sets the timing itself; drop --frames-between, --seconds-per-year and --hold."
+        )
     if not 0.05 <= args.gif_max_mb <= 1000:
         raise UsageError(f"--gif-max-mb must be between 0.05 and 1000; got {args.gif_max_mb:g}.")
     return RenderSettings(
@@ -253,7 +294,10 @@ def print_left_out(analysis: Analysis) -> None:
     """Photos that are not in the video, each with why (stderr): nothing is dropped silently."""
     left = [p for p in analysis.photos if not p.usable]
     if left:
-        print(f"{len(left)} photo(s) left out (keep one with an edits file: \"include\": true):", file=sys.stderr)
+        print(
+            f'{len(left)} photo(s) left out (keep one with an edits file: "include": true):',
+            file=sys.stderr,
+        )
     for p in left:
         if p.status != "ok":  # the message names the file
             print(f"  {p.message}", file=sys.stderr)

@@ -30,6 +30,7 @@ from pipeline.types import Analysis
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class RenderResult:
     """What `render` produced.

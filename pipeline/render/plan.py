@@ -101,7 +101,9 @@ def keyframes_from_analysis(
     return out
 
 
-def _crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _crop_at(
+    p: PhotoRecord, source: PhotoSource | None, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The photo's aligned face with at least `size` px: the analysis' crop when it is big
     enough, else aligned again from the photo with the stored full-resolution landmarks
     (no detection runs). A photo that can no longer be read falls back to its crop, enlarged."""
@@ -112,7 +114,12 @@ def _crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.
     try:
         photo = load_photo(source)
     except BadImageError as exc:
-        log.warning("%s: cannot re-read the photo for a %d px render (%s); enlarging its crop", p.file, size, exc)
+        log.warning(
+            "%s: cannot re-read the photo for a %d px render (%s); enlarging its crop",
+            p.file,
+            size,
+            exc,
+        )
         return p.aligned, p.aligned_landmarks
     return align_face(photo.image, face.landmarks, size)
 
@@ -316,7 +323,10 @@ def build_plan(
             date_order(keyframes), settings.size, smooth=settings.smooth, average=settings.average
         )
         timing = daily_timing(
-            [kf.age for kf in keyframes], fps=settings.fps, per_photo=settings.per_photo, blend=settings.blend
+            [kf.age for kf in keyframes],
+            fps=settings.fps,
+            per_photo=settings.per_photo,
+            blend=settings.blend,
         )
     else:
         timing = plan_timing(
@@ -348,7 +358,9 @@ def _with_imagined(keyframes: list[Keyframe], settings: RenderSettings) -> list[
         ok, reason = sam_status()
         if not ok:
             raise NotEnoughPhotosError(
-                1, 1, needs_age_model=True,
+                1,
+                1,
+                needs_age_model=True,
                 message="Only 1 photo can go into the video; a time-lapse needs at least 2. A lifespan "
                 f"video from one photo needs the SAM age model, which cannot run here ({reason}).",
             )  # fmt: skip - the webapp words it from the counts; the reason is for the terminal

@@ -247,7 +247,8 @@ def check_method(settings: RenderSettings) -> type[TransitionMethod]:
         ok, reason = False, f"availability check failed: {exc}"
     if not ok:
         raise MethodUnavailableError(
-            f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}", method=settings.method
+            f"Method {settings.method!r} cannot run here: {reason or 'unavailable'}",
+            method=settings.method,
         )
     if parse_background(settings.background).steady:
         try:

@@ -47,7 +47,9 @@ def fetch_album(
         photo = fetched.photo
         metadata[fetched.file] = {
             "date": photo.date,
-            "date_source": _DATE_SOURCES.get(photo.date_source or "", "metadata") if photo.date else None,
+            "date_source": _DATE_SOURCES.get(photo.date_source or "", "metadata")
+            if photo.date
+            else None,
             "date_precision": "day" if photo.date_precision == "day" else "year",
             "credits": fetched.credits,
         }

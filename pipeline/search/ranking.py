@@ -225,7 +225,9 @@ def choose_subcats(subcats: list[str], person: Person, budget: int) -> list[str]
     scored = {s: _subcat_score(s, person) for s in subcats}
     scored = {s: v for s, v in scored.items() if v > float("-inf")}
     dated = [s for s in scored if category_year(s, person) is not None]
-    undated = sorted((s for s in scored if category_year(s, person) is None), key=lambda s: -scored[s])
+    undated = sorted(
+        (s for s in scored if category_year(s, person) is None), key=lambda s: -scored[s]
+    )
     leading = [s for s in undated if _GOOD_SUBCAT.search(_text_for(s))]
     others = [s for s in undated if s not in leading and scored[s] > 0]
     spread = spread_pick(
@@ -361,7 +363,9 @@ def photo_from_page(page: dict, cand: Candidate, person: Person) -> tuple[FoundP
     image_url = info.get("thumburl") or info.get("url") or ""
     if not image_url:
         return None, "no download URL"
-    author = strip_html(meta.value("Artist")) or strip_html(meta.value("Credit")) or "Unknown author"
+    author = (
+        strip_html(meta.value("Artist")) or strip_html(meta.value("Credit")) or "Unknown author"
+    )
     licence = (
         strip_html(meta.value("LicenseShortName"))
         or strip_html(meta.value("UsageTerms"))

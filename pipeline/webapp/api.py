@@ -38,7 +38,9 @@ Report = dict[str, Any]
 RenderFn = Callable[[review.Review, Any, bool, Any], rendering.RenderOutputs]
 
 ANALYSIS_KEYS = ("photos", "usable", "birth_date", "size", "warnings")
-FILE_EXAMPLE = [{"path": "photo_1.jpg", "meta": {"_type": "gradio.FileData"}, "orig_name": "photo_1.jpg"}]
+FILE_EXAMPLE = [
+    {"path": "photo_1.jpg", "meta": {"_type": "gradio.FileData"}, "orig_name": "photo_1.jpg"}
+]
 
 
 def api_errors(fn: Callable) -> Callable:
@@ -59,7 +61,9 @@ def api_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _album(files: Files | None, birth_date: str, name: str, limit: int) -> tuple[list[Any], str, dict]:
+def _album(
+    files: Files | None, birth_date: str, name: str, limit: int
+) -> tuple[list[Any], str, dict]:
     """Uploaded files plus, when a name is given, that person's photos from Wikimedia Commons."""
     files = list(files or [])
     if not str(name or "").strip():
@@ -73,12 +77,17 @@ def _album(files: Files | None, birth_date: str, name: str, limit: int) -> tuple
 def _face_crops(r: review.Review) -> list[dict[str, Any]]:
     """Aligned crops as PNG files in video order, each with a caption ``file: age``."""
     return [
-        {"image": FileData(path=str(path), orig_name=path.name), "caption": f"{p.file}: {caption(p)}"}
+        {
+            "image": FileData(path=str(path), orig_name=path.name),
+            "caption": f"{p.file}: {caption(p)}",
+        }
         for path, p in face_crops.write_face_crops(r.analysis, request_dir("faces"))
     ]
 
 
-def analyze(files: Files | None = None, birth_date: str = "", name: str = "", limit: int = DEFAULT_LIMIT) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def analyze(
+    files: Files | None = None, birth_date: str = "", name: str = "", limit: int = DEFAULT_LIMIT
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Find the person's face in every photo, date or estimate ages, flag doubtful photos and order them.
 
     Args:
@@ -101,7 +110,14 @@ def analyze(files: Files | None = None, birth_date: str = "", name: str = "", li
 
 
 def _render(
-    render_fn: RenderFn, files: Files | None, edits: Any, birth_date: str, name: str, limit: int, gif: bool, **settings: Any
+    render_fn: RenderFn,
+    files: Files | None,
+    edits: Any,
+    birth_date: str,
+    name: str,
+    limit: int,
+    gif: bool,
+    **settings: Any,
 ) -> tuple[FileData, FileData | None, FileData, Report]:
     s = rendering.make_settings(**settings)
     rendering.check_can_render(s)
@@ -237,7 +253,12 @@ def _docs(fn: Callable) -> tuple[dict[str, str], list[tuple[str, str]]]:
         if stripped in ("Args:", "Returns:"):
             section = stripped
             continue
-        if section and ":" in stripped and line.startswith("    ") and not line.startswith("        "):
+        if (
+            section
+            and ":" in stripped
+            and line.startswith("    ")
+            and not line.startswith("        ")
+        ):
             key, text = (part.strip() for part in stripped.split(":", 1))
             if section == "Args:":
                 params[key] = text

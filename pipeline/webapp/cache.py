@@ -115,7 +115,9 @@ class ScanCache:
     def _evict(self) -> None:
         """Drop expired albums, then the least recently used beyond `max_entries` (never one in use)."""
         now = time.monotonic()
-        for key in [k for k, e in self._entries.items() if e.users == 0 and now - e.used > self.ttl_s]:
+        for key in [
+            k for k, e in self._entries.items() if e.users == 0 and now - e.used > self.ttl_s
+        ]:
             del self._entries[key]
         idle = [k for k, e in self._entries.items() if e.users == 0]
         while len(self._entries) > self.max_entries and idle:

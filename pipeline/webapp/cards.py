@@ -100,7 +100,11 @@ def _card(p: PhotoRecord, review: Review) -> str:
     note = photo_note(p, review)
     used = p.usable
     head = f"{p.order + 1}." if used and p.order is not None else "left out"
-    parts = [f'<img src="{_data_uri(p.aligned, CARD_SIDE)}" alt="face in {name}">' if p.aligned is not None else ""]
+    parts = [
+        f'<img src="{_data_uri(p.aligned, CARD_SIDE)}" alt="face in {name}">'
+        if p.aligned is not None
+        else ""
+    ]
     parts.append(f'<div class="name">{e(head)} {name}</div>')
     if p.aligned is not None:
         age = "" if p.age is None else f"{p.age:.1f}"
@@ -116,7 +120,9 @@ def _card(p: PhotoRecord, review: Review) -> str:
     if p.aligned is not None:
         keep = "0" if used else "1"
         label = "Remove" if used else "Keep"
-        parts.append(f'<button data-keep="{keep}" data-file="{name}" aria-label="{label} {name}">{label}</button>')
+        parts.append(
+            f'<button data-keep="{keep}" data-file="{name}" aria-label="{label} {name}">{label}</button>'
+        )
     return f'<div class="card{"" if used else " out"}" data-file="{name}">{"".join(parts)}</div>'
 
 
@@ -153,6 +159,10 @@ def edit_from_value(value: Any) -> dict[str, Any] | None:
     """The visitor's change carried by the component's value, or None."""
     if isinstance(value, str) and value.startswith("{"):
         value = json.loads(value)
-    if isinstance(value, dict) and isinstance(value.get("edit"), dict) and value["edit"].get("file"):
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("edit"), dict)
+        and value["edit"].get("file")
+    ):
         return value["edit"]
     return None

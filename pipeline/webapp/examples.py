@@ -24,4 +24,3 @@ class ExampleAlbum:
 EXAMPLES = [
     ExampleAlbum("Thomas Edison at 31, 63 and 75 (public domain)", ASSETS / "edison", "1847-02-11"),
 ]
-

@@ -39,7 +39,12 @@ def render_album(
 ) -> RenderOutputs:
     """Render `review` with `settings`; StyleGAN goes through the GPU slot."""
     # StyleGAN, and SAM's imagined ages (an extension or a one-photo lifespan), need the GPU.
-    if settings.method == "stylegan" or settings.extends or age_photo or len(review.analysis.usable) == 1:
+    if (
+        settings.method == "stylegan"
+        or settings.extends
+        or age_photo
+        or len(review.analysis.usable) == 1
+    ):
         if settings.method == "stylegan" and not age_photo:  # weights ready before the GPU window
             render_gpu.prepare_gpu_render(review.analysis, settings, gif=gif, progress=progress)
         return render_on_gpu(review, settings, gif, progress, age_photo)

@@ -121,12 +121,16 @@ def photo_note(p: PhotoRecord, review: Review | None = None) -> str:
         return f"Left out to keep the video to {MAX_VIDEO_PHOTOS} photos spread over the years; tap Keep to swap it in."
     if p.recommended_remove:
         why = p.reason or "it may not show the same person"
-        return f"Recommended to remove: {why}." + (" Tap Keep to use it anyway." if not p.include else "")
+        return f"Recommended to remove: {why}." + (
+            " Tap Keep to use it anyway." if not p.include else ""
+        )
     if not p.include:
         return "Removed by you; tap Keep to put it back."
     notes = [w[0].upper() + w[1:] for w in getattr(p, "warnings", []) if w]
     if len(p.faces) > 1:
-        notes.append(f"{len(p.faces)} faces in this photo; the one that matches the others is used.")
+        notes.append(
+            f"{len(p.faces)} faces in this photo; the one that matches the others is used."
+        )
     if p.reason and not notes:
         notes.append(p.reason)
     return " ".join(n if n.endswith(".") else n + "." for n in notes)

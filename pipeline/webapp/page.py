@@ -92,7 +92,9 @@ def summary_markdown(r: review.Review) -> str:
     if usable:
         ages = [p.age for p in usable if p.age is not None]
         span = f", ages {min(ages):.0f} to {max(ages):.0f}" if ages else ""
-        lines.append(f"**{len(usable)} of {len(a.photos)} photos go into the video**{span}, in this order.")
+        lines.append(
+            f"**{len(usable)} of {len(a.photos)} photos go into the video**{span}, in this order."
+        )
     else:
         lines.append(f"**None of the {len(a.photos)} photos can go into the video yet.**")
     if r.not_selected:
@@ -105,14 +107,18 @@ def summary_markdown(r: review.Review) -> str:
     if r.unusable:
         lines.append(f"✖ {len(r.unusable)} could not be used (see their cards).")
     if len(usable) == 1:
-        lines.append("A time-lapse needs at least 2 photos: add more, or tap *Keep* on one left out.")
+        lines.append(
+            "A time-lapse needs at least 2 photos: add more, or tap *Keep* on one left out."
+        )
     if a.birth_date is None and a.birth_estimate is not None:
         lines.append(
             f"Birth date: {a.birth_estimate.describe()} (about {a.birth_estimate.date.isoformat()}), an estimate; "
             "type the real date in the birth date box for exact ages."
         )
     if a.birth_date is None and any(p.age_source in ("estimate", "inferred") for p in usable):
-        lines.append("Ages marked ~ are estimates: correct them on the cards, or give a birth date.")
+        lines.append(
+            "Ages marked ~ are estimates: correct them on the cards, or give a birth date."
+        )
     return "\n\n".join(lines)
 
 
@@ -134,10 +140,14 @@ def birth_box(a: Any | None) -> dict[str, Any]:
     est = getattr(a, "birth_estimate", None) if a is not None else None
     if a is None or a.birth_date is not None or est is None:
         return gr.update(placeholder=BIRTH_PLACEHOLDER)
-    return gr.update(placeholder=f"{est.date.isoformat()} (estimate: {est.describe()}; type the real date)")
+    return gr.update(
+        placeholder=f"{est.date.isoformat()} (estimate: {est.describe()}; type the real date)"
+    )
 
 
-def _review(files: list[str], birth: str, state: PageState, progress: Any, **kw: Any) -> review.Review:
+def _review(
+    files: list[str], birth: str, state: PageState, progress: Any, **kw: Any
+) -> review.Review:
     return review.review_album(
         files, birth_date=_birth_or_warn(birth), edits=table.to_edits(state.edits),
         metadata=state.metadata, progress=reporter(progress), **kw,
@@ -156,7 +166,9 @@ def new_files(files: list[Any] | None, birth: str, state: PageState | None) -> t
     """A new album: forget the previous one's edits (and a birth date the app filled in), show previews."""
     state = _state(state).new_album()
     if state.birth_auto and str(birth or "").strip() == state.birth_auto:
-        gr.Info("The birth date of the previous album was cleared; enter this person's, if you know it.")
+        gr.Info(
+            "The birth date of the previous album was cleared; enter this person's, if you know it."
+        )
         birth = ""
     state = replace(state, birth_auto="")
     paths = _paths(files)
@@ -171,7 +183,12 @@ def previews(files: list[Any] | None) -> dict[str, Any]:
 
 
 @guard(outputs=5)
-def review_files(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def review_files(
+    files: list[Any] | None,
+    birth: str,
+    state: PageState | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:  # noqa: B008
     """Scan the album (cached) and show the cards, the table and the summary."""
     paths = _paths(files)
     if not paths:
@@ -192,7 +209,13 @@ def example_loaded(birth: str, state: Any) -> PageState:
 
 
 @guard(outputs=5)
-def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def card_edit(
+    value: Any,
+    files: list[Any] | None,
+    birth: str,
+    state: PageState | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:  # noqa: B008
     """A tap on Keep/Remove or a new age on a card; never rescans."""
     state, paths, edit = _state(state), _paths(files), cards.edit_from_value(value)
     if not paths:
@@ -210,7 +233,13 @@ def card_edit(value: Any, files: list[Any] | None, birth: str, state: PageState 
 
 
 @guard(outputs=5)
-def table_edit(files: list[Any] | None, rows: Any, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def table_edit(
+    files: list[Any] | None,
+    rows: Any,
+    birth: str,
+    state: PageState | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:  # noqa: B008
     """Edits in the full table (or a new birth date) and the new order; never rescans."""
     state, paths = _state(state), _paths(files)
     if not paths:
@@ -233,7 +262,12 @@ def _remembered(paths: list[str], birth: str, state: PageState) -> PageState:
 
 
 @guard(outputs=5)
-def birth_changed(files: list[Any] | None, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def birth_changed(
+    files: list[Any] | None,
+    birth: str,
+    state: PageState | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:  # noqa: B008
     """A new birth date: ages and order again with the same edits; never rescans."""
     state, paths = _state(state), _paths(files)
     if not paths:
@@ -242,7 +276,13 @@ def birth_changed(files: list[Any] | None, birth: str, state: PageState | None, 
 
 
 @guard
-def search(name: str, limit: float, birth: str, state: PageState | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def search(
+    name: str,
+    limit: float,
+    birth: str,
+    state: PageState | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:  # noqa: B008
     """A well-known person's photos: they replace the album and go through the same review."""
     state = _state(state)
     try:
@@ -250,11 +290,17 @@ def search(name: str, limit: float, birth: str, state: PageState | None, progres
     except AmbiguousNameError as exc:
         choices = [(m.describe(), m.qid) for m in exc.candidates]
         gr.Warning(messages.visitor_message(exc))
-        return gr.update(), gr.update(), state, gr.update(choices=choices, value=None, visible=True), (
-            f"**{html.escape(exc.name)}** may mean several people: choose one."
+        return (
+            gr.update(),
+            gr.update(),
+            state,
+            gr.update(choices=choices, value=None, visible=True),
+            (f"**{html.escape(exc.name)}** may mean several people: choose one."),
         )
     birth = found.birth_date.isoformat() if found.birth_date else ""
-    state = replace(state.new_album(), metadata={**state.metadata, **found.metadata}, birth_auto=birth)
+    state = replace(
+        state.new_album(), metadata={**state.metadata, **found.metadata}, birth_auto=birth
+    )
     return found.files, birth, state, gr.update(visible=False, value=None), found.message()
 
 
@@ -293,20 +339,30 @@ def downloads_html(out: rendering.RenderOutputs) -> str:
     return f'<div id="download-links">Downloads: {links}</div>'
 
 
-def make_render_handler(album: dict[str, Any], controls: dict[str, Any], render_fn: Callable[..., rendering.RenderOutputs]) -> Callable:
+def make_render_handler(
+    album: dict[str, Any],
+    controls: dict[str, Any],
+    render_fn: Callable[..., rendering.RenderOutputs],
+) -> Callable:
     """The Render button's handler. Gradio passes one dict of values keyed by component (its inputs
     are a set); `album` names the files, table, birth date and state components, `controls` the settings."""
 
     @guard(outputs=5)
-    def render_page(values: dict[Any, Any], progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def render_page(
+        values: dict[Any, Any], progress: gr.Progress = gr.Progress()
+    ) -> tuple[Any, ...]:  # noqa: B008
         state, paths = _state(values[album["state"]]), _paths(values[album["files"]])
         birth, rows = values[album["birth"]], values[album["table"]]
         settings, gif = settings_from_page({name: values[c] for name, c in controls.items()})
         rendering.check_can_render(settings)
         if not paths:
-            raise gr.Error("Add photos first: drop photos of the person into the upload box, or try the example album.")
+            raise gr.Error(
+                "Add photos first: drop photos of the person into the upload box, or try the example album."
+            )
         state = _remembered(paths, birth, state)
-        edits, problems = table.diff_edits(state.shown, table.rows_of(rows), state.edits, state.faces)
+        edits, problems = table.diff_edits(
+            state.shown, table.rows_of(rows), state.edits, state.faces
+        )
         for message in problems:
             gr.Warning(message)
         state = replace(state, edits=edits)
@@ -375,5 +431,3 @@ def background_changed(choice: str) -> Any:
 
 def speed_changed(speed: str) -> tuple[Any, ...]:
     return gr.update(visible=speed == "frames"), gr.update(visible=speed == "age")
-
-

@@ -89,7 +89,9 @@ def make_settings(
         size=coerce_size(size),
         fps=_whole(fps),
         frames_between=_whole(frames_between),
-        seconds_per_year=float(seconds_per_year) if seconds_per_year not in (None, 0, 0.0, "") else None,
+        seconds_per_year=float(seconds_per_year)
+        if seconds_per_year not in (None, 0, 0.0, "")
+        else None,
         hold=float(hold or 0.0),
         gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
         caption=str(caption or "age").lower(),
@@ -136,7 +138,11 @@ class RenderOutputs:
 
     @property
     def downloads(self) -> list[Path]:
-        return [p for p in (self.video, self.gif, self.contact_sheet, self.credits, self.report_path) if p]
+        return [
+            p
+            for p in (self.video, self.gif, self.contact_sheet, self.credits, self.report_path)
+            if p
+        ]
 
 
 def render_review(
@@ -161,7 +167,11 @@ def render_review(
     photos: Analysis | list[Keyframe] = analysis
     if age_photo:
         # "Age this photo": a lifespan video from that photo alone.
-        photos = [kf for kf in keyframes_from_analysis(analysis, settings.size, allow_one=True) if kf.label == age_photo]
+        photos = [
+            kf
+            for kf in keyframes_from_analysis(analysis, settings.size, allow_one=True)
+            if kf.label == age_photo
+        ]
         if not photos:
             raise analysis.shortage(needed=1)
     elif len(analysis.usable) < 2:
@@ -185,7 +195,9 @@ def render_review(
     report_path = outdir / "report.json"
     write_report(report_path, report)
     assert result.video is not None and result.contact_sheet is not None
-    return RenderOutputs(result.video, result.gif, result.contact_sheet, report_path, report, credits_path)
+    return RenderOutputs(
+        result.video, result.gif, result.contact_sheet, report_path, report, credits_path
+    )
 
 
 def public_report(report: dict[str, Any], review: Review) -> dict[str, Any]:
@@ -200,7 +212,9 @@ def public_report(report: dict[str, Any], review: Review) -> dict[str, Any]:
             out[key] = info
         else:
             out[key] = None
-    out["contact_sheet"] = Path(str(out["contact_sheet"])).name if out.get("contact_sheet") else None
+    out["contact_sheet"] = (
+        Path(str(out["contact_sheet"])).name if out.get("contact_sheet") else None
+    )
     keyframes = {k["label"]: k for k in out.get("keyframes") or []}
     out["photos"] = [
         {

@@ -63,7 +63,9 @@ def parse_birth_date(text: str | dt.date | None) -> dt.date | None:
         return None
     birth = parse_date(text, "Birth date")
     if birth > dt.date.today():
-        raise UsageError(f"Birth date {birth} is in the future; write it as YYYY-MM-DD, e.g. 1990-06-01.")
+        raise UsageError(
+            f"Birth date {birth} is in the future; write it as YYYY-MM-DD, e.g. 1990-06-01."
+        )
     return birth
 
 
@@ -156,7 +158,11 @@ def review_album(
         if len(shared.usable) > max_photos:
             kept = {p.file for p in propose_selection(shared.usable, max_photos)}
             chosen_by_visitor = {n for n, e in (edits.photos if edits else {}).items() if e.include}
-            not_selected = [p.file for p in shared.usable if p.file not in kept and p.file not in chosen_by_visitor]
+            not_selected = [
+                p.file
+                for p in shared.usable
+                if p.file not in kept and p.file not in chosen_by_visitor
+            ]
             finalize(shared, birth_date=birth, edits=_leave_out(edits, not_selected))
         result = snapshot(shared)
     return Review(result, key, album.skipped, not_selected, ran)
@@ -164,10 +170,14 @@ def review_album(
 
 def _leave_out(edits: Edits | None, files: list[str]) -> Edits:
     """`edits` plus "leave out" for `files` (the photos the proposed selection does not keep)."""
-    out = Edits(birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {})
+    out = Edits(
+        birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {}
+    )
     for name in files:
         e = out.photos.get(name)
-        out.photos[name] = PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
+        out.photos[name] = (
+            PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
+        )
     return out
 
 
@@ -182,7 +192,9 @@ def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, di
     return out
 
 
-def metadata_from_json(metadata: dict[str, dict[str, Any]] | None, names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+def metadata_from_json(
+    metadata: dict[str, dict[str, Any]] | None, names: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per-file metadata with `date` objects, for the files present (`names`) only."""
     out: dict[str, dict[str, Any]] = {}
     keep = set(names) if names is not None else None

@@ -43,7 +43,9 @@ class FoundAlbum:
         )
 
 
-def find_by_name(name: str, *, limit: int = DEFAULT_LIMIT, progress: Progress | None = None) -> FoundAlbum:
+def find_by_name(
+    name: str, *, limit: int = DEFAULT_LIMIT, progress: Progress | None = None
+) -> FoundAlbum:
     """Download a well-known person's photos from Wikimedia Commons (a Wikidata ID such as Q8743 works too).
 
     Raises:
@@ -52,16 +54,22 @@ def find_by_name(name: str, *, limit: int = DEFAULT_LIMIT, progress: Progress | 
     """
     name = " ".join(str(name or "").split())
     if not name:
-        raise UsageError("Type a well-known person's name, e.g. Thomas Edison, or a Wikidata ID such as Q8743.")
+        raise UsageError(
+            "Type a well-known person's name, e.g. Thomas Edison, or a Wikidata ID such as Q8743."
+        )
     if len(name) > 120:
         raise UsageError("That name is too long; type the person's name as Wikipedia writes it.")
     lo, hi = NAME_LIMITS
     try:
         limit = int(limit)
     except (TypeError, ValueError):
-        raise UsageError(f"The number of photos must be a whole number from {lo} to {hi}.") from None
+        raise UsageError(
+            f"The number of photos must be a whole number from {lo} to {hi}."
+        ) from None
     if not lo <= limit <= hi:
         raise UsageError(f"The number of photos must be from {lo} to {hi}; got {limit}.")
     qid = parse_qid(name)
-    files, birth, metadata = fetch_album(name, limit=limit, qid=qid, dest=request_dir("name"), progress=progress)
+    files, birth, metadata = fetch_album(
+        name, limit=limit, qid=qid, dest=request_dir("name"), progress=progress
+    )
     return FoundAlbum([str(f) for f in files], birth, metadata_to_json(metadata), name)

@@ -115,7 +115,9 @@ def caption(p: PhotoRecord) -> str:
     marks = ""
     faces = [f"{f} face" for f in (p.face.flags if p.face else []) if f]
     if p.recommended_remove:
-        why = (["duplicate"] if p.duplicate_of else []) or (["another person?"] if "another person" in p.reason else [])
+        why = (["duplicate"] if p.duplicate_of else []) or (
+            ["another person?"] if "another person" in p.reason else []
+        )
         marks = " ⚠ " + ", ".join(why + faces or ["check"])
     elif faces:
         marks = " · " + ", ".join(faces)  # a note only: the photo stays in
@@ -164,7 +166,9 @@ def diff_edits(
             continue
         if check.face is not None and check.face >= face_counts.get(name, 0):
             n = face_counts.get(name, 0)
-            problems.append(f"{name}: face {check.face} does not exist; this photo has {n} face(s), numbered from 0.")
+            problems.append(
+                f"{name}: face {check.face} does not exist; this photo has {n} face(s), numbered from 0."
+            )
             change.pop("face")
         entry = out.setdefault(name, {})
         for key, value in change.items():
@@ -203,8 +207,10 @@ def edits_from_api(value: Any) -> Edits:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"edits: not valid JSON ({exc.msg} at line {exc.lineno}); send a list of rows like "
-                             '[{"file": "a.jpg", "age": 3.5, "include": false}].') from None
+            raise UsageError(
+                f"edits: not valid JSON ({exc.msg} at line {exc.lineno}); send a list of rows like "
+                '[{"file": "a.jpg", "age": 3.5, "include": false}].'
+            ) from None
     if isinstance(value, dict) and "photos" not in value and "birth_date" not in value:
         value = {"photos": value}
     return parse_json(value, "edits")

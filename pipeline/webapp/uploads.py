@@ -116,7 +116,10 @@ def peek(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     except Exception:
         raise BadImageError("not_image", f"{name}: not an image this tool can read.") from None
     if w * h > max_pixels:
-        raise BadImageError("too_large", f"{name}: {w}x{h} pixels is over the limit of {max_pixels // 1_000_000} megapixels.")
+        raise BadImageError(
+            "too_large",
+            f"{name}: {w}x{h} pixels is over the limit of {max_pixels // 1_000_000} megapixels.",
+        )
     return w, h
 
 

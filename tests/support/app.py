@@ -34,7 +34,9 @@ def launch_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
     use_test_temp(tmp_path_factory)
     import app
 
-    _, url, _ = app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    _, url, _ = app.launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
+    )
     return app, url
 
 

@@ -96,7 +96,11 @@ def sam_models_from_checkpoint(
         )
     device = torch.device(device)
     return SAMModels(
-        net.to(device), generator.to(device), checkpoint_id, device, precision_policy(device, generator)
+        net.to(device),
+        generator.to(device),
+        checkpoint_id,
+        device,
+        precision_policy(device, generator),
     )
 
 

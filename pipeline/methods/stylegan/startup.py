@@ -144,7 +144,9 @@ def _prepare(preps: Sequence[Preparation], device: torch.device) -> None:
             prep.done.set()
 
 
-def start(encoders: Sequence[str] = ("e4e",), device: torch.device | str | None = None) -> threading.Thread | None:
+def start(
+    encoders: Sequence[str] = ("e4e",), device: torch.device | str | None = None
+) -> threading.Thread | None:
     """Prepare `encoders` (download, verify, build, move to `device`) in one background thread.
 
     Encoders already started are skipped. Returns the thread, or None when there was
@@ -164,7 +166,9 @@ def start(encoders: Sequence[str] = ("e4e",), device: torch.device | str | None 
         target=_prepare, args=(todo, dev), name="stylegan-startup", daemon=True
     )
     thread.start()
-    log.info("Preparing StyleGAN %s on %s in the background", ", ".join(p.encoder for p in todo), dev)
+    log.info(
+        "Preparing StyleGAN %s on %s in the background", ", ".join(p.encoder for p in todo), dev
+    )
     return thread
 
 

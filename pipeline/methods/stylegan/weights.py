@@ -292,17 +292,22 @@ def _metadata_outcome(source: CheckpointSource, endpoint: str, timeout: float) -
         return False, f"the Hub has no repository {source.repo_id}"
     except Exception as exc:  # connection refused, DNS, timeout, HTTP 5xx
         return False, f"the Hub at {endpoint} did not answer ({exc.__class__.__name__})"
-    if _COMMIT.fullmatch(source.revision) and meta.commit_hash and meta.commit_hash != source.revision:
+    if (
+        _COMMIT.fullmatch(source.revision)
+        and meta.commit_hash
+        and meta.commit_hash != source.revision
+    ):
         return False, (
             f"the Hub answered commit {meta.commit_hash[:12]} for pinned revision {source.revision[:12]}"
         )
     if source.size is not None and meta.size is not None and meta.size != source.size:
-        return False, (
-            f"the Hub's {source.filename} has {meta.size} bytes, expected {source.size}"
-        )
+        return False, (f"the Hub's {source.filename} has {meta.size} bytes, expected {source.size}")
     etag = (meta.etag or "").lower()
     if source.sha256 and _SHA256.fullmatch(etag) and etag != source.sha256:
-        return False, f"the Hub's {source.filename} has SHA-256 {etag[:12]}, expected {source.sha256[:12]}"
+        return (
+            False,
+            f"the Hub's {source.filename} has SHA-256 {etag[:12]}, expected {source.sha256[:12]}",
+        )
     return True, ""
 
 
@@ -333,7 +338,9 @@ def probe_file(
     worker = threading.Thread(target=attempt, name="hub-probe", daemon=True)
     worker.start()
     worker.join(timeout + 0.5)
-    outcome = result[0] if result else (False, f"the Hub at {endpoint} did not answer in {timeout:g} s")
+    outcome = (
+        result[0] if result else (False, f"the Hub at {endpoint} did not answer in {timeout:g} s")
+    )
     log.debug("Hub probe %s -> %s in %.2f s", key, outcome, time.monotonic() - start)
     with _probe_lock:
         _probe_cache[key] = (*outcome, time.monotonic())
@@ -400,7 +407,9 @@ def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
         raise MethodUnavailableError(f"{source.name} weights unavailable: {reason}")
     from huggingface_hub import hf_hub_download
 
-    log.info("Downloading %s from the Hugging Face Hub (%s, once)", source.describe(), source.size_text())
+    log.info(
+        "Downloading %s from the Hugging Face Hub (%s, once)", source.describe(), source.size_text()
+    )
     start = time.monotonic()
     try:
         path = hf_hub_download(

@@ -148,7 +148,13 @@ def gpu_task(duration: Callable[..., int]) -> Callable[[F], F]:
             return spaces.GPU(duration=duration)(fn)
         except Exception as exc:
             level = logging.WARNING if on_zerogpu() else logging.DEBUG
-            log.log(level, "spaces.GPU unavailable (%s: %s); %s runs in-process", exc.__class__.__name__, exc, fn.__name__)
+            log.log(
+                level,
+                "spaces.GPU unavailable (%s: %s); %s runs in-process",
+                exc.__class__.__name__,
+                exc,
+                fn.__name__,
+            )
             return fn
 
     return decorate
