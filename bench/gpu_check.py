@@ -13,7 +13,10 @@ e4e and pSp encoders), then:
 3. the ZeroGPU duration: a real render of the bundled Edison album (analysis,
    encode, generate, MP4, GIF, contact sheet) with the recipe networks saved in
    the e4e checkpoint format, cold (loading the checkpoint) and warm, against
-   :func:`pipeline.render.gpu.gpu_seconds` for the same plan.
+   :func:`pipeline.render.gpu.gpu_seconds` for the same plan;
+4. SAM: the full-size age encoder (recipe fill) encoding 4 photos at 8 target
+   ages in one batched pass (faces/s), the imagined keyframes rendered at
+   1024 px (frames/s), NaN/inf and peak memory.
 
 Exits 1 when a check fails: NaN/inf, an error above the limits below, or a
 measured render longer than the GPU time that would be requested. Without a
@@ -25,6 +28,7 @@ GPU it prints one line and exits 0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -176,6 +180,49 @@ def check_duration(workdir: Path, frames_between: int) -> list[str]:
     return failures
 
 
+def measure_sam(faces: list[np.ndarray], n_ages: int) -> list[str]:
+    """SAM on the GPU: faces/s at target ages (one batched pass) and imagined keyframes/s.
+
+    Full-size SAM (two 18-style encoders, 1024 px generator, recipe fill), the
+    encoders in fp32 and the generator in the policy's precision, as a render runs them.
+    """
+    from bench.bench_sam import build_models as build_sam
+    from pipeline.methods.stylegan.aging import encode_at_ages
+    from pipeline.methods.stylegan.inference import render_wplus
+    from pipeline.methods.stylegan.models import precision_policy
+
+    t = time.perf_counter()
+    models = build_sam(torch.device("cuda"))
+    models = dataclasses.replace(
+        models, precision=precision_policy(models.device, models.generator)
+    )
+    print(
+        f"built SAM (recipe): {time.perf_counter() - t:.1f} s; generator {models.precision.describe()}"
+    )
+    ages = np.linspace(5, 80, n_ages).round().tolist()
+    index = [p for p in range(len(faces)) for _ in ages]
+    targets = ages * len(faces)
+    encode_at_ages(models, faces[:1], [0], ages[:1])  # warm-up (cuDNN algorithm choice)
+    torch.cuda.reset_peak_memory_stats()
+    codes, enc_s = timed(encode_at_ages, models, faces, index, targets, batch_size=16)
+    render_wplus(models, codes[:1].numpy(), size=1024, batch_size=1)  # warm-up
+    frames, gen_s = timed(render_wplus, models, codes.numpy(), size=1024, batch_size=8)
+    n = len(targets)
+    print(
+        f"SAM encode: {len(faces)} photos x {n_ages} ages = {n} faces in {enc_s:.2f} s -> {n / enc_s:.1f} faces/s; "
+        f"render {n} keyframes at 1024 px: {n / gen_s:.1f} frames/s; generated keyframes (both): "
+        f"{n / (enc_s + gen_s):.1f}/s; peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
+    )
+    failures = []
+    if not torch.isfinite(codes).all():
+        failures.append("SAM codes contain NaN/inf")
+    if frames.shape != (n, 1024, 1024, 3):
+        failures.append(f"SAM keyframes have shape {frames.shape}")
+    del models
+    torch.cuda.empty_cache()
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -233,6 +280,7 @@ def main() -> int:
         os.environ["TIMELAPSE_E4E_PATH"] = str(ckpt)
         os.environ.pop("TIMELAPSE_E4E_SHA256", None)
         failures += check_duration(workdir, args.frames_between)
+    failures += measure_sam(test_faces(4), n_ages=8)
 
     print(f"peak GPU memory overall: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB; "
           f"total {time.perf_counter() - start:.0f} s")  # fmt: skip
