@@ -45,7 +45,11 @@ def daily_album(tmp_path_factory, astronaut: np.ndarray) -> Path:
 def test_photo_a_day_render(daily_album: Path, tmp_path: Path) -> None:
     analysis = analyze(daily_album, workers=0)
     assert len(analysis.usable) == 6
-    settings = RenderSettings(method="crossfade", size=512, per_photo=3, blend=2, caption="none")
+    # The original backgrounds, so that shown frames are the aligned photos pixel for pixel
+    # (the default soft backdrop recomposites what lies outside the person).
+    settings = RenderSettings(
+        method="crossfade", size=512, per_photo=3, blend=2, caption="none", background="original"
+    )
     plan = plan_render(analysis, settings)
     by_date = sorted(DAYS, key=DAYS.get)
     assert [kf.label for kf in plan.keyframes] == by_date
