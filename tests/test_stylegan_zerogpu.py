@@ -82,6 +82,7 @@ def hub_vars(digest: str) -> dict[str, str]:
 # ----------------------------------------------------------------- weights
 
 
+@pytest.mark.slow
 def test_probe_checks_revision_and_file_with_a_head_request(
     hub_env: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,6 +109,7 @@ def test_pinned_psp_size() -> None:
     assert WEIGHTS["psp"].size == 1_201_489_451 and WEIGHTS["e4e"].size == 1_201_649_680
 
 
+@pytest.mark.slow
 def test_download_verifies_and_leaves_a_digest_marker(
     hub_env: FakeHub, tiny_checkpoint: tuple
 ) -> None:
@@ -121,6 +123,7 @@ def test_download_verifies_and_leaves_a_digest_marker(
     assert data == {"sha256": tiny_checkpoint[1], "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+@pytest.mark.slow
 def test_marker_is_trusted_only_for_the_same_size_and_mtime(
     tmp_path: Path, tiny_checkpoint: tuple
 ) -> None:
@@ -142,6 +145,7 @@ def test_marker_is_trusted_only_for_the_same_size_and_mtime(
     assert sha256_of(path) == real
 
 
+@pytest.mark.slow
 def test_fresh_process_reuses_the_marker(tmp_path: Path, tiny_checkpoint: tuple) -> None:
     path = tmp_path / "weights.pt"
     path.write_bytes(tiny_checkpoint[0].read_bytes())
@@ -201,6 +205,7 @@ def group_faces(group: np.ndarray) -> list[np.ndarray]:
     return crops
 
 
+@pytest.mark.slow
 def test_changing_the_chosen_face_changes_the_code(
     tiny_env: Path, group_faces: list[np.ndarray], keyframes: list[Keyframe]
 ) -> None:
@@ -281,6 +286,7 @@ def test_too_long_video_is_refused_before_the_gpu(
 # ----------------------------------------------------------------- start-up on a Space
 
 
+@pytest.mark.slow
 def test_startup_prepares_models_in_the_background(hub_env: FakeHub) -> None:
     thread = startup.start(["e4e"], device="cpu")
     assert thread is not None and thread.name == "stylegan-startup"
