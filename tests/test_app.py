@@ -272,6 +272,12 @@ def test_bad_settings_and_unavailable_method_fail_fast(client: Client, edison: l
     with pytest.raises(AppError) as err:
         client.predict(files(edison), method="stylegan", api_name="/timelapse")
     assert str(err.value) == "StyleGAN is not available on this server; choose Morph or Cross-fade."
+    # Ages beyond the photos need the SAM age model: without it, one visitor-worded line, at once.
+    for endpoint in ("/render", "/timelapse"):
+        with pytest.raises(AppError) as err:
+            client.predict(files(edison), extend_after=80, api_name=endpoint)
+        message = str(err.value)
+        assert "age model" in message and "TIMELAPSE_" not in message and "Traceback" not in message
 
 
 def test_two_renders_at_once_and_a_cheap_call_meanwhile(

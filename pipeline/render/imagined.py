@@ -46,7 +46,7 @@ def require_sam(what: str) -> None:
     """
     ok, reason = sam_status()
     if not ok:
-        raise MethodUnavailableError(f"{what} needs the SAM age model: {reason}")
+        raise MethodUnavailableError(f"{what} needs the SAM age model: {reason}", method="sam")
 
 
 def ages_toward(start: float, target: float, step: float) -> list[float]:

@@ -154,6 +154,8 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
         gif: bool = D["gif"],
         encoder: Encoder = D["encoder"],
         background: str = D["background"],
+        extend_before: float | None = None,
+        extend_after: float | None = None,
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
 
@@ -172,6 +174,8 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             gif: also make a GIF.
             encoder: stylegan only: e4e (smooth) or psp (faithful).
             background: soft (one still backdrop in the photos' own colours, the default), original (each photo's own background) or a plain colour such as #336699 or white.
+            extend_before: optional age (0 to 100) below the first photo's: faces at younger ages imagined by the SAM age model (when this server has it) open the video; they are marked "imagined" in captions and the report.
+            extend_after: optional age (0 to 100) above the last photo's, e.g. 80: imagined older faces close the video (SAM age model).
 
         Returns:
             video: the MP4 (H.264, plays in browsers).
@@ -183,6 +187,7 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
             caption=caption, encoder=encoder, background=background,
+            extend_before=extend_before, extend_after=extend_after,
         )  # fmt: skip
 
     return render
@@ -207,6 +212,8 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
         name: str = "",
         limit: int = DEFAULT_LIMIT,
         background: str = D["background"],
+        extend_before: float | None = None,
+        extend_after: float | None = None,
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
 
@@ -226,6 +233,8 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             name: optional, a well-known person's name or Wikidata ID; their photos from Wikimedia Commons.
             limit: with a name, how many photos to fetch (2 to 30).
             background: soft (default), original or a plain colour (as /render).
+            extend_before: optional younger age to imagine before the first photo (as /render).
+            extend_after: optional older age to imagine after the last photo (as /render).
 
         Returns:
             video: the MP4.
@@ -237,6 +246,7 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
             caption=caption, encoder=encoder, background=background,
+            extend_before=extend_before, extend_after=extend_after,
         )  # fmt: skip
 
     return timelapse

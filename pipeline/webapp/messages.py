@@ -48,6 +48,11 @@ def method_unavailable(method: str) -> str:
     """The page's words for a method (or the still backdrop) that cannot run on this server."""
     if method == "background":
         return "The still backdrop is not available on this server; choose the Original background."
+    if method == "sam":
+        return (
+            "Imagined ages need the GPU age model, which is not available on this server right now; "
+            "leave the imagined ages empty to make the video from your photos."
+        )
     label = METHOD_LABELS.get(method, method)
     return f"{label} is not available on this server; choose Morph or Cross-fade."
 
