@@ -364,3 +364,37 @@ def test_space_startup_downloads_in_the_main_process_without_blocking_the_page(
         (tmp_path / "hf" / "hub").glob(f"models--{REPO.replace('/', '--')}/blobs/*{MARKER_SUFFIX}")
     )
     assert len(blobs) == 1 and json.loads(blobs[0].read_text())["sha256"] == digest
+
+
+def test_startup_downloads_and_verifies_the_sam_file_without_building_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SAM's checkpoint is fetched and hashed at start-up (outside the GPU window); its networks
+    are built when an imagined age is first asked for. The default preload names it."""
+    import hashlib
+
+    monkeypatch.delenv(startup.PRELOAD_ENV, raising=False)
+    assert startup.preload_encoders() == ["e4e", "sam"]
+    monkeypatch.setenv(startup.PRELOAD_ENV, "sam, nonsense")
+    assert startup.preload_encoders() == ["sam"]
+    body = b"not a real checkpoint, only bytes to verify"
+    path = tmp_path / "sam_ffhq_aging.pt"
+    path.write_bytes(body)
+    monkeypatch.setenv("TIMELAPSE_SAM_PATH", str(path))
+    monkeypatch.setenv("TIMELAPSE_SAM_SHA256", hashlib.sha256(body).hexdigest())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    startup.reset()
+    try:
+        thread = startup.start(["sam"], device="cpu")
+        assert thread is not None
+        startup.wait_until_ready("sam", timeout=60)
+        prep = startup.preparation("sam")
+        assert prep is not None and prep.ready and prep.stage == "ready"
+        assert (tmp_path / "sam_ffhq_aging.pt.verified.json").is_file()  # no re-hash later
+        monkeypatch.setenv("TIMELAPSE_SAM_SHA256", "0" * 64)  # a wrong digest fails, in one line
+        startup.reset()
+        startup.start(["sam"], device="cpu")
+        with pytest.raises(MethodUnavailableError, match="SHA-256"):
+            startup.wait_until_ready("sam", timeout=60)
+    finally:
+        startup.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.methods.stylegan import startup
 from pipeline.methods.stylegan.zerogpu import gpu_task
 from pipeline.render import gpu as render_gpu
 from pipeline.webapp.render import RenderOutputs, render_review
@@ -47,5 +48,8 @@ def render_album(
     ):
         if settings.method == "stylegan" and not age_photo:  # weights ready before the GPU window
             render_gpu.prepare_gpu_render(review.analysis, settings, gif=gif, progress=progress)
+        if settings.extends or age_photo or len(review.analysis.usable) == 1:
+            # SAM's file downloaded and verified before the GPU window (a no-op off a Space).
+            startup.wait_until_ready("sam", progress=progress)
         return render_on_gpu(review, settings, gif, progress, age_photo)
     return render_review(review, settings, gif=gif, progress=progress, age_photo=age_photo)

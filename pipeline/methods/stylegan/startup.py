@@ -2,10 +2,12 @@
 
 On a Space (``SPACE_ID`` set), :func:`start_on_space` starts one background
 thread in the main process that downloads and verifies the checkpoints of the
-encoders in ``TIMELAPSE_PRELOAD`` (default ``e4e``; ``none`` turns it off),
+checkpoints in ``TIMELAPSE_PRELOAD`` (default ``e4e,sam``; ``none`` turns it off),
 builds the networks and moves them to the GPU as ZeroGPU allows it: in the main
 process ZeroGPU's emulated CUDA only records the move, and each GPU worker
-receives the tensors when it starts. The page is served meanwhile. Before a
+receives the tensors when it starts. SAM's file (the age model for imagined ages)
+is downloaded and verified the same way; its networks are built when first used,
+from the verified file (its digest marker spares the hashing). The page is served meanwhile. Before a
 render asks for the GPU, :func:`wait_until_ready` (main process) waits for that
 preparation, so no GPU time is spent downloading or hashing 1.2 GB.
 
@@ -26,8 +28,8 @@ import torch
 from pipeline.errors import MethodUnavailableError
 from pipeline.methods.stylegan.models import default_device, get_models, loaded_models
 from pipeline.methods.stylegan.weights import (
-    ENCODERS,
-    check_encoder,
+    CHECKPOINTS,
+    check_checkpoint,
     resolve_checkpoint,
     verify_file,
 )
@@ -69,15 +71,17 @@ _lock = threading.Lock()
 
 
 def preload_encoders() -> list[str]:
-    """Encoders named by ``TIMELAPSE_PRELOAD`` (comma-separated; default ``e4e``)."""
-    raw = os.environ.get(PRELOAD_ENV, "e4e").strip().lower()
+    """Checkpoints named by ``TIMELAPSE_PRELOAD`` (comma-separated; default ``e4e,sam``)."""
+    raw = os.environ.get(PRELOAD_ENV, "e4e,sam").strip().lower()
     if raw in {"", "none", "0", "off", "false"}:
         return []
     names = [part.strip() for part in raw.split(",") if part.strip()]
-    unknown = [n for n in names if n not in ENCODERS]
+    unknown = [n for n in names if n not in CHECKPOINTS]
     if unknown:
-        log.warning("%s names unknown encoder(s) %s; using %s", PRELOAD_ENV, unknown, ENCODERS[0])
-        names = [n for n in names if n in ENCODERS] or [ENCODERS[0]]
+        log.warning(
+            "%s names unknown checkpoint(s) %s; using %s", PRELOAD_ENV, unknown, CHECKPOINTS[0]
+        )
+        names = [n for n in names if n in CHECKPOINTS] or [CHECKPOINTS[0]]
     return list(dict.fromkeys(names))
 
 
@@ -125,6 +129,10 @@ def _prepare(preps: Sequence[Preparation], device: torch.device) -> None:
             path, source = resolve_checkpoint(prep.encoder)
             prep.stage = "verifying"
             verify_file(path, source)
+            if prep.encoder == "sam":  # built on first use, from the verified file
+                prep.stage = "ready"
+                log.info("SAM weights ready (%s) in %.1f s", path, time.monotonic() - start)
+                continue
             prep.stage = "loading"
             models = get_models(prep.encoder, device, before_move=_wait_for_move(prep))
             prep.stage = "ready"
@@ -156,7 +164,7 @@ def start(
     with _lock:
         todo = []
         for name in encoders:
-            name = check_encoder(name)
+            name = check_checkpoint(name)
             if name not in _preparations:
                 _preparations[name] = Preparation(name)
                 todo.append(_preparations[name])
@@ -183,7 +191,7 @@ def start_on_space() -> threading.Thread | None:
 def preparation(encoder: str) -> Preparation | None:
     """The start-up state of `encoder`, or None when nothing was started for it."""
     with _lock:
-        return _preparations.get(check_encoder(encoder))
+        return _preparations.get(check_checkpoint(encoder))
 
 
 def is_ready(encoder: str, device: torch.device | str | None = None) -> bool:
@@ -208,7 +216,7 @@ def wait_until_ready(
         MethodUnavailableError: the preparation failed (its one-line reason), or
             `timeout` seconds passed.
     """
-    encoder = check_encoder(encoder)
+    encoder = check_checkpoint(encoder)
     if preparation(encoder) is None:
         if not on_space():
             return
