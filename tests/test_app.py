@@ -94,11 +94,12 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
     assert list(params["/analyze"]) == ["files", "birth_date", "name", "limit"]
     assert list(params["/render"]) == [
         "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
-        "hold", "gamma", "fps", "caption", "gif", "encoder", "background",
+        "hold", "gamma", "fps", "caption", "gif", "encoder", "background", "extend_before", "extend_after",
     ]  # fmt: skip
     assert list(params["/timelapse"]) == [
         "files", "birth_date", "method", "size", "frames_between", "seconds_per_year",
         "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit", "background",
+        "extend_before", "extend_after",
     ]  # fmt: skip
     for name in ("/render", "/timelapse"):
         p = params[name]
