@@ -19,13 +19,13 @@ peak memory.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import numpy as np
 import torch
-from PIL import Image
 
+from bench.bench_stylegan import faces as photos
+from bench.bench_stylegan import peak_gib, sync
 from pipeline.methods.stylegan.aging import SAMModels, encode_at_ages
 from pipeline.methods.stylegan.generator import Generator
 from pipeline.methods.stylegan.inference import default_batch_size, render_wplus
@@ -52,31 +52,6 @@ def build_models(device: torch.device) -> SAMModels:
         z = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))
         net.latent_avg = generator.mapping(z).mean(0, keepdim=True).repeat(18, 1)
     return SAMModels(net.to(device), generator.to(device), "recipe", device)
-
-
-def photos(count: int, side: int) -> list[np.ndarray]:
-    """`count` [side, side, 3] uint8 faces (the astronaut portrait, shifted and flipped)."""
-    from skimage import data
-
-    base = data.astronaut()
-    out = []
-    for i in range(count):
-        x = 120 + (i % 5) * 8
-        crop = Image.fromarray(base).crop((x, 10, x + 220, 230)).resize((side, side))
-        arr = np.asarray(crop)
-        out.append(arr[:, ::-1].copy() if i % 2 else arr)
-    return out
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main() -> None:
