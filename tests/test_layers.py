@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, list[str]]] = [
     (
         "basics",
-        ["pipeline", "pipeline.types", "pipeline.errors", "pipeline.progress", "pipeline.sizes"],
+        [
+            "pipeline",
+            "pipeline.types",
+            "pipeline.errors",
+            "pipeline.progress",
+            "pipeline.sizes",
+            "pipeline.allocator",
+        ],
     ),
     # Credits are the photos' attribution: written by the search, the CLI and the webapp alike.
     (

@@ -6,6 +6,7 @@ album and two FG-NET age series (scanned, some grey) from ../shared/fixtures.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -325,3 +326,14 @@ def test_a_generative_method_gets_the_same_backdrop(edison):
     # ...while the person is what the method generated.
     face = _inner_face(plan.keyframes[0].landmarks)
     assert np.abs(frames[3][face] - plan.keyframes[0].image[face]).mean() > 5
+
+
+def test_frames_built_ahead_on_threads_equal_frames_built_one_by_one(edison, monkeypatch):
+    from pipeline.methods.morph import pool
+
+    settings = RenderSettings(size=SIZE, frames_between=12, caption="none", background="soft")
+    assert pool.workers() > 1 or (os.cpu_count() or 1) == 1
+    ahead = np.stack(list(plan_render(edison, settings).frames()))
+    monkeypatch.setattr(pool, "workers", lambda: 1)
+    serial = np.stack(list(plan_render(edison, settings).frames()))
+    np.testing.assert_array_equal(ahead, serial)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.allocator import retain_freed_memory
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.faces import align_face
 from pipeline.matte import person_matte
@@ -235,6 +236,7 @@ class RenderPlan:
 
         A held frame is yielded as the same array again: do not modify frames.
         """
+        retain_freed_memory()  # every frame's arrays are reused, not faulted in afresh
         if method is None:
             method = self.new_method()
             self.prepare(method)

@@ -30,6 +30,7 @@ from pipeline.methods.morph import colour
 from pipeline.methods.morph.folds import fold_free_triangulation, folded
 from pipeline.methods.morph.outline import outline_points, outline_polar
 from pipeline.methods.morph.paths import SmoothPath
+from pipeline.methods.morph.pool import ordered_frames
 from pipeline.methods.morph.warp import PiecewiseAffineWarper, border_points, remap, with_border
 
 # Inner-lip points (60-67) are left out of the triangulation: an open mouth
@@ -136,7 +137,7 @@ class MorphMethod(TransitionMethod):
         self._movable[len(MORPH_POINTS) : len(self._base)] = False
         self._cache: dict[int, np.ndarray] = {}
         self._warper: tuple[int, PiecewiseAffineWarper] | None = None
-        self._union_cache: tuple[int, np.ndarray] | None = None
+        self._union_cache: tuple[int, np.ndarray, tuple[int, int, int, int]] | None = None
         self._distances: dict[int, np.ndarray] = {}
         self.dropped_points: dict[int, int] = {}
 
@@ -176,35 +177,37 @@ class MorphMethod(TransitionMethod):
         self,
         j: int,
         lam: float,
-        person: np.ndarray,
-        wa: np.ndarray,
-        wb: np.ndarray,
+        both: np.ndarray,
         maps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     ) -> np.ndarray:
-        """The premultiplied dissolve `person` composited onto the backdrop (float Lab).
+        """The premultiplied dissolve composited onto the backdrop (float Lab, 3 channels).
 
-        The colours are the coverage-weighted mean of both warped keyframes;
-        the outline is one outline: the warped signed distances of both
-        mattes are interpolated and feathered again (dissolving the two
-        mattes would leave a half-transparent band wherever they differ), and
-        it never reaches beyond both keyframes' outlines, so the backdrop
-        outside them stays exactly still.
+        `both` holds the dissolve of the two warped, premultiplied keyframes
+        and, as a 4th channel, their dissolved coverage, over the transition's
+        `_person_rect` only. The colours are the
+        coverage-weighted mean of both warped keyframes; the outline is one
+        outline: the warped signed distances of both mattes are interpolated
+        and feathered again (dissolving the two mattes would leave a
+        half-transparent band wherever they differ), and it never reaches
+        beyond both keyframes' outlines, so the backdrop outside them stays
+        exactly still.
         """
-        cover = cv2.addWeighted(
-            cv2.extractChannel(wa, 3), 1.0 - lam, cv2.extractChannel(wb, 3), lam, 0.0
-        )
+        cover = cv2.extractChannel(both, 3)
+        person = cv2.cvtColor(both, cv2.COLOR_RGBA2RGB)
         da = remap(self._distance(j), maps[0], interpolation=cv2.INTER_LINEAR)
         db = remap(self._distance(j + 1), maps[1], interpolation=cv2.INTER_LINEAR)
         # feather() of the interpolated distance, in OpenCV calls (this runs every frame).
         k = 0.5 / feather_half_width(self.size)
         alpha = cv2.addWeighted(da, (1.0 - lam) * k, db, lam * k, 0.5)
-        alpha = cv2.min(cv2.max(alpha, 0.0), self._union(j))
+        x, y, w, h = self._person_rect(j)
+        alpha = cv2.min(cv2.max(alpha, 0.0), self._union(j)[y : y + h, x : x + w])
         # Colours are the coverage-weighted mean: divide the premultiplied sum by the
         # coverage (kept off zero: there the sum is zero too), then take alpha of it.
         gain = cv2.divide(alpha, cv2.max(cover, _MIN_COVER))
         cv2.multiply(person, cv2.merge((gain, gain, gain)), dst=person)
         rest = cv2.subtract(1.0, alpha)
-        cv2.add(person, cv2.multiply(self._backdrop_lab, cv2.merge((rest, rest, rest))), dst=person)
+        backdrop = self._backdrop_lab[y : y + h, x : x + w]
+        cv2.add(person, cv2.multiply(backdrop, cv2.merge((rest, rest, rest))), dst=person)
         return person
 
     def _distance(self, k: int) -> np.ndarray:
@@ -219,8 +222,19 @@ class MorphMethod(TransitionMethod):
         """[S, S] float32: the larger of keyframes j and j+1's mattes (cached for the transition)."""
         if self._union_cache is None or self._union_cache[0] != j:
             a, b = self.keyframes[j].matte, self.keyframes[j + 1].matte
-            self._union_cache = (j, np.maximum(a, b).astype(np.float32))
+            union = np.maximum(a, b).astype(np.float32)
+            rect = cv2.boundingRect((union > 0).astype(np.uint8))
+            if rect[2] == 0 or rect[3] == 0:  # two empty mattes: keep a pixel to work on
+                rect = (0, 0, 1, 1)
+            self._union_cache = (j, union, rect)
         return self._union_cache[1]
+
+    def _person_rect(self, j: int) -> tuple[int, int, int, int]:
+        """(x, y, width, height) around both of transition j's mattes: beyond it every
+        in-between frame is the backdrop itself, so only this part is computed."""
+        self._union(j)
+        assert self._union_cache is not None
+        return self._union_cache[2]
 
     def _keyframe_frame(self, k: int) -> np.ndarray:
         if not self.matted:
@@ -254,27 +268,59 @@ class MorphMethod(TransitionMethod):
         inner = (lambdas > 0.0) & (lambdas < 1.0)
         shapes = self.shapes_at(j, lambdas)
         targets = self.colour_path.at(j, lambdas) if self.harmonize else None
-        src_a, src_b = self._source(j), self._source(j + 1)
         warper = self._warper_for(j, shapes[inner]) if inner.any() else None
-        for i, lam in enumerate(lambdas):
-            if lam <= 0.0:
-                yield self._keyframe_frame(j)
-                continue
-            if lam >= 1.0:
-                yield self._keyframe_frame(j + 1)
-                continue
-            assert warper is not None
-            map_a, map_b = warper.maps(shapes[i], [src_a, src_b])
-            wa = remap(self._pixels(j), map_a, interpolation=self.interpolation)
-            wb = remap(self._pixels(j + 1), map_b, interpolation=self.interpolation)
-            if targets is not None:
-                ca = colour.correction(self.stats[j], targets[i], 1.0 - lam)
-                cb = colour.correction(self.stats[j + 1], targets[i], lam)
-            else:
-                ca = np.eye(3, 4, dtype=np.float32) * np.float32(1.0 - lam)
-                cb = np.eye(3, 4, dtype=np.float32) * np.float32(lam)
-            # With a 4th (matte) channel the correction's offset column scales with the matte.
-            lab = cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb))
+        if inner.any():
+            # Fill the per-transition caches here: the frames below only read them.
+            self._pixels(j), self._pixels(j + 1)
             if self.matted:
-                lab = self._over_backdrop(j, lam, lab, wa, wb, (map_a, map_b))
-            yield colour.from_lab(lab)
+                self._distance(j), self._distance(j + 1), self._union(j)
+        src = (self._source(j), self._source(j + 1))
+
+        def frame(i: int) -> np.ndarray:
+            lam = float(lambdas[i])
+            if lam <= 0.0:
+                return self._keyframe_frame(j)
+            if lam >= 1.0:
+                return self._keyframe_frame(j + 1)
+            assert warper is not None
+            target = None if targets is None else targets[i]
+            return self._between(j, lam, shapes[i], src, warper, target)
+
+        yield from ordered_frames(frame, len(lambdas))
+
+    def _between(
+        self,
+        j: int,
+        lam: float,
+        shape: np.ndarray,
+        src: tuple[np.ndarray, np.ndarray],
+        warper: PiecewiseAffineWarper,
+        target: np.ndarray | None,
+    ) -> np.ndarray:
+        """One in-between frame of transition j at position `lam` (uint8 RGB)."""
+        rect = self._person_rect(j) if self.matted else None
+        map_a, map_b = warper.maps(shape, list(src), rect)
+        wa = remap(self._pixels(j), map_a, interpolation=self.interpolation)
+        wb = remap(self._pixels(j + 1), map_b, interpolation=self.interpolation)
+        if target is not None:
+            ca = colour.correction(self.stats[j], target, 1.0 - lam)
+            cb = colour.correction(self.stats[j + 1], target, lam)
+        else:
+            ca = np.eye(3, 4, dtype=np.float32) * np.float32(1.0 - lam)
+            cb = np.eye(3, 4, dtype=np.float32) * np.float32(lam)
+        if not self.matted:
+            return colour.from_lab(cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb)))
+        # With the matte as a 4th channel, the correction's offset column scales
+        # with the matte, and a 4th row carries the weighted matte through, so
+        # one sum gives the premultiplied colours and the coverage (a square
+        # matrix also takes OpenCV's much faster 4-channel path).
+        ca = np.vstack([ca, [0.0, 0.0, 0.0, 1.0 - lam]]).astype(np.float32)
+        cb = np.vstack([cb, [0.0, 0.0, 0.0, lam]]).astype(np.float32)
+        both = cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb))
+        assert self.backdrop is not None and rect is not None
+        out = self.backdrop.copy()
+        x, y, w, h = rect
+        out[y : y + h, x : x + w] = colour.from_lab(
+            self._over_backdrop(j, lam, both, (map_a, map_b))
+        )
+        return out

@@ -109,12 +109,11 @@ class PiecewiseAffineWarper:
         gx, gy = np.meshgrid(pos, pos)
         self._gx = gx.astype(np.float32)[:, :, None, None]  # broadcasts over [n, n, K, 2]
         self._gy = gy.astype(np.float32)[:, :, None, None]
-        self._ids = np.empty((n, n), np.int32)
 
     def _triangle_ids(self, dst: np.ndarray) -> np.ndarray:
         """[n, n] index of the output triangle holding each coarse sample (T = none)."""
-        ids = self._ids
-        ids.fill(len(self.triangles))
+        # A fresh array each call: frames are built on several threads at once.
+        ids = np.full((self._n, self._n), len(self.triangles), np.int32)
         # Fine coordinate x lies at coarse index (x + 0.5) / step + 0.5; 4 bits of sub-sample precision.
         coarse = (np.asarray(dst, np.float64) + 0.5) / self.step + 0.5
         pts = np.round(coarse[self.triangles] * 16).astype(np.int32)  # [T, 3, 2]
@@ -123,17 +122,23 @@ class PiecewiseAffineWarper:
         return ids
 
     def maps(
-        self, dst: np.ndarray, sources: Sequence[np.ndarray]
+        self,
+        dst: np.ndarray,
+        sources: Sequence[np.ndarray],
+        rect: tuple[int, int, int, int] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Inverse maps that warp each source shape onto `dst`.
 
         Args:
             dst (np.ndarray): [N, 2] output vertex positions.
             sources (Sequence[np.ndarray]): [N, 2] vertex positions in each source image.
+            rect (tuple | None): ``(x, y, width, height)``: build the maps of
+                this part of the output only (default: the whole output).
 
         Returns:
             list[tuple[np.ndarray, np.ndarray]]: per source, the x and y
-            [size, size] float32 maps for `cv2.remap`.
+            float32 maps for `cv2.remap` ([size, size], or [height, width]
+            with `rect`).
         """
         ids = self._triangle_ids(dst)
         identity = np.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
@@ -149,14 +154,16 @@ class PiecewiseAffineWarper:
         a = table[ids].reshape(n, n, k, 2, 3)
         stack = a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2]  # [n, n, K, 2]
         stack = stack.reshape(n, n, 2 * k)
-        # Upsample and crop in one step: output pixel x samples coarse index (x + 0.5) / step + 0.5.
+        # Upsample and crop in one step: output pixel x samples coarse index (x + 0.5) / step + 0.5
+        # (x counted from the full output's corner when only `rect` is built).
+        x0, y0, width, height = (0, 0, self.size, self.size) if rect is None else rect
         s = float(self.step)
-        affine = np.array([[1 / s, 0, 0.5 / s + 0.5], [0, 1 / s, 0.5 / s + 0.5]])
+        affine = np.array([[1 / s, 0, (x0 + 0.5) / s + 0.5], [0, 1 / s, (y0 + 0.5) / s + 0.5]])
         out: list[np.ndarray] = []
         for k in range(0, stack.shape[2], 4):
             part = np.ascontiguousarray(stack[:, :, k : k + 4])
             fine = cv2.warpAffine(
-                part, affine, (self.size, self.size),
+                part, affine, (width, height),
                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
             chans = cv2.split(fine)
