@@ -14,7 +14,14 @@ from typing import Any
 import gradio as gr
 
 from pipeline.webapp import api, cards, page, table
-from pipeline.webapp.controls import settings_controls
+from pipeline.webapp.controls import (
+    EVERY_PHOTO_ONLY,
+    TRANSITIONS_ONLY,
+    background_changed,
+    make_timing_handler,
+    settings_controls,
+    speed_changed,
+)
 from pipeline.webapp.examples import EXAMPLES
 from pipeline.webapp.files import RETENTION_S, examples_cache_dir, outputs_root
 from pipeline.webapp.gpu import render_album
@@ -147,7 +154,7 @@ with gr.Blocks(
         then_review(
             changed(page.new_files, [files, birth, state], [birth, state, review_cards], **private)
         )
-    files.clear(page.empty, None, review_outputs, queue=False, **private)
+    files.clear(page.empty, [state], review_outputs, queue=False, **private)
     with photos_column:  # the example album sits under the upload box (first phone screen)
         examples = gr.Examples(
             [[e.files, e.birth_date] for e in EXAMPLES], [files, birth], review_outputs[:4], page.review_example,
@@ -182,10 +189,19 @@ with gr.Blocks(
     then_review(found.success(page.previews, [files], [review_cards], **private))
     controls["method"].change(page.method_changed, [controls["method"]], [controls["encoder"], controls["gamma"]],
                               queue=False, **private)  # fmt: skip
-    controls["background"].change(page.background_changed, [controls["background"]], [controls["background_colour"]],
+    controls["background"].change(background_changed, [controls["background"]], [controls["background_colour"]],
                                   queue=False, **private)  # fmt: skip
-    controls["speed"].change(page.speed_changed, [controls["speed"]],
+    controls["speed"].change(speed_changed, [controls["speed"]],
                              [controls["frames_between"], controls["seconds_per_year"]], queue=False, **private)  # fmt: skip
+    # The kind of video: its own settings shown; a photo-a-day video reviews every kept photo.
+    timing_outputs = [
+        *(controls[n] for n in (*TRANSITIONS_ONLY, *EVERY_PHOTO_ONLY, "caption")),
+        state,
+    ]
+    then_review(controls["timing"].change(
+        make_timing_handler(controls, state), {controls["timing"], controls["speed"], controls["caption"], state},
+        timing_outputs, queue=False, **private,
+    ))  # fmt: skip
     album = {"files": files, "table": grid, "birth": birth, "state": state}
     render_btn.click(
         page.make_render_handler(album, controls, render_album), {*album.values(), *controls.values()},

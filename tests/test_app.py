@@ -22,6 +22,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageEnhance
 
 from tests.support.app import connect, launch_app
+from tests.support.daily import dated_selfies
 
 pytestmark = pytest.mark.slow  # launches the app and renders through its API
 
@@ -70,6 +71,15 @@ def broken_jpeg(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray)
     return str(path)
 
 
+@pytest.fixture(scope="module")
+def daily_selfies(
+    tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray
+) -> dict[str, Any]:
+    """32 dated selfies (more than the 30 a morph video proposes), named against their dates."""
+    folder = tmp_path_factory.mktemp("daily")
+    return {str(folder / name): day for name, day in dated_selfies(folder, astronaut, 32).items()}
+
+
 def files(paths: list[str]) -> list[Any]:
     return [handle_file(p) for p in paths]
 
@@ -95,11 +105,12 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
     assert list(params["/render"]) == [
         "files", "edits", "birth_date", "method", "size", "frames_between", "seconds_per_year",
         "hold", "gamma", "fps", "caption", "gif", "encoder", "background", "extend_before", "extend_after",
+        "timing", "per_photo", "blend", "smooth", "average",
     ]  # fmt: skip
     assert list(params["/timelapse"]) == [
         "files", "birth_date", "method", "size", "frames_between", "seconds_per_year",
         "hold", "gamma", "fps", "caption", "gif", "encoder", "name", "limit", "background",
-        "extend_before", "extend_after",
+        "extend_before", "extend_after", "timing", "per_photo", "blend", "smooth", "average",
     ]  # fmt: skip
     for name in ("/render", "/timelapse"):
         p = params[name]
@@ -112,6 +123,8 @@ def test_named_endpoints_and_parameters(client: Client) -> None:
             and p["hold"]["parameter_default"] == 0.5
         )
         assert p["method"]["type"]["enum"] == ["morph", "crossfade", "stylegan"]
+        assert p["timing"]["type"]["enum"] == ["transitions", "every_photo"]
+        assert p["per_photo"]["python_type"]["type"] == "int"
     assert not params["/render"]["files"]["parameter_has_default"]
     for name, ps in params.items():
         for pname, p in ps.items():
@@ -416,3 +429,43 @@ def test_readme_documents_every_parameter_and_report_key(
     assert (
         report["credits"] == []
     )  # uploads carry no credits; photos found by name do (test_app_name)
+
+
+def test_photo_a_day_shows_every_kept_photo_in_date_order(
+    client: Client, daily_selfies: dict[str, Any]
+) -> None:
+    """timing="every_photo": all 32 kept photos (no proposed selection of 30), by date, each for
+    per_photo frames with blend frames between; a morph video of the same album keeps 30."""
+    album = sorted(daily_selfies)  # by name: the reverse of the date order
+    by_date = [Path(f).name for f in sorted(daily_selfies, key=daily_selfies.get)]
+    video, _, sheet, report = client.predict(
+        files(album), method="crossfade", size=256, caption="date", timing="every_photo",
+        per_photo=2, blend=1, api_name="/timelapse",
+    )  # fmt: skip
+    assert report["frame_count"] == 32 * 2 + 31 * 1 == decoded_frames(video)
+    assert report["timing"]["per_photo"] == 2 and report["timing"]["blend"] == 1
+    assert [k["label"] for k in report["keyframes"]] == by_date
+    assert [k["frame"] for k in report["keyframes"]] == [3 * i for i in range(32)]
+    assert [p["file"] for p in report["photos"]] == by_date
+    assert [p["order"] for p in report["photos"]] == list(range(32))
+    assert report["photos"][0]["caption"] == "1 Mar 2021" and report["warnings"] == []
+    assert Image.open(sheet).size[0] > 0
+
+    # The same album as a morph between photos: the proposed selection of 30.
+    _, _, _, morph = client.predict(
+        files(album), method="crossfade", size=256, frames_between=1, hold=0, api_name="/timelapse"
+    )
+    assert len(morph["keyframes"]) == 30 and len(morph["warnings"]) == 2
+    assert morph["frame_count"] == 30
+
+
+def test_photo_a_day_settings_are_checked(client: Client, edison: list[str]) -> None:
+    with pytest.raises(AppError, match="Video kind 'daily' unknown; choose transitions"):
+        client.predict(files(edison), timing="daily", api_name="/timelapse")
+    with pytest.raises(AppError, match="Frames per photo must be a whole number from 1 to 120"):
+        client.predict(files(edison), timing="every_photo", per_photo=0, api_name="/timelapse")
+    with pytest.raises(AppError, match="Blend frames between photos"):
+        client.predict(files(edison), [], timing="every_photo", blend=-1, api_name="/render")
+    with pytest.raises(AppError) as err:
+        client.predict(files(edison), timing="every_photo", extend_after=80, api_name="/render")
+    assert "photo-a-day" in str(err.value) and "Traceback" not in str(err.value)

@@ -20,8 +20,8 @@ from PIL import Image
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.photos import collect_sources
 from pipeline.types import Analysis, PhotoRecord
+from pipeline.webapp import controls, messages, page, review, uploads
 from pipeline.webapp import files as temp_files
-from pipeline.webapp import messages, page, review, uploads
 from pipeline.webapp import render as rendering
 from pipeline.webapp import table as tbl
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
@@ -455,14 +455,14 @@ def test_errors_become_messages_without_tracebacks(caplog: pytest.LogCaptureFixt
 def test_page_settings_follow_the_speed_and_method_choices() -> None:
     form = {"method": "morph", "size": 512, "speed": "frames", "frames_between": 30, "seconds_per_year": 0.3,
             "hold": 0.5, "gamma": 0.7, "fps": 30, "caption": "age", "encoder": "e4e", "formats": ["mp4"]}  # fmt: skip
-    by_frames, gif = page.settings_from_page(form)
+    by_frames, gif = controls.settings_from_page(form)
     assert (by_frames.frames_between, by_frames.seconds_per_year, by_frames.gamma, gif) == (
         30,
         None,
         None,
         False,
     )
-    by_age, gif = page.settings_from_page(
+    by_age, gif = controls.settings_from_page(
         {**form, "method": "crossfade", "speed": "age", "caption": "year", "formats": ["gif"]}
     )
     assert (
@@ -477,10 +477,50 @@ def test_page_settings_follow_the_speed_and_method_choices() -> None:
             page.method_changed("stylegan")[0]["visible"]
             and not page.method_changed("morph")[1]["visible"]
         )
-    assert page.speed_changed("age") == (
+    assert controls.speed_changed("age") == (
         {"__type__": "update", "visible": False},
         {"__type__": "update", "visible": True},
     )
+
+
+def test_page_photo_a_day_choice_sets_its_own_timing() -> None:
+    """ "Every photo": the per-photo timing from its own controls (the transition timing unused),
+    its controls shown and the transition ones hidden, captions by date, the choice remembered."""
+    form = {"method": "crossfade", "size": 256, "speed": "age", "frames_between": 0, "seconds_per_year": 0.3,
+            "hold": 2, "fps": 30, "caption": "date", "formats": ["mp4"], "timing": "every_photo",
+            "per_photo": 4.0, "blend": 1, "average": 2}  # fmt: skip
+    daily, _ = controls.settings_from_page(form)
+    assert (daily.per_photo, daily.blend, daily.average, daily.smooth) == (4, 1, 2, 3)
+    assert (daily.seconds_per_year, daily.hold) == (None, 0.0)
+    morph, _ = controls.settings_from_page({**form, "timing": "transitions", "frames_between": 12})
+    assert morph.per_photo is None and morph.seconds_per_year == 0.3 and morph.hold == 2
+    with pytest.raises(UsageError, match="Frames per photo must be a whole number from 1"):
+        controls.settings_from_page({**form, "per_photo": 0})
+
+    names = (*controls.TRANSITIONS_ONLY, *controls.EVERY_PHOTO_ONLY, "timing", "caption")
+    comps = {n: object() for n in names}
+    state = object()
+    handler = controls.make_timing_handler(comps, state)
+    out = handler({comps["timing"]: "every_photo", comps["speed"]: "frames", comps["caption"]: "age",
+                   state: PageState(edits={"a.jpg": {"age": 3}})})  # fmt: skip
+    assert all(out[comps[n]]["visible"] for n in controls.EVERY_PHOTO_ONLY)
+    assert not any(out[comps[n]]["visible"] for n in controls.TRANSITIONS_ONLY)
+    assert out[comps["caption"]]["value"] == "date"
+    assert out[state].every_photo and out[state].edits == {"a.jpg": {"age": 3}}
+    back = handler({comps["timing"]: "transitions", comps["speed"]: "age", comps["caption"]: "date",
+                    state: out[state]})  # fmt: skip
+    assert not back[state].every_photo and comps["caption"] not in back
+    assert (
+        back[comps["seconds_per_year"]]["visible"] and not back[comps["frames_between"]]["visible"]
+    )
+    assert not any(back[comps[n]]["visible"] for n in controls.EVERY_PHOTO_ONLY)
+
+
+def test_review_without_a_selection_keeps_every_photo(edison: list[str]) -> None:
+    proposed = review.review_album(edison, birth_date=BIRTH, max_photos=2)
+    every = review.review_album(edison, birth_date=BIRTH, max_photos=None)
+    assert len(proposed.analysis.usable) == 2 and len(proposed.not_selected) == 1
+    assert len(every.analysis.usable) == 3 and every.not_selected == []
 
 
 def test_inferred_birth_date_shows_in_the_birth_box_as_an_estimate(edison: list[str]) -> None:

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support.app import launch_app
+from tests.support.daily import dated_selfies
 from tests.support.replay import WikimediaReplay
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -242,4 +243,52 @@ def test_phone_example_and_name_search(browser: Browser, url: str, tmp_path: Pat
     assert "·" in cell(page, r, 7).inner_text()
     assert error_toasts(page) == [] and layout_problems(page) == []
     page.screenshot(path=str(tmp_path / "phone_name.png"), full_page=True)
+    page.close()
+
+
+def visible(page: Page, selector: str) -> bool:
+    return page.locator(selector).first.is_visible()
+
+
+def test_phone_photo_a_day_choice(
+    browser: Browser, url: str, astronaut: Any, tmp_path: Path
+) -> None:
+    """At 390 x 844: 32 dated selfies get the proposed selection of 30 for a morph; choosing
+    "Every photo" shows its own settings (frames per photo, blend) instead of the transition
+    timing, captions by date, reviews all 32 and renders 32 x 2 + 31 x 1 frames."""
+    album = dated_selfies(tmp_path / "album", astronaut, 32)
+    page = open_page(browser, url, 390, 844)
+    console: list[str] = []
+    page.on(
+        "console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.locator("#files input[type=file]").set_input_files(
+        sorted(str(tmp_path / "album" / n) for n in album)
+    )
+    wait_for_summary(page, "30 of 32 photos")
+    assert not visible(page, "#per-photo") and visible(page, "#timing")
+
+    page.locator("#timing").get_by_label("Every photo, like a photo-a-day video").check()
+    wait_for_summary(page, "32 of 32 photos")
+    assert "like a photo-a-day video" in page.locator("#summary").inner_text()
+    assert visible(page, "#per-photo") and visible(page, "#blend") and visible(page, "#average")
+    hidden = page.get_by_label("Frames between two photos", exact=True)
+    assert hidden.count() == 0 or not hidden.first.is_visible()
+    assert page.get_by_label("Date", exact=True).is_checked()  # photo-a-day captions by date
+    assert layout_problems(page) == []
+    for elem, value in (("#per-photo", "2"), ("#blend", "1")):
+        box = page.locator(f"{elem} input[type=number]")
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_label("Cross-fade").check()
+    page.get_by_label("256").check()
+    page.locator("#timing").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "phone_photo_a_day.png"), full_page=True)
+    page.locator("#render-btn").click()
+    state = wait_for_video(page)
+    assert state["error"] is None and state["duration"] > 0, state
+    report = page.locator("#report").inner_text()
+    assert "95 frames" in report and "from 32 photos" in report, report
+    assert error_toasts(page) == [] and console == [] and layout_problems(page) == []
+    page.screenshot(path=str(tmp_path / "phone_photo_a_day_rendered.png"), full_page=True)
     page.close()

@@ -228,6 +228,11 @@ class RenderSettings:
             raise UsageError(f"Smoothing must be 0 to 30 photos either side; got {self.smooth!r}.")
         if not is_int(self.average) or not 1 <= self.average <= 10:
             raise UsageError(f"Averaging must be 1 (off) to 10 photos; got {self.average!r}.")
+        if self.extends:
+            raise UsageError(
+                "Imagined ages before or after the photos belong to a morph between photos, "
+                "not to a photo-a-day video (every photo in turn); leave them out."
+            )
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

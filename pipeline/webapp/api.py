@@ -26,6 +26,7 @@ from pipeline.webapp import render as rendering
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.table import caption, edits_from_api
+from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ D = rendering.DEFAULTS
 Method = Literal["morph", "crossfade", "stylegan"]
 Caption = Literal["age", "year", "date", "none"]
 Encoder = Literal["e4e", "psp"]
+Timing = Literal["transitions", "every_photo"]
 Files = list[FileData]
 Report = dict[str, Any]
 RenderFn = Callable[[review.Review, Any, bool, Any], rendering.RenderOutputs]
@@ -123,8 +125,15 @@ def _render(
     rendering.check_can_render(s)
     parsed = edits_from_api(edits)
     files, birth_date, metadata = _album(files, birth_date, name, limit)
+    # A photo-a-day video shows every kept photo, not the proposed selection.
+    max_photos = None if s.per_photo is not None else MAX_VIDEO_PHOTOS
     r = review.review_album(
-        files, birth_date=birth_date, edits=parsed, prune=True, metadata=metadata
+        files,
+        birth_date=birth_date,
+        edits=parsed,
+        prune=True,
+        metadata=metadata,
+        max_photos=max_photos,
     )
     out = render_fn(r, s, bool(gif), None)
     gif_file = FileData(path=str(out.gif), orig_name=out.gif.name) if out.gif else None
@@ -156,6 +165,11 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
         background: str = D["background"],
         extend_before: float | None = None,
         extend_after: float | None = None,
+        timing: Timing = D["timing"],
+        per_photo: int = D["per_photo"],
+        blend: int = D["blend"],
+        smooth: int = D["smooth"],
+        average: int = D["average"],
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
 
@@ -176,6 +190,11 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             background: soft (one still backdrop in the photos' own colours, the default), original (each photo's own background) or a plain colour such as #336699 or white.
             extend_before: optional age (0 to 100) below the first photo's: faces at younger ages imagined by the SAM age model (when this server has it) open the video; they are marked "imagined" in captions and the report.
             extend_after: optional age (0 to 100) above the last photo's, e.g. 80: imagined older faces close the video (SAM age model).
+            timing: transitions (a smooth morph between the selected photos, timed by frames_between, seconds_per_year and hold) or every_photo (every kept photo in date order, like a photo-a-day video: no selection of photos, eyes held in place, timed by per_photo and blend).
+            per_photo: every_photo only: frames each photo stays on screen (1 to 120).
+            blend: every_photo only: in-between frames from one photo to the next (0 to 60; 0 cuts).
+            smooth: every_photo only: photos either side over which the eye placement is smoothed, so the face does not jitter (0 to 30).
+            average: every_photo only: each photo mixed with the next average - 1 photos to soften flicker (1 = off, up to 10).
 
         Returns:
             video: the MP4 (H.264, plays in browsers).
@@ -187,7 +206,8 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
             caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after,
+            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
+            blend=blend, smooth=smooth, average=average,
         )  # fmt: skip
 
     return render
@@ -214,6 +234,11 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
         background: str = D["background"],
         extend_before: float | None = None,
         extend_after: float | None = None,
+        timing: Timing = D["timing"],
+        per_photo: int = D["per_photo"],
+        blend: int = D["blend"],
+        smooth: int = D["smooth"],
+        average: int = D["average"],
     ) -> tuple[FileData, FileData | None, FileData, Report]:
         """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
 
@@ -235,6 +260,11 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             background: soft (default), original or a plain colour (as /render).
             extend_before: optional younger age to imagine before the first photo (as /render).
             extend_after: optional older age to imagine after the last photo (as /render).
+            timing: transitions (a smooth morph between selected photos) or every_photo (every photo in date order, like a photo-a-day video; as /render).
+            per_photo: every_photo only: frames per photo (as /render).
+            blend: every_photo only: in-between frames from one photo to the next (as /render).
+            smooth: every_photo only: photos either side the eye placement is smoothed over (as /render).
+            average: every_photo only: photos mixed into each one against flicker (1 = off; as /render).
 
         Returns:
             video: the MP4.
@@ -246,7 +276,8 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
             frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
             caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after,
+            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
+            blend=blend, smooth=smooth, average=average,
         )  # fmt: skip
 
     return timelapse

@@ -1,22 +1,73 @@
-"""The page's render settings, one control per setting, by name.
+"""The page's render settings: one control per setting, by name, and the settings they make.
 
-To add a setting: add its control here and read it in `page.settings_from_page`.
+To add a setting: add its control here and read it in `settings_from_page`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 
 from pipeline.sizes import SIZES
 from pipeline.webapp.messages import METHOD_LABELS
-from pipeline.webapp.render import DEFAULTS
+from pipeline.webapp.render import DEFAULTS, make_settings
+from pipeline.webapp.state import PageState
+
+TIMING_LABELS = {
+    "transitions": "Smooth morph between selected photos",
+    "every_photo": "Every photo, like a photo-a-day video",
+}
+# Controls that only apply to one kind of video (shown for it, hidden for the other).
+TRANSITIONS_ONLY = (
+    "speed", "frames_between", "seconds_per_year", "hold",
+    "extend_before", "extend_after", "age_photo", "lifespan_from", "lifespan_to",
+)  # fmt: skip
+EVERY_PHOTO_ONLY = ("per_photo", "blend", "average")
 
 
 def settings_controls() -> dict[str, Any]:
     """Build the settings controls (inside the page's Blocks) and return them by name."""
     return {
+        "timing": gr.Radio(
+            [(label, name) for name, label in TIMING_LABELS.items()],
+            value=DEFAULTS["timing"],
+            label="Video",
+            elem_id="timing",
+            info="Every photo: each kept photo in date order for a few frames, the eyes held in place.",
+        ),  # fmt: skip
+        "per_photo": gr.Slider(
+            1,
+            30,
+            value=DEFAULTS["per_photo"],
+            step=1,
+            label="Frames per photo",
+            info="How long each photo stays on screen (30 frames = 1 second).",
+            visible=False,
+            elem_id="per-photo",
+        ),  # fmt: skip
+        "blend": gr.Slider(
+            0,
+            12,
+            value=DEFAULTS["blend"],
+            step=1,
+            label="Blend frames between photos",
+            info="0 cuts straight to the next photo.",
+            visible=False,
+            elem_id="blend",
+        ),  # fmt: skip
+        "average": gr.Slider(
+            1,
+            5,
+            value=DEFAULTS["average"],
+            step=1,
+            label="Soften flicker: photos mixed into each",
+            info="1 is off; 2 or more mixes each photo with the next ones (steadier light).",
+            visible=False,
+            elem_id="average",
+        ),  # fmt: skip
         "method": gr.Radio(
             [(label, n) for n, label in METHOD_LABELS.items()],
             value=DEFAULTS["method"],
@@ -112,3 +163,56 @@ def settings_controls() -> dict[str, Any]:
             info="The MP4 is always made (it plays in the page).",
         ),  # fmt: skip
     }
+
+
+def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
+    """`RenderSettings` and the GIF choice from the settings controls' values, by control name."""
+    speed = form.get("speed", "frames")
+    daily = {k: form[k] for k in ("timing", *EVERY_PHOTO_ONLY) if k in form}
+    settings = make_settings(
+        method=form["method"], size=form["size"], fps=form["fps"], frames_between=form["frames_between"],
+        seconds_per_year=form["seconds_per_year"] if speed == "age" else None, hold=form["hold"],
+        gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
+        extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
+        lifespan=(form.get("lifespan_from") or 5, form.get("lifespan_to") or 80),
+        background=background_from_page(form), **daily,
+    )  # fmt: skip
+    return settings, "gif" in (form.get("formats") or [])
+
+
+def background_from_page(form: dict[str, Any]) -> str:
+    """The background setting from the page: its choice, or the picked colour for "colour"."""
+    choice = form.get("background") or DEFAULTS["background"]
+    if choice == "colour":
+        return str(form.get("background_colour") or "#ffffff")
+    return str(choice)
+
+
+def background_changed(choice: str) -> Any:
+    """Show the colour picker only for a plain-colour backdrop."""
+    return gr.update(visible=choice == "colour")
+
+
+def speed_changed(speed: str) -> tuple[Any, ...]:
+    return gr.update(visible=speed == "frames"), gr.update(visible=speed == "age")
+
+
+def make_timing_handler(controls: dict[str, Any], state: Any) -> Callable:
+    """The handler of the "Video" choice: the settings of that kind of video shown, the others
+    hidden, the choice remembered in `state` (the review then proposes no selection for a
+    photo-a-day video). Gradio passes one dict of values keyed by component."""
+
+    def timing_changed(values: dict[Any, Any]) -> dict[Any, Any]:
+        every = values[controls["timing"]] == "every_photo"
+        speed = values[controls["speed"]]
+        out: dict[Any, Any] = {controls[n]: gr.update(visible=not every) for n in TRANSITIONS_ONLY}
+        out[controls["frames_between"]] = gr.update(visible=not every and speed != "age")
+        out[controls["seconds_per_year"]] = gr.update(visible=not every and speed == "age")
+        out.update({controls[n]: gr.update(visible=every) for n in EVERY_PHOTO_ONLY})
+        if every and values[controls["caption"]] == "age":  # daily photos are told apart by date
+            out[controls["caption"]] = gr.update(value="date")
+        current = values[state] if isinstance(values[state], PageState) else PageState()
+        out[state] = replace(current, every_photo=every)
+        return out
+
+    return timing_changed

@@ -24,9 +24,10 @@ from pipeline.progress import Progress, clamp_fraction
 from pipeline.search import AmbiguousNameError
 from pipeline.webapp import cards, messages, review, table
 from pipeline.webapp import render as rendering
+from pipeline.webapp.controls import settings_from_page
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.state import PageState
-from pipeline.webapp.uploads import path_of
+from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, path_of
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _birth_or_warn(birth_date: str) -> str:
         return ""
 
 
-def summary_markdown(r: review.Review) -> str:
+def summary_markdown(r: review.Review, every_photo: bool = False) -> str:
     """A few lines above the cards: how many photos go into the video, what needs a look."""
     a = r.analysis
     usable = a.usable
@@ -97,6 +98,11 @@ def summary_markdown(r: review.Review) -> str:
         )
     else:
         lines.append(f"**None of the {len(a.photos)} photos can go into the video yet.**")
+    if every_photo and len(usable) > 1:
+        lines.append(
+            "Every kept photo is shown in turn, in date order, like a photo-a-day video; "
+            "tap *Remove* on a card to leave one out."
+        )
     if r.not_selected:
         lines.append(
             f"More good photos than one video needs: {len(usable)} spread over the years are proposed; "
@@ -128,7 +134,9 @@ def _show(r: review.Review, state: PageState) -> tuple[Any, ...]:
     warning = messages.problems_warning(r)
     if warning:
         gr.Warning(warning, duration=20)
-    return cards.review_cards(r), rows, summary_markdown(r), state, birth_box(r.analysis)
+    return (
+        cards.review_cards(r), rows, summary_markdown(r, state.every_photo), state, birth_box(r.analysis),
+    )  # fmt: skip
 
 
 BIRTH_PLACEHOLDER = "YYYY-MM-DD"
@@ -148,15 +156,19 @@ def birth_box(a: Any | None) -> dict[str, Any]:
 def _review(
     files: list[str], birth: str, state: PageState, progress: Any, **kw: Any
 ) -> review.Review:
+    # A photo-a-day video shows every kept photo: no proposed selection then.
+    kw.setdefault("max_photos", None if state.every_photo else MAX_VIDEO_PHOTOS)
     return review.review_album(
         files, birth_date=_birth_or_warn(birth), edits=table.to_edits(state.edits),
         metadata=state.metadata, progress=reporter(progress), **kw,
     )  # fmt: skip
 
 
-def empty() -> tuple[Any, ...]:
+def empty(state: PageState | None = None) -> tuple[Any, ...]:
+    """No album: empty cards, table and state (the kind of video chosen stays)."""
+    fresh = PageState(every_photo=_state(state).every_photo)
     return (
-        cards.empty_cards(), [], "Add photos to see the faces found, their ages and the order.", PageState(),
+        cards.empty_cards(), [], "Add photos to see the faces found, their ages and the order.", fresh,
         birth_box(None),
     )  # fmt: skip
 
@@ -192,7 +204,7 @@ def review_files(
     """Scan the album (cached) and show the cards, the table and the summary."""
     paths = _paths(files)
     if not paths:
-        return empty()
+        return empty(state)
     return _show(_review(paths, birth, _state(state), progress), _state(state))
 
 
@@ -205,7 +217,7 @@ def review_example(files: list[Any] | None, birth: str) -> tuple[Any, ...]:
 def example_loaded(birth: str, state: Any) -> PageState:
     """After an example album is shown (perhaps from Gradio's cache, which keeps no page state):
     its birth date counts as filled in by the app, and the rows are rebuilt when first needed."""
-    return PageState(birth_auto=str(birth or ""))
+    return PageState(birth_auto=str(birth or ""), every_photo=_state(state).every_photo)
 
 
 @guard(outputs=5)
@@ -219,7 +231,7 @@ def card_edit(
     """A tap on Keep/Remove or a new age on a card; never rescans."""
     state, paths, edit = _state(state), _paths(files), cards.edit_from_value(value)
     if not paths:
-        return empty()
+        return empty(state)
     if edit is not None:
         if "include" in edit:
             state = state.with_edit(edit["file"], include=bool(edit["include"]))
@@ -243,7 +255,7 @@ def table_edit(
     """Edits in the full table (or a new birth date) and the new order; never rescans."""
     state, paths = _state(state), _paths(files)
     if not paths:
-        return empty()
+        return empty(state)
     state = _remembered(paths, birth, state)
     edits, problems = table.diff_edits(state.shown, table.rows_of(rows), state.edits, state.faces)
     for message in problems:
@@ -271,7 +283,7 @@ def birth_changed(
     """A new birth date: ages and order again with the same edits; never rescans."""
     state, paths = _state(state), _paths(files)
     if not paths:
-        return empty()
+        return empty(state)
     return _show(_review(paths, birth, state, progress), state)
 
 
@@ -309,20 +321,6 @@ def pick_candidate(qid: str | None) -> Any:
     return qid or gr.update()
 
 
-def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
-    """`RenderSettings` and the GIF choice from the settings controls' values, by control name."""
-    speed = form.get("speed", "frames")
-    settings = rendering.make_settings(
-        method=form["method"], size=form["size"], fps=form["fps"], frames_between=form["frames_between"],
-        seconds_per_year=form["seconds_per_year"] if speed == "age" else None, hold=form["hold"],
-        gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
-        extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
-        lifespan=(form.get("lifespan_from") or 5, form.get("lifespan_to") or 80),
-        background=background_from_page(form),
-    )  # fmt: skip
-    return settings, "gif" in (form.get("formats") or [])
-
-
 def age_photo_choices(state: PageState | None) -> Any:
     """The "age this photo" choices: every photo in the video, after each review."""
     rows = _state(state).shown
@@ -355,11 +353,12 @@ def make_render_handler(
         birth, rows = values[album["birth"]], values[album["table"]]
         settings, gif = settings_from_page({name: values[c] for name, c in controls.items()})
         rendering.check_can_render(settings)
+        every_photo = settings.per_photo is not None
         if not paths:
             raise gr.Error(
                 "Add photos first: drop photos of the person into the upload box, or try the example album."
             )
-        state = _remembered(paths, birth, state)
+        state = _remembered(paths, birth, replace(state, every_photo=every_photo))
         edits, problems = table.diff_edits(
             state.shown, table.rows_of(rows), state.edits, state.faces
         )
@@ -367,7 +366,9 @@ def make_render_handler(
             gr.Warning(message)
         state = replace(state, edits=edits)
         r = _review(paths, birth, state, progress)
-        age_photo = values[controls["age_photo"]] if "age_photo" in controls else None
+        age_photo = (
+            values[controls["age_photo"]] if "age_photo" in controls and not every_photo else None
+        )
         out = render_fn(r, settings, gif, reporter(progress), age_photo=age_photo or None)
         return (
             str(out.video),
@@ -414,20 +415,3 @@ def method_changed(method: str) -> tuple[Any, ...]:
         gr.Warning(messages.method_unavailable(method))
     stylegan = method == "stylegan"
     return gr.update(visible=stylegan), gr.update(visible=stylegan)
-
-
-def background_from_page(form: dict[str, Any]) -> str:
-    """The background setting from the page: its choice, or the picked colour for "colour"."""
-    choice = form.get("background") or rendering.DEFAULTS["background"]
-    if choice == "colour":
-        return str(form.get("background_colour") or "#ffffff")
-    return str(choice)
-
-
-def background_changed(choice: str) -> Any:
-    """Show the colour picker only for a plain-colour backdrop."""
-    return gr.update(visible=choice == "colour")
-
-
-def speed_changed(speed: str) -> tuple[Any, ...]:
-    return gr.update(visible=speed == "frames"), gr.update(visible=speed == "age")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.credits import credits_json, used_credits, write_credits
-from pipeline.errors import MethodUnavailableError
+from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
 from pipeline.render.backdrop import DEFAULT_BACKGROUND
@@ -41,7 +41,15 @@ DEFAULTS: dict[str, Any] = {
     "background": DEFAULT_BACKGROUND,
     "gif": False,
     "encoder": "e4e",
+    "timing": "transitions",
+    "per_photo": 3,
+    "blend": 2,
+    "smooth": 3,
+    "average": 1,
 }
+# The two kinds of video: a smooth morph between the selected photos, or every photo in
+# turn (a photo-a-day video: every kept photo in date order, eyes locked in place).
+TIMINGS = ("transitions", "every_photo")
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
     "contact_sheet", "photos", "warnings", "credits", "background",
@@ -73,17 +81,29 @@ def make_settings(
     extend_before: float | None = None,
     extend_after: float | None = None,
     lifespan: tuple[float, float] | None = None,
+    timing: str = DEFAULTS["timing"],
+    per_photo: int = DEFAULTS["per_photo"],
+    blend: int = DEFAULTS["blend"],
+    smooth: int = DEFAULTS["smooth"],
+    average: int = DEFAULTS["average"],
 ) -> RenderSettings:
     """Validated `RenderSettings` from page or API values (numbers may arrive as floats or text).
 
     `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off", and so does
     an empty `extend_before` / `extend_after` (ages imagined by SAM before / after the photos).
+    `timing` ``every_photo`` is the photo-a-day video: `per_photo` frames of each photo,
+    `blend` frames to the next, eye placement smoothed over `smooth` photos either side,
+    `average` photos averaged into each one; the transition timing (`frames_between`,
+    `seconds_per_year`, `hold`) then does not apply.
 
     Raises:
         UsageError: a bad setting.
     """
     method = str(method or "morph").lower()
     stylegan = method == "stylegan"
+    every = timing_of(timing) == "every_photo"
+    if every:  # the photo-a-day timing replaces the transition timing, whose values are unused
+        frames_between, seconds_per_year, hold = DEFAULTS["frames_between"], None, 0.0
     settings = RenderSettings(
         method=method,
         size=coerce_size(size),
@@ -100,9 +120,28 @@ def make_settings(
         extend_before=_age_or_none(extend_before),
         extend_after=_age_or_none(extend_after),
         lifespan=(float(lifespan[0]), float(lifespan[1])) if lifespan else (5.0, 80.0),
+        per_photo=_whole(per_photo) if every else None,
+        blend=_whole(blend) if every else DEFAULTS["blend"],
+        smooth=_whole(smooth) if every else DEFAULTS["smooth"],
+        average=_whole(average) if every else DEFAULTS["average"],
     )
     settings.validate()
     return settings
+
+
+def timing_of(value: Any) -> str:
+    """The kind of video from a page or API value: ``transitions`` or ``every_photo``.
+
+    Raises:
+        UsageError: another value.
+    """
+    text = str(value or DEFAULTS["timing"]).strip().lower().replace("-", "_").replace(" ", "_")
+    if text not in TIMINGS:
+        raise UsageError(
+            f"Video kind {value!r} unknown; choose transitions (a smooth morph between selected photos) "
+            "or every_photo (every photo in turn, like a photo-a-day video)."
+        )
+    return text
 
 
 def _age_or_none(value: Any) -> float | None:
@@ -165,7 +204,10 @@ def render_review(
     """
     analysis = review.analysis
     photos: Analysis | list[Keyframe] = analysis
-    if age_photo:
+    if settings.per_photo is not None:  # every photo in turn: no lifespan from one photo
+        if len(analysis.usable) < 2:
+            raise analysis.shortage()
+    elif age_photo:
         # "Age this photo": a lifespan video from that photo alone.
         photos = [
             kf
@@ -216,17 +258,24 @@ def public_report(report: dict[str, Any], review: Review) -> dict[str, Any]:
         Path(str(out["contact_sheet"])).name if out.get("contact_sheet") else None
     )
     keyframes = {k["label"]: k for k in out.get("keyframes") or []}
+
+    def place(p: Any) -> tuple[bool, int]:
+        frame = keyframes.get(p.file, {}).get("frame")
+        return frame is None, frame or 0
+
+    # In the video's order (a photo-a-day video shows them by date), numbered as shown.
+    shown = sorted(review.analysis.usable, key=place)
     out["photos"] = [
         {
             "file": p.file,
-            "order": p.order,
+            "order": i,
             "age": None if p.age is None else round(float(p.age), 2),
             "age_source": p.age_source,
             "date": p.date.isoformat() if p.date else None,
             "caption": keyframes.get(p.file, {}).get("caption", ""),
             "frame": keyframes.get(p.file, {}).get("frame"),
         }
-        for p in review.analysis.usable
+        for i, p in enumerate(shown)
     ]
     out["imagined"] = [
         {"age": k["age"], "caption": k["caption"], "frame": k["frame"], "from": k.get("source")}

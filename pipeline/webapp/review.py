@@ -112,7 +112,7 @@ def review_album(
     edits: Edits | None = None,
     prune: bool = False,
     metadata: dict[str, dict[str, Any]] | None = None,
-    max_photos: int = MAX_VIDEO_PHOTOS,
+    max_photos: int | None = MAX_VIDEO_PHOTOS,
     progress: Progress | None = None,
 ) -> Review:
     """Scan an album (or take its scan from the cache) and finalize it with the visitor's choices.
@@ -127,7 +127,8 @@ def review_album(
         prune (bool): drop edit values equal to the automatic ones first (API
             callers may send back an `/analyze` answer unchanged).
         metadata (dict | None): per-file dates and credits (photos found by name).
-        max_photos (int): most photos proposed for one video.
+        max_photos (int | None): most photos proposed for one video; None proposes no
+            selection (a photo-a-day video shows every kept photo).
         progress (callable | None): ``progress(stage, fraction)``.
 
     Raises:
@@ -155,7 +156,7 @@ def review_album(
         if prune and edits and edits.photos:
             edits = prune_edits(edits, finalize(shared, birth_date=birth))
         finalize(shared, birth_date=birth, edits=edits, progress=progress)
-        if len(shared.usable) > max_photos:
+        if max_photos is not None and len(shared.usable) > max_photos:
             kept = {p.file for p in propose_selection(shared.usable, max_photos)}
             chosen_by_visitor = {n for n, e in (edits.photos if edits else {}).items() if e.include}
             not_selected = [

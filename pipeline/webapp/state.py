@@ -19,6 +19,8 @@ class PageState:
         metadata (dict): dates and credits of photos found by name, per file.
         birth_auto (str): a birth date the app filled in itself (example, search),
             cleared when the visitor brings a new album.
+        every_photo (bool): the visitor chose a photo-a-day video: the review proposes no
+            selection, every kept photo goes into the video (a page setting, kept across albums).
     """
 
     edits: PhotoEdits = field(default_factory=dict)
@@ -26,6 +28,7 @@ class PageState:
     faces: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     birth_auto: str = ""
+    every_photo: bool = False
 
     def with_edit(self, file: str, **values: Any) -> PageState:
         """A copy with `values` set for `file` (a value of None goes back to the automatic one)."""
