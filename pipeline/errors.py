@@ -8,6 +8,7 @@ The front ends word them for their audience: the CLI for the terminal
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class PipelineError(Exception):
@@ -109,3 +110,19 @@ class MethodUnavailableError(PipelineError):
     def __init__(self, message: str, method: str = "") -> None:
         super().__init__(message)
         self.method = method
+
+
+class ModelFileError(PipelineError):
+    """A model file that is missing, unreadable or not the model expected (reinstall its package).
+
+    Attributes:
+        path (Path): the file.
+    """
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = Path(path)
+
+    def __reduce__(self) -> tuple:
+        # Scan workers send these back to the parent process.
+        return (type(self), (self.path, str(self)))

@@ -9,8 +9,9 @@ its manifest). ``face_recognition_models`` is located, never imported: its
 Thread safety: dlib's HOG and CNN detectors and its ResNet keep per-call state
 inside the object (sharing a HOG detector between threads crashes the
 process), so those factories cache one instance per thread. The 100 MB
-landmark model is read-only while predicting and the ONNX Runtime session is
-safe to run concurrently, so those are cached once per process. Every build
+landmark model is read-only while predicting, the ONNX Runtime session is
+safe to run concurrently and a PyTorch module in inference mode only reads its
+weights, so those are cached once per process. Every build
 runs under one lock, so two threads never load the same file at once.
 """
 
@@ -20,19 +21,24 @@ import functools
 import importlib.util
 import json
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import dlib
 import numpy as np
 import onnxruntime as ort
+import torch
 
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.faces.resnet import DlibFaceResNet
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +141,33 @@ def shape_predictor() -> dlib.shape_predictor:
     return _timed("shape_predictor_68", lambda: dlib.shape_predictor(str(path)))
 
 
+FACE_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+
+
 @_per_thread
 def face_encoder() -> dlib.face_recognition_model_v1:
-    """dlib's ResNet that maps a 150 px face chip to a 128-d identity descriptor (one per thread)."""
-    path = _model_file(
-        face_models_dir(), "dlib_face_recognition_resnet_model_v1.dat", "face_recognition_models"
-    )
+    """dlib's own ResNet that maps a 150 px face chip to a 128-d identity descriptor (one per
+    thread); the analysis runs `face_resnet`, the same network in PyTorch, and tests compare."""
+    path = _model_file(face_models_dir(), FACE_RESNET_FILE, "face_recognition_models")
     return dlib.face_recognition_model_v1(str(path))
+
+
+@_per_process
+def face_resnet() -> DlibFaceResNet:
+    """dlib's identity ResNet in PyTorch, weights read from dlib's own file (shared: inference
+    only reads the module).
+
+    In a process that `multiprocessing` started (the scan's workers, one per
+    core) PyTorch is held to one thread, so the workers do not fight over the
+    cores; elsewhere (the app, a small album scanned in place) its thread
+    setting is left as it is.
+    """
+    from pipeline.faces.resnet import DlibFaceResNet
+
+    path = _model_file(face_models_dir(), FACE_RESNET_FILE, "face_recognition_models")
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+    return _timed("face_resnet", lambda: DlibFaceResNet.from_dlib_file(path))
 
 
 @dataclass(frozen=True)
