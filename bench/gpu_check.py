@@ -7,7 +7,9 @@ e4e and pSp encoders), then:
 
 1. precision: fp16 (4 highest resolutions, clamp +-256, as StyleGAN2-ADA) and
    bf16 (same blocks, where the GPU supports it) against fp32 on the same
-   latents: NaN/inf, max and mean absolute error of the images in [-1, 1];
+   latents: NaN/inf, the largest error against the image's peak and the mean
+   error of the images in [-1, 1], with the limits of the CPU test
+   (``tests/support/precision.py``, ``tests/test_stylegan_precision.py``);
 2. speed: encoder faces/s (e4e, pSp) and 1024 px frames/s at batch 1, 4 and 8
    in the policy's precision, and peak GPU memory;
 3. the ZeroGPU duration: a real render of the bundled Edison album (analysis,
@@ -40,10 +42,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Reduced precision must stay within these of fp32 (images in [-1, 1]; a uint8 step is
-# 2/255 = 0.008). bf16 keeps 8 mantissa bits, so its limits are wider.
-LIMITS = {"fp16": (0.15, 0.01), "bf16": (0.25, 0.02)}  # (max abs, mean abs)
-
 
 def sync() -> None:
     torch.cuda.synchronize()
@@ -73,7 +71,9 @@ def test_faces(count: int) -> list[np.ndarray]:
 
 
 def check_precision(models, wplus: torch.Tensor) -> list[str]:
-    """Compare fp16 / bf16 synthesis with fp32; returns the failures."""
+    """Compare fp16 / bf16 synthesis with fp32 (the limits the CPU test uses); returns the failures."""
+    from tests.support.precision import LIMITS, image_errors
+
     failures = []
     gen = models.generator
     with torch.no_grad():
@@ -82,21 +82,13 @@ def check_precision(models, wplus: torch.Tensor) -> list[str]:
             if name == "bf16" and not torch.cuda.is_bf16_supported():
                 print("precision bf16: not supported on this GPU (skipped)")
                 continue
-            out = gen.synthesis(wplus, gen.precision_for(name)).float()
-            finite = bool(torch.isfinite(out).all())
-            diff = (out.clamp(-1, 1) - ref.clamp(-1, 1)).abs()
-            max_err, mean_err = float(diff.max()), float(diff.mean())
-            max_lim, mean_lim = LIMITS[name]
-            ok = finite and max_err <= max_lim and mean_err <= mean_lim
+            errors = image_errors(gen.synthesis(wplus, gen.precision_for(name)), ref)
+            wrong = errors.failures(LIMITS[name])
             print(
-                f"precision {name} ({gen.precision_for(name).describe()}): finite={finite} "
-                f"max abs err {max_err:.4f} (limit {max_lim}), mean {mean_err:.5f} "
-                f"(limit {mean_lim}) -> {'ok' if ok else 'FAILED'}"
+                f"precision {name} ({gen.precision_for(name).describe()}): {errors}; limits "
+                f"{LIMITS[name]} -> {'ok' if not wrong else 'FAILED'}"
             )
-            if not ok:
-                failures.append(
-                    f"{name} synthesis differs from fp32 (finite={finite}, max {max_err:.3f})"
-                )
+            failures += [f"{name} synthesis against fp32: {why}" for why in wrong]
     return failures
 
 
