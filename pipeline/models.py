@@ -236,7 +236,7 @@ def load_all() -> None:
     hog_detector()
     cnn_detector()
     shape_predictor()
-    face_encoder()
+    face_resnet()
     age_model()
     log.info("face models ready in %.2f s", time.perf_counter() - start)
 

@@ -321,9 +321,14 @@ def test_descriptors_fill_every_face(group, detected):
     for face in found:
         assert face.descriptor.shape == (128,) and face.descriptor.dtype == np.float32
         assert 0.2 < np.linalg.norm(face.descriptor) < 2.0
-    again = [FaceRecord(box=f.box, landmarks=f.landmarks) for f in detected["group"][:2]]
+    again = [FaceRecord(box=f.box, landmarks=f.landmarks) for f in detected["group"]]
     faces.compute_descriptors(group, again)
-    assert np.array_equal(again[0].descriptor, found[0].descriptor)  # deterministic
+    assert all(np.array_equal(a.descriptor, f.descriptor) for a, f in zip(again, found))
+    # In a smaller batch only the order of float sums changes (oneDNN picks its
+    # kernels by batch size): equal to rounding.
+    two = [FaceRecord(box=f.box, landmarks=f.landmarks) for f in detected["group"][:2]]
+    faces.compute_descriptors(group, two)
+    assert np.abs(two[0].descriptor - found[0].descriptor).max() < 1e-5
     faces.compute_descriptors(group, [])  # nothing to do
 
 

@@ -178,6 +178,30 @@ def test_distances_between_faces_are_preserved(chips, dlib_descriptors) -> None:
     assert ours[np.ix_(group, group)][~np.eye(6, dtype=bool)].min() > 0.6
 
 
+@pytest.mark.slow
+def test_compute_descriptors_runs_the_torch_network(
+    portrait_faces, dlib_descriptors, chips, monkeypatch
+):
+    group = portrait_faces.photos["group"]
+    found = portrait_faces.detected("group")
+    batches = []
+    real = models.face_resnet()
+
+    class Counting:
+        def describe(self, batch: np.ndarray) -> np.ndarray:
+            batches.append(len(batch))
+            return real.describe(batch)
+
+    monkeypatch.setattr(models, "face_resnet", Counting)
+    faces.compute_descriptors(group, found)
+    assert batches == [6]  # one batch of every face, through the PyTorch network
+    _, names = chips
+    rows = [i for i, n in enumerate(names) if n.startswith("group#")]
+    got = np.stack([f.descriptor for f in found])
+    assert got.dtype == np.float32 and got.shape == (6, 128)
+    assert np.abs(got - dlib_descriptors[rows]).max() < TOLERANCE
+
+
 def _threads_in_child(queue: multiprocessing.Queue) -> None:
     import torch
 

@@ -1,4 +1,9 @@
-"""Identity descriptors: dlib's ResNet on a 150 px chip of each face."""
+"""Identity descriptors: dlib's ResNet on a 150 px chip of each face.
+
+The network runs in PyTorch (`pipeline.faces.resnet`, weights from dlib's own
+file): the same descriptors as ``dlib.face_recognition_model_v1`` to float
+rounding (about 1e-6), several times faster on CPU.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ def face_chip(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 def compute_descriptors(
     image: np.ndarray, faces: list[FaceRecord], landmarks: list[np.ndarray] | None = None
 ) -> None:
-    """Fill ``face.descriptor`` ([128] float32) for every face, in one batch through dlib's ResNet.
+    """Fill ``face.descriptor`` ([128] float32) for every face, in one batch through the ResNet.
 
     Args:
         landmarks (list[np.ndarray] | None): each face's landmarks in `image`'s
@@ -44,7 +49,7 @@ def compute_descriptors(
     if not faces:
         return
     points = landmarks if landmarks is not None else [f.landmarks for f in faces]
-    chips = [face_chip(image, lm) for lm in points]
-    vectors = models.face_encoder().compute_face_descriptor(chips)
+    chips = np.stack([face_chip(image, lm) for lm in points])
+    vectors = models.face_resnet().describe(chips)
     for face, vector in zip(faces, vectors):
-        face.descriptor = np.asarray(vector, dtype=np.float32)
+        face.descriptor = vector.copy()
