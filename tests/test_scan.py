@@ -96,6 +96,21 @@ def _count_detections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.mark.slow
+def test_a_small_face_in_a_big_photo_is_searched_once(
+    phone_album: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The half-scale decode's search already searched the copy a full search would: the
+    full decode is only measured (landmarks, descriptor, crop), not searched again."""
+    path = phone_album / "b_small.jpg"
+    expected, _ = _reference(path)
+    calls = _count_detections(monkeypatch)
+    got = scan.scan_photo(PhotoSource(path.name, path), ScanSettings())
+    assert calls[0] == 1
+    assert isinstance(got, scan.PhotoScan)
+    assert [f.box for f in got.faces] == [f.box for f in expected]
+
+
 def test_a_second_analysis_reads_the_cache(
     tmp_path: Path, edison_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,8 @@ from pipeline.types import FaceRecord
 
 log = logging.getLogger(__name__)
 
+# Longest side of the copy the first detection pass searches.
+DETECT_SIDE = 1280
 # A face whose FFHQ crop is narrower than this in the photo is blown up a lot
 # at 512 px and looks blurry.
 MIN_CROP_SIDE = 128
@@ -126,9 +128,13 @@ def _overlap(a: dlib.rectangle, b: dlib.rectangle) -> float:
     return inter.area() / min(a.area(), b.area())
 
 
+# A found face: its box in the image, score, its box in the copy searched, that copy's scale.
+_Found = tuple[dlib.rectangle, float, dlib.rectangle, float]
+
+
 def _detect_hog(
     image: np.ndarray, max_side: int, upsample: int | None, verify: bool
-) -> list[tuple[dlib.rectangle, float]]:
+) -> list[_Found]:
     detector = models.hog_detector()
     h, w = image.shape[:2]
     passes = _hog_passes(h, w, max_side, upsample)
@@ -140,9 +146,9 @@ def _detect_hog(
             rects, scores = _upsampled_around_faces(detector, copy, up)
         else:
             rects, scores, _ = detector.run(copy, up, 0.0)
-        found = [(_scale_rect(r, 1.0 / scale), float(s)) for r, s in zip(rects, scores)]
+        found = [(_scale_rect(r, 1.0 / scale), float(s), r, scale) for r, s in zip(rects, scores)]
         if verify:
-            found = [(r, s) for r, s in found if s >= _VERIFY_BELOW or _confirmed_by_cnn(image, r)]
+            found = [f for f in found if f[1] >= _VERIFY_BELOW or _confirmed_by_cnn(image, f[0])]
         log.debug(
             "HOG: %d face(s) (%d before the CNN check) on a %dx%d copy, upsample %d",
             len(found),
@@ -155,14 +161,14 @@ def _detect_hog(
     return []
 
 
-def _detect_cnn(image: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
+def _detect_cnn(image: np.ndarray) -> list[_Found]:
     h, w = image.shape[:2]
     scale = min(1.0, _CNN_MAX_SIDE / max(h, w))
     copy = resized(image, scale)
     up = 1 if max(copy.shape[:2]) < _CNN_UPSAMPLE_BELOW else 0
     found = models.cnn_detector()(copy, up)
     log.debug("CNN found %d face(s) on a %dx%d copy", len(found), *copy.shape[1::-1])
-    return [(_scale_rect(d.rect, 1.0 / scale), float(d.confidence)) for d in found]
+    return [(_scale_rect(d.rect, 1.0 / scale), float(d.confidence), d.rect, scale) for d in found]
 
 
 def _confirmed_by_cnn(image: np.ndarray, rect: dlib.rectangle) -> bool:
@@ -221,22 +227,55 @@ class Detection:
     rect: tuple[int, int, int, int]  # left, top, right, bottom (dlib's inclusive box)
     score: float
     detector: str = "hog"
+    # The box in the downscaled copy the detector searched, and that copy's scale
+    # relative to the searched image (None: the box itself is the detector's).
+    copy_rect: tuple[int, int, int, int] | None = None
+    copy_scale: float = 1.0
 
     def scaled(self, factor: float) -> Detection:
-        """The same detection in an image `factor` times as large."""
-        r = _scale_rect(dlib.rectangle(*self.rect), factor)
-        return Detection((r.left(), r.top(), r.right(), r.bottom()), self.score, self.detector)
+        """The same detection in an image `factor` times as large.
+
+        Scaled from the detector's own box in its copy, so it is the box a
+        search of the larger image on a copy of the same size gives.
+        """
+        base, to = (
+            (self.copy_rect, factor / self.copy_scale) if self.copy_rect else (self.rect, factor)
+        )
+        r = _scale_rect(dlib.rectangle(*base), to)
+        return Detection(
+            (r.left(), r.top(), r.right(), r.bottom()),
+            self.score,
+            self.detector,
+            self.copy_rect,
+            self.copy_scale / factor,
+        )
 
     @property
     def width(self) -> int:
         return self.rect[2] - self.rect[0]
 
 
+def first_copy_size(width: int, height: int, max_side: int = DETECT_SIDE) -> tuple[int, int]:
+    """(width, height) of the copy the first HOG pass searches in a `width` x `height` image."""
+    scale = min(1.0, max_side / max(width, height))
+    if scale == 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def copy_size(detection: Detection, width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the copy `detection` was found on, in a `width` x `height` image."""
+    s = detection.copy_scale
+    if s == 1.0:
+        return width, height
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
 def find_faces(
     image: np.ndarray,
     *,
     use_cnn: bool = False,
-    max_side: int = 1280,
+    max_side: int = DETECT_SIDE,
     upsample: int | None = None,
     verify: bool = True,
 ) -> list[Detection]:
@@ -247,7 +286,14 @@ def find_faces(
     if not found and use_cnn:
         found, detector = _detect_cnn(image), "cnn"
     return [
-        Detection((r.left(), r.top(), r.right(), r.bottom()), score, detector) for r, score in found
+        Detection(
+            (r.left(), r.top(), r.right(), r.bottom()),
+            score,
+            detector,
+            (c.left(), c.top(), c.right(), c.bottom()),
+            scale,
+        )
+        for r, score, c, scale in found
     ]
 
 
@@ -303,7 +349,7 @@ def detect_faces(
     image: np.ndarray,
     *,
     use_cnn: bool = False,
-    max_side: int = 1280,
+    max_side: int = DETECT_SIDE,
     upsample: int | None = None,
     verify: bool = True,
     min_crop: float = MIN_CROP_SIDE,
