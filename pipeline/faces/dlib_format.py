@@ -100,14 +100,15 @@ class _Reader:
         return found
 
     def tensor(self) -> np.ndarray:
-        """A ``resizable_tensor``: [n, k, rows, cols] float32 (copied out of the file)."""
+        """A ``resizable_tensor``: [n, k, rows, cols] little-endian float32."""
         self.version(2, "tensor")
         shape = tuple(self.integer() for _ in range(4))
         if any(s < 0 for s in shape):
             raise DlibFormatError(f"negative tensor size {shape}")
         count = int(np.prod(shape))
         raw = self._take(4 * count)
-        return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+        # A read-only view into the file's bytes: the weights are copied once, into the network.
+        return np.frombuffer(raw, dtype="<f4").reshape(shape)
 
     def alias(self) -> tuple[int, int, int, int]:
         """An ``alias_tensor``: only the shape of a view into a layer's parameters."""

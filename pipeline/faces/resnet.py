@@ -56,6 +56,10 @@ def _pad_to(x: torch.Tensor, channels: int, rows: int, cols: int) -> torch.Tenso
     return F.pad(x, (0, cols - w, 0, rows - h, 0, channels - c))
 
 
+def _frozen(weight: torch.Tensor) -> nn.Parameter:
+    return nn.Parameter(weight, requires_grad=False)
+
+
 class _Block(nn.Module):
     """dlib's ``ares`` / ``ares_down`` with each affine folded into its convolution."""
 
@@ -132,7 +136,10 @@ class DlibFaceResNet(nn.Module):
     @classmethod
     def from_layers(cls, layers: list[DlibLayer]) -> DlibFaceResNet:
         """The module with the weights of `parse_dlib_network`'s layers (checked against the shape)."""
-        net = cls()
+        # Built without storage, then each weight is set once from the file:
+        # no random initialisation, no second copy.
+        with torch.device("meta"):
+            net = cls()
         it = iter(layers)
 
         def take(kind: str) -> DlibLayer:
@@ -148,16 +155,20 @@ class DlibFaceResNet(nn.Module):
             found = (cfg["stride_y"], cfg["stride_x"], cfg["pad_y"], cfg["pad_x"])
             if found != (stride, stride, pad, pad):
                 raise DlibFormatError(f"convolution stride/padding {cfg}, expected {stride}/{pad}")
-            weight = torch.from_numpy(con.arrays["weight"])
+            weight = con.arrays["weight"]
             if weight.shape != conv.weight.shape or cfg["relu"]:
                 raise DlibFormatError(
-                    f"convolution {tuple(weight.shape)}, expected {tuple(conv.weight.shape)}"
+                    f"convolution {weight.shape}, expected {tuple(conv.weight.shape)}"
                 )
             bias = con.arrays.get("bias", np.zeros(weight.shape[0], np.float32))
-            gamma = torch.from_numpy(aff.arrays["gamma"]).reshape(-1)
-            beta = torch.from_numpy(aff.arrays["beta"]).reshape(-1)
-            conv.weight.copy_(weight * gamma[:, None, None, None])
-            conv.bias.copy_(torch.from_numpy(bias) * gamma + beta)
+            gamma, beta = aff.arrays["gamma"].reshape(-1), aff.arrays["beta"].reshape(-1)
+            if gamma.shape != (weight.shape[0],) or beta.shape != gamma.shape:
+                raise DlibFormatError(f"affine of {gamma.size} channels after {weight.shape}")
+            # Channels-last lets oneDNN run every convolution, even the small
+            # late ones that PyTorch would otherwise send to its slow generic path.
+            folded = torch.from_numpy(weight * gamma[:, None, None, None])
+            conv.weight = _frozen(folded.contiguous(memory_format=torch.channels_last))
+            conv.bias = _frozen(torch.from_numpy(bias * gamma + beta))
 
         def window(kind: str, size: int, stride: int) -> None:
             cfg = take(kind).config
@@ -166,7 +177,8 @@ class DlibFaceResNet(nn.Module):
                 raise DlibFormatError(f"{kind} window {cfg}, expected {size}x{size} /{stride}")
 
         with torch.no_grad():
-            net.means.copy_(torch.from_numpy(take("input").arrays["means"]).reshape(1, 3, 1, 1))
+            means = torch.tensor(take("input").arrays["means"]).reshape(1, 3, 1, 1)
+            net.means = means
             fold(net.stem, 2, 0)
             take("relu")
             window("max_pool", 3, 2)
@@ -180,17 +192,14 @@ class DlibFaceResNet(nn.Module):
                 take("relu")
             window("avg_pool", 0, 1)  # size 0: the whole image
             fc = take("fc")
-            weight = torch.from_numpy(fc.arrays["weight"]).t()  # dlib: y = x W, W [in, out]
+            weight = fc.arrays["weight"].T  # dlib: y = x W, W [in, out]
             if weight.shape != net.fc.weight.shape:
-                raise DlibFormatError(
-                    f"fc {tuple(weight.shape)}, expected {tuple(net.fc.weight.shape)}"
-                )
-            net.fc.weight.copy_(weight)
+                raise DlibFormatError(f"fc {weight.shape}, expected {tuple(net.fc.weight.shape)}")
+            net.fc.weight = _frozen(torch.from_numpy(np.ascontiguousarray(weight)))
         if next(it, None) is not None:
             raise DlibFormatError("more layers than the network has")
-        # Channels-last lets oneDNN run every convolution, even the small late
-        # ones that PyTorch would otherwise send to its slow generic path.
-        return net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+        assert not any(t.is_meta for t in (*net.parameters(), *net.buffers()))
+        return net.eval()
 
     @classmethod
     def from_dlib_file(cls, path: str | Path) -> DlibFaceResNet:
