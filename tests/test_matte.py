@@ -337,3 +337,20 @@ def test_frames_built_ahead_on_threads_equal_frames_built_one_by_one(edison, mon
     monkeypatch.setattr(pool, "workers", lambda: 1)
     serial = np.stack(list(plan_render(edison, settings).frames()))
     np.testing.assert_array_equal(ahead, serial)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (Linux)")
+def test_a_forked_process_builds_frames_ahead_too(edison):
+    # A ZeroGPU-style worker is forked from a process whose frame pool already ran.
+    import multiprocessing
+
+    settings = RenderSettings(size=SIZE, frames_between=6, caption="none", background="soft")
+    expected = np.stack(list(plan_render(edison, settings).frames()))
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as child:
+        frames = child.apply_async(_render_frames, (edison, settings)).get(timeout=120)
+    np.testing.assert_array_equal(frames, expected)
+
+
+def _render_frames(keyframes, settings):
+    return np.stack(list(plan_render(keyframes, settings).frames()))

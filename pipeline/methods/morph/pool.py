@@ -32,6 +32,15 @@ def workers() -> int:
     return max(1, min(4, cores))
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool there when needed."""
+    global _POOL, _LOCK
+    _POOL, _LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     retain_freed_memory()  # frames' arrays are reused instead of faulted in afresh
