@@ -27,9 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from bench.bench_faces import _insightface_image
 from pipeline import faces, models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def chips() -> np.ndarray:
     """[8, 150, 150, 3] uint8 chips of the faces in the test photos."""
     from skimage import data
+
+    from bench.bench_faces import _insightface_image
 
     out = []
     for photo in (
@@ -117,6 +117,7 @@ def worker_memory(workers: int) -> dict[str, dict[str, float]]:
         try:
             list(scan.run_scans(sources, scan.ScanSettings(), workers=workers))
             found = {f"scan worker {i}": _smaps(pid) for i, pid in enumerate(scan.worker_pids())}
+            found["this process"] = _smaps(os.getpid())
             server = getattr(forkserver._forkserver, "_forkserver_pid", None)
             if server:
                 found["fork server"] = _smaps(server)
@@ -142,6 +143,8 @@ def main() -> None:
         f"+{costs['resnet_mb'] - costs['torch_mb']:.0f} MiB; dlib's own: {costs['dlib_load_s']:.2f} s, "
         f"+{costs['dlib_mb'] - costs['resnet_mb']:.0f} MiB"
     )
+
+    import torch
 
     torch.set_num_threads(1)
     batch = chips()
