@@ -4,6 +4,8 @@ in them, Gradio's temp folder and the recorded Wikimedia server. Helpers live in
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +71,22 @@ def portrait_faces(
     for path in sorted(edison_dir.glob("*.png")):
         photos[path.stem] = np.asarray(Image.open(path).convert("RGB"))
     return PortraitFaces(photos)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_temp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The system temp folder inside pytest's for the session, for this process and those it
+    starts: what one session leaves there (cached latents) never answers another's."""
+    folder = tmp_path_factory.getbasetemp() / "tmp"
+    folder.mkdir(exist_ok=True)
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    yield
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
 
 
 @pytest.fixture(scope="session", autouse=True)

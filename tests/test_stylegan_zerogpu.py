@@ -235,6 +235,71 @@ def test_changing_the_chosen_face_changes_the_code(
     np.testing.assert_array_equal(method.latents[1], first)
 
 
+_ENCODE_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from pipeline.methods.base import Keyframe
+from pipeline.methods.stylegan.method import StyleGANMethod
+crops = np.load(sys.argv[1])
+keyframes = [Keyframe(image=crops[name], landmarks=np.zeros((68, 2), np.float32), age=40.0,
+                      key=name) for name in ("chosen", "other")]
+method = StyleGANMethod(encoder="e4e", batch_size=2)
+method.prepare(keyframes, size=int(sys.argv[3]))
+np.save(sys.argv[2], method.latents)
+print("encoded", method.encoded_last_prepare)
+"""
+
+
+@pytest.mark.slow
+def test_codes_encoded_in_another_process_are_reused_without_the_encoder(
+    tiny_env: Path, group_faces: list[np.ndarray], keyframes: list[Keyframe], tmp_path: Path
+) -> None:
+    """As on ZeroGPU, where each GPU call is another process: a fresh interpreter encodes two
+    faces; this process then finds both codes in the temporary folder and never runs its
+    encoder, while another face chosen in the same photo is still encoded anew."""
+    from pipeline.methods.stylegan.latents import default_folder
+    from pipeline.methods.stylegan.models import get_models
+
+    LATENT_CACHE.clear()
+    clear_models()
+    np.savez(tmp_path / "crops.npz", chosen=group_faces[0], other=keyframes[0].image)
+    done = subprocess.run(
+        [sys.executable, "-c", _ENCODE_IN_A_FRESH_PROCESS, str(tmp_path / "crops.npz"),
+         str(tmp_path / "codes.npy"), str(SIZE)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["encoded", "2"]
+    theirs = np.load(tmp_path / "codes.npy")
+    assert LATENT_CACHE.stats().size == 0  # nothing of theirs is in this process's memory
+    assert sorted(p.suffix for p in default_folder().iterdir()) == [".npy", ".npy"]
+
+    encoder_runs = []
+    models = get_models("e4e", "cpu")
+    hook = models.encoder.register_forward_hook(lambda *_: encoder_runs.append(1))
+    try:
+        method = StyleGANMethod(encoder="e4e", batch_size=2, device="cpu")
+        album = [
+            Keyframe(image=img, landmarks=np.zeros((68, 2), np.float32), age=40.0, key=name)
+            for name, img in (("group", group_faces[0]), ("astronaut", keyframes[0].image))
+        ]
+        method.prepare(album, size=SIZE)
+        assert method.encoded_last_prepare == 0 and encoder_runs == []
+        assert LATENT_CACHE.stats().disk_hits == 2
+        np.testing.assert_array_equal(method.latents, theirs)
+        # The same photo with its other face chosen: another crop, so another code.
+        album[0] = Keyframe(
+            image=group_faces[1], landmarks=np.zeros((68, 2), np.float32), age=40.0, key="group"
+        )
+        method.prepare(album, size=SIZE)
+        assert method.encoded_last_prepare == 1 and encoder_runs == [1]
+        assert np.abs(method.latents[0] - theirs[0]).max() > 1e-3
+        np.testing.assert_array_equal(method.latents[1], theirs[1])
+    finally:
+        hook.remove()
+    assert len(list(default_folder().glob("*.npy"))) == 3
+
+
 # ----------------------------------------------------------------- GPU time
 
 

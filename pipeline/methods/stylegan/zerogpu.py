@@ -5,7 +5,9 @@ worker that holds a GPU for the requested number of seconds and is aborted
 when it overruns. The app wraps the whole StyleGAN render (encode, generate,
 ffmpeg, GIF, contact sheet) once with :func:`gpu_task`; nothing inside is
 wrapped again (a nested ``spaces.GPU`` runs directly in the worker and its
-duration is ignored). Off ZeroGPU the wrapper is the identity.
+duration is ignored). Off ZeroGPU the wrapper is the identity. The worker's
+memory dies with it; the codes it encodes survive in the temporary folder
+(:mod:`pipeline.methods.stylegan.latents`) for the next worker.
 
 The duration comes from :func:`estimate_gpu_seconds` on a :class:`GpuWork`:
 the real amount of work of the planned video. The constants below are
