@@ -258,10 +258,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
                 _POOL.shutdown(wait=False, cancel_futures=True)
             # A fork server: workers are forked from a clean, single-threaded process
             # (the parent may run threads, e.g. the web app's, which a plain fork
-            # would copy mid-lock), and it imports only this module, never the
+            # would copy mid-lock), and it imports only the modules named here, never the
             # parent's __main__ (a script or app.py).
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["pipeline.scan"])
+            # The identity ResNet module brings torch: loaded once in the fork server, its
+            # pages are shared by every worker instead of imported by each.
+            context.set_forkserver_preload(["pipeline.scan", "pipeline.faces.resnet"])
             _POOL = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
             _POOL_WORKERS = workers
         return _POOL
