@@ -3,7 +3,7 @@
 The morph's per-frame work is OpenCV calls that release the GIL, and at
 512 px each call is too small for OpenCV's own threads to keep two cores
 busy; working on the next frames while the caller takes the current one
-does. At most ``2 x workers`` frames are in flight, so memory stays a few
+does. At most ``workers + 1`` frames are in flight, so memory stays a few
 frames whatever the transition's length.
 """
 
@@ -63,7 +63,7 @@ def ordered_frames(frame: Callable[[int], np.ndarray], count: int) -> Iterator[n
             yield frame(i)
         return
     pool = _pool()
-    ahead = 2 * n
+    ahead = n + 1  # one frame waiting per worker busy, and the one being handed out
     pending: deque[Future[np.ndarray]] = deque()
     submitted = 0
     try:
