@@ -23,9 +23,11 @@ class CrossfadeMethod(TransitionMethod):
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
         check_keyframes(keyframes, size, "cross-fade")
-        self.images = [kf.image for kf in keyframes]
+        # Images are read per transition: keyframes that build their pixels on demand
+        # (photo-a-day) then hold only the current pair.
+        self.keyframes = list(keyframes)
 
     def transition(self, j: int, lambdas: np.ndarray) -> Iterator[np.ndarray]:
-        a, b = self.images[j], self.images[j + 1]
+        a, b = self.keyframes[j].image, self.keyframes[j + 1].image
         for lam in np.asarray(lambdas, np.float64):
             yield cv2.addWeighted(a, 1.0 - float(lam), b, float(lam), 0.0)

@@ -62,8 +62,8 @@ class Captioner:
             dated = [kf for kf in keyframes if kf.date is not None]
             if not dated:
                 raise UsageError(
-                    f"{mode.capitalize()} captions need at least one photo with a capture date (EXIF or edits); "
-                    "use --caption age or none."
+                    f"{mode.capitalize()} captions need at least one photo with a capture date "
+                    "(in the photo or set as an edit); caption by age or none instead."
                 )
             # Photos without a date are placed by their age relative to the dated ones.
             offset = float(np.median([decimal_year(kf.date) - kf.age for kf in dated]))

@@ -19,110 +19,27 @@ import cv2
 import numpy as np
 
 from pipeline.allocator import retain_freed_memory
-from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
-from pipeline.faces import align_face
+from pipeline.errors import NotEnoughPhotosError, UsageError
 from pipeline.matte import person_matte
 from pipeline.methods.base import Keyframe, TransitionMethod
-from pipeline.photos import PhotoSource, load_photo
 from pipeline.render.backdrop import Background, composite, make_backdrop, parse_background
 from pipeline.render.captions import Captioner
-from pipeline.render.daily import daily_timing, date_order, lock_keyframes
+from pipeline.render.daily import (
+    ShownPhotos,
+    StreamedKeyframe,
+    daily_timing,
+    date_order,
+    lock_keyframes,
+)
 from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
+from pipeline.render.keyframes import fit_keyframe, keyframes_from_analysis, lazy_keyframes
 from pipeline.render.settings import RenderSettings, check_method, is_number
 from pipeline.render.timing import Timing, keyframe_share, plan_timing
-from pipeline.types import Analysis, PhotoRecord, is_imagined
+from pipeline.types import Analysis, is_imagined
+
+__all__ = ["RenderPlan", "build_plan", "fit_keyframe", "keyframes_from_analysis", "plan_render"]
 
 log = logging.getLogger(__name__)
-
-log = logging.getLogger(__name__)
-
-
-def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
-    """The keyframe at `size` x `size` (image resized, landmarks scaled); unchanged if already there."""
-    image = np.asarray(kf.image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
-        raise UsageError(
-            f"{kf.label or 'keyframe'}: the aligned face must be a square RGB image, got shape {image.shape}."
-        )
-    if image.dtype != np.uint8:
-        raise UsageError(
-            f"{kf.label or 'keyframe'}: the aligned face must be uint8, got {image.dtype}."
-        )
-    landmarks = np.asarray(kf.landmarks, np.float32)
-    if landmarks.shape != (68, 2) or not np.all(np.isfinite(landmarks)):
-        raise UsageError(
-            f"{kf.label or 'keyframe'}: needs 68 finite (x, y) landmarks, got shape {landmarks.shape}."
-        )
-    side = image.shape[0]
-    if side != size:
-        interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-        image = cv2.resize(image, (size, size), interpolation=interp)
-        # Pixel centres: x_new + 0.5 = (x_old + 0.5) * scale.
-        landmarks = (landmarks + 0.5) * (size / side) - 0.5
-    return dataclasses.replace(
-        kf,
-        image=np.ascontiguousarray(image),
-        landmarks=landmarks.astype(np.float32),
-        extra=dict(kf.extra),
-    )
-
-
-def keyframes_from_analysis(
-    analysis: Analysis, size: int, *, allow_one: bool = False
-) -> list[Keyframe]:
-    """The usable photos of an analysis as keyframes at `size`, in video order.
-
-    Args:
-        analysis (Analysis): the analysed album.
-        size (int): output side in pixels.
-        allow_one (bool): one photo is enough (a lifespan video imagined from it).
-
-    Raises:
-        NotEnoughPhotosError: fewer than two usable photos (fewer than one with `allow_one`).
-    """
-    usable = analysis.usable
-    if len(usable) < (1 if allow_one else 2):
-        raise analysis.shortage(needed=1 if allow_one else 2)
-    sources = getattr(analysis.state, "sources", None) or {}
-    out = []
-    for p in usable:
-        assert p.aligned is not None and p.aligned_landmarks is not None and p.age is not None
-        image, landmarks = _crop_at(p, sources.get(p.file), size)
-        kf = Keyframe(
-            image=image,
-            landmarks=landmarks,
-            age=float(p.age),
-            age_exact=p.age_source == "date",
-            date=p.date,
-            label=p.file,
-            key=p.sha256,
-            extra={"birth_date": analysis.birth_date, "date_precision": p.date_precision},
-        )
-        out.append(fit_keyframe(kf, size))
-    return out
-
-
-def _crop_at(
-    p: PhotoRecord, source: PhotoSource | None, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The photo's aligned face with at least `size` px: the analysis' crop when it is big
-    enough, else aligned again from the photo with the stored full-resolution landmarks
-    (no detection runs). A photo that can no longer be read falls back to its crop, enlarged."""
-    assert p.aligned is not None and p.aligned_landmarks is not None
-    face = p.face
-    if p.aligned.shape[0] >= size or source is None or face is None:
-        return p.aligned, p.aligned_landmarks
-    try:
-        photo = load_photo(source)
-    except BadImageError as exc:
-        log.warning(
-            "%s: cannot re-read the photo for a %d px render (%s); enlarging its crop",
-            p.file,
-            size,
-            exc,
-        )
-        return p.aligned, p.aligned_landmarks
-    return align_face(photo.image, face.landmarks, size)
 
 
 @dataclass
@@ -144,7 +61,7 @@ class RenderPlan:
     background: Background = field(default_factory=lambda: Background("original"))
     backdrop: np.ndarray | None = None
     matte_seconds: float = 0.0
-    _shown: list[np.ndarray] | None = None  # keyframes as the video shows them
+    _shown: Sequence[np.ndarray] | None = None  # keyframes as the video shows them
 
     def __post_init__(self) -> None:
         if not self.gammas:
@@ -178,12 +95,20 @@ class RenderPlan:
                 f"Method {self.settings.method!r} does not accept options {sorted(self.settings.method_options)}: {exc}"
             ) from exc
 
+    @property
+    def streamed(self) -> bool:
+        """The keyframes' pixels are built when read, a few at a time (photo-a-day)."""
+        return bool(self.keyframes) and all(
+            isinstance(kf, StreamedKeyframe) for kf in self.keyframes
+        )
+
     def apply_background(self) -> None:
         """Person mattes for every keyframe and the steady backdrop (once; nothing for ``original``)."""
         if self._shown is not None:
             return
+        window = self.keyframes[0].window if self.streamed else None  # type: ignore[attr-defined]
         if not self.background.steady:
-            self._shown = [kf.image for kf in self.keyframes]
+            self._shown = ShownPhotos(window) if window else [kf.image for kf in self.keyframes]
             return
         t0 = time.perf_counter()
         for kf in self.keyframes:
@@ -192,13 +117,17 @@ class RenderPlan:
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
         assert self.backdrop is not None
-        self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
+        if window:
+            window.backdrop = self.backdrop
+            self._shown = ShownPhotos(window)
+        else:
+            self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
         log.debug(
             "mattes for %d keyframes in %.2f s; background %s",
             len(self.keyframes), self.matte_seconds, self.background.label(),
         )  # fmt: skip
 
-    def shown_keyframes(self) -> list[np.ndarray]:
+    def shown_keyframes(self) -> Sequence[np.ndarray]:
         """The keyframe images as the video shows them (on the backdrop when there is one)."""
         self.apply_background()
         assert self._shown is not None
@@ -213,6 +142,8 @@ class RenderPlan:
         elif method.backdrop_mode == "method":
             method.backdrop = self.backdrop
             method.prepare(self.keyframes, size=size)
+        elif self.streamed:
+            method.prepare([kf.on_backdrop() for kf in self.keyframes], size=size)  # type: ignore[attr-defined]
         else:
             shown = [
                 dataclasses.replace(kf, image=img, extra=kf.extra)
@@ -308,6 +239,8 @@ def build_plan(
     cls: type[TransitionMethod],
 ) -> RenderPlan:
     """The plan for settings already validated and a method class already checked."""
+    if settings.per_photo is not None:
+        return _daily_plan(analysis_or_keyframes, settings, cls)
     if isinstance(analysis_or_keyframes, Analysis):
         keyframes = keyframes_from_analysis(analysis_or_keyframes, settings.size, allow_one=True)
     else:
@@ -315,31 +248,58 @@ def build_plan(
         if not keyframes:
             raise NotEnoughPhotosError(0, 0)
     for kf in keyframes:
-        if not is_number(kf.age):
-            raise UsageError(
-                f"{kf.label or 'keyframe'}: age {kf.age!r} is not a number; set the age (edits file)."
-            )
+        _check_age(kf)
     keyframes = _with_imagined(keyframes, settings)
-    if settings.per_photo is not None:
-        keyframes = lock_keyframes(
-            date_order(keyframes), settings.size, smooth=settings.smooth, average=settings.average
+    timing = plan_timing(
+        [kf.age for kf in keyframes],
+        fps=settings.fps,
+        frames_between=settings.frames_between,
+        seconds_per_year=settings.seconds_per_year,
+        min_transition_s=settings.min_transition_s,
+        max_transition_s=settings.max_transition_s,
+        hold=settings.hold,
+    )
+    return _finish_plan(keyframes, timing, settings, cls)
+
+
+def _daily_plan(
+    analysis_or_keyframes: Analysis | Sequence[Keyframe],
+    settings: RenderSettings,
+    cls: type[TransitionMethod],
+) -> RenderPlan:
+    """Photo-a-day: every photo by date, eyes locked, pixels built only when rendered."""
+    photos = lazy_keyframes(analysis_or_keyframes, settings.size)
+    if len(photos) < 2:
+        if isinstance(analysis_or_keyframes, Analysis):
+            raise analysis_or_keyframes.shortage()
+        raise NotEnoughPhotosError(len(photos), len(photos))
+    for ph in photos:
+        _check_age(ph.keyframe)
+    assert settings.per_photo is not None
+    keyframes: list[Keyframe] = list(
+        lock_keyframes(
+            date_order(photos), settings.size, smooth=settings.smooth, average=settings.average
         )
-        timing = daily_timing(
-            [kf.age for kf in keyframes],
-            fps=settings.fps,
-            per_photo=settings.per_photo,
-            blend=settings.blend,
+    )
+    timing = daily_timing(
+        [kf.age for kf in keyframes],
+        fps=settings.fps,
+        per_photo=settings.per_photo,
+        blend=settings.blend,
+    )
+    return _finish_plan(keyframes, timing, settings, cls)
+
+
+def _check_age(kf: Keyframe) -> None:
+    if not is_number(kf.age):
+        raise UsageError(
+            f"{kf.label or 'keyframe'}: age {kf.age!r} is not a number; set the age (edits file)."
         )
-    else:
-        timing = plan_timing(
-            [kf.age for kf in keyframes],
-            fps=settings.fps,
-            frames_between=settings.frames_between,
-            seconds_per_year=settings.seconds_per_year,
-            min_transition_s=settings.min_transition_s,
-            max_transition_s=settings.max_transition_s,
-            hold=settings.hold,
-        )
+
+
+def _finish_plan(
+    keyframes: list[Keyframe], timing: Timing, settings: RenderSettings, cls: type[TransitionMethod]
+) -> RenderPlan:
     # Each keyframe's time in the video lets methods shape motion smoothly in video time.
     for kf, t in zip(keyframes, timing.keyframe_times):
         kf.extra["time"] = float(t)
