@@ -35,7 +35,8 @@ PREVIEW_MAX_PIXELS = 30_000_000
 LIMITS_TEXT = (
     f"Up to {MAX_FILES} photos, {MAX_FILE_MB} MB and {MAX_PIXELS // 1_000_000} megapixels each "
     "(JPEG, PNG, HEIC, WebP, AVIF, TIFF, BMP, GIF). With more than "
-    f"{MAX_VIDEO_PHOTOS} good photos, the app proposes {MAX_VIDEO_PHOTOS} spread over the years for you to review."
+    f"{MAX_VIDEO_PHOTOS} good photos, the app proposes {MAX_VIDEO_PHOTOS} spread over the years for you to review "
+    "(a photo-a-day video shows them all)."
 )
 
 
