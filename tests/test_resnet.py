@@ -224,3 +224,21 @@ def test_scan_workers_run_the_network_on_one_thread() -> None:
         assert queue.get(timeout=120) == 1
     finally:
         child.join(timeout=60)
+
+
+def test_the_network_runs_on_one_thread_and_leaves_the_process_setting_alone(astronaut) -> None:
+    import torch
+
+    net = models.face_resnet()
+    seen: list[int] = []
+    hook = net.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        found = faces.detect_faces(astronaut)
+        faces.compute_descriptors(astronaut, found)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        hook.remove()
+        torch.set_num_threads(before)
