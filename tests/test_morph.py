@@ -192,3 +192,29 @@ def test_morph_speed_does_not_depend_on_keyframe_count(astro):
     for j in range(len(keyframes) - 1):
         list(morph.transition(j, np.array([0.5])))
         assert len(morph._cache) <= 2
+
+
+def test_frames_are_built_only_a_few_ahead_and_handed_out_in_order():
+    import threading
+    import time
+
+    from pipeline.methods.morph import pool
+
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def frame(i: int) -> np.ndarray:
+        with lock:
+            started.append(i)
+        time.sleep(0.002)
+        return np.full((4, 4, 3), i % 256, np.uint8)
+
+    bound = pool.workers() + 1
+    out = []
+    for k, image in enumerate(pool.ordered_frames(frame, 40)):
+        assert int(image[0, 0, 0]) == k  # in order
+        with lock:
+            assert max(started) <= k + bound  # never more than a few frames ahead
+        time.sleep(0.004)  # a slow consumer (the encoder)
+        out.append(k)
+    assert out == list(range(40)) and sorted(started) == list(range(40))

@@ -298,10 +298,17 @@ def _peak_bytes(keyframes, tmp_path: Path, frames_between: int) -> tuple[int, in
         tracemalloc.stop()
 
 
-def test_memory_does_not_grow_with_video_length(keyframes, tmp_path):
-    # Both lengths run the frame pool at full depth (a few frames ahead): only the length differs.
-    short, n_short = _peak_bytes(keyframes, tmp_path, 8)
-    long, n_long = _peak_bytes(keyframes, tmp_path, 88)
+def test_memory_does_not_grow_with_video_length(keyframes, tmp_path, monkeypatch):
+    from pipeline.methods.morph import pool
+
+    # Frames are built one at a time here: with the frame pool, whether its threads
+    # happen to overlap at some instant (a few MB of intermediates each) depends on
+    # the machine's load, not on the video's length. The pool's own bound is tested
+    # in test_morph (frames in flight) and test_matte (frames built ahead equal frames
+    # built one by one).
+    monkeypatch.setattr(pool, "workers", lambda: 1)
+    short, n_short = _peak_bytes(keyframes, tmp_path, 4)
+    long, n_long = _peak_bytes(keyframes, tmp_path, 80)
     frame_bytes = SIZE * SIZE * 3
     assert n_long - n_short > 150
     # Holding the extra frames would cost 150 * 196 kB = 29 MB; allow a few frames of slack.
