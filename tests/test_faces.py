@@ -136,12 +136,9 @@ def test_group_photo(detected, group):
 
 
 def test_weak_detections_are_confirmed_by_the_cnn(astronaut):
-    # Searching the whole upsampled photo, HOG also fires weakly on the mission badge on
-    # her suit; the CNN check drops it. (The default search, upsampled only around the
-    # faces found first, does not reach the badge.)
-    unchecked = faces.detect_faces(astronaut, verify=False, upsample=1)
+    # HOG also fires weakly on the mission badge on her suit; the CNN check drops it.
+    unchecked = faces.detect_faces(astronaut, verify=False)
     assert len(unchecked) == 2 and min(f.score for f in unchecked) < 0.5
-    assert len(faces.detect_faces(astronaut, upsample=1)) == 1
     assert len(faces.detect_faces(astronaut)) == 1
 
 
@@ -330,30 +327,3 @@ def test_descriptors_fill_every_face(group, detected):
     faces.compute_descriptors(group, two)
     assert np.abs(two[0].descriptor - found[0].descriptor).max() < 1e-5
     faces.compute_descriptors(group, [])  # nothing to do
-
-
-def test_small_photos_search_upsampled_only_around_the_faces_with_the_same_boxes(group):
-    from pathlib import Path
-
-    from pipeline.faces import detection
-    from pipeline.faces.imaging import resized
-
-    ages = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
-    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(ages.glob("*/*.JPG"))[::3]]
-    detector = models.hog_detector()
-    checked = 0
-    for image in [*photos, group]:
-        h, w = image.shape[:2]
-        (scale, up), *_ = detection._hog_passes(h, w, 1280, None)
-        if up == 0:
-            continue
-        copy = resized(image, scale)
-        whole, _, _ = detector.run(copy, up, 0.0)
-        rects, _ = detection._upsampled_around_faces(detector, copy, up)
-        boxes = {(r.left(), r.top(), r.right(), r.bottom()) for r in rects}
-        assert boxes <= {(r.left(), r.top(), r.right(), r.bottom()) for r in whole}
-        # Every face the whole search finds that is not under HOG's window is found too.
-        big = {(r.left(), r.top(), r.right(), r.bottom()) for r in whole if r.width() >= 90}
-        assert big <= boxes
-        checked += 1
-    assert checked >= 5

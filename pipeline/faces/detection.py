@@ -73,62 +73,6 @@ def _hog_passes(
         passes.append((scale, upsample))
 
 
-def _upsampled_around_faces(
-    detector: dlib.fhog_object_detector, copy: np.ndarray, up: int
-) -> tuple[list[dlib.rectangle], list[float]]:
-    """What ``detector.run(copy, up)`` finds, for a fraction of its cost on most photos.
-
-    Upsampling a small photo to find faces under HOG's 80 px window scans
-    four times the pixels. Faces of 80 px and more are found first on the
-    photo itself; each is then searched again, upsampled, on a patch of three
-    times its size around it (a margin under one face size changes boxes more
-    often). On every photo of the test albums this gives exactly the boxes of
-    the whole upsampled search; on about half of a synthetic selfie series a
-    neighbouring pyramid level wins instead (HOG's pyramid is resampled from
-    the patch's own size), moving the box by a few pixels, with the same
-    steadiness of the aligned eyes (0.067 % of the eye distance against
-    0.069 %, 60 selfies). Only when nothing is found that way is the whole
-    photo scanned upsampled. What
-    this leaves out: a face under 80 px beside a bigger one (a face that
-    small makes a crop under about 133 px, flagged ``small``).
-    """
-    quick, _, _ = detector.run(copy, 0, 0.0)
-    if len(quick) == 0:
-        rects, scores, _ = detector.run(copy, up, 0.0)
-        return list(rects), list(scores)
-    h, w = copy.shape[:2]
-    best: dict[tuple[int, int, int, int], float] = {}
-    for q in quick:
-        margin = max(q.width(), q.height())
-        x0, y0 = max(0, q.left() - margin), max(0, q.top() - margin)
-        x1, y1 = min(w, q.right() + margin + 1), min(h, q.bottom() + margin + 1)
-        rects, scores, _ = detector.run(np.ascontiguousarray(copy[y0:y1, x0:x1]), up, 0.0)
-        # A hit of the plain pass not found again at the finer scale (a weak one, often a
-        # texture) is one the whole finer search would not report there either.
-        for r, score in zip(rects, scores):
-            key = (r.left() + x0, r.top() + y0, r.right() + x0, r.bottom() + y0)
-            best[key] = max(best.get(key, -np.inf), float(score))
-    if not best:  # nothing found again: do what the whole search does
-        rects, scores, _ = detector.run(copy, up, 0.0)
-        return list(rects), list(scores)
-    # Patches of neighbouring faces overlap: a face found on two patches counts once.
-    ordered = sorted(best.items(), key=lambda item: -item[1])
-    kept: list[tuple[dlib.rectangle, float]] = []
-    for key, score in ordered:
-        rect = dlib.rectangle(*key)
-        if all(_overlap(rect, other) < 0.5 for other, _ in kept):
-            kept.append((rect, score))
-    return [r for r, _ in kept], [s for _, s in kept]
-
-
-def _overlap(a: dlib.rectangle, b: dlib.rectangle) -> float:
-    """Intersection over the smaller box's area."""
-    inter = a.intersect(b)
-    if inter.is_empty():
-        return 0.0
-    return inter.area() / min(a.area(), b.area())
-
-
 # A found face: its box in the image, score, its box in the copy searched, that copy's scale.
 _Found = tuple[dlib.rectangle, float, dlib.rectangle, float]
 
@@ -141,12 +85,9 @@ def _detect_hog(
     passes = _hog_passes(h, w, max_side, upsample)
     if upsample is not None:
         passes = passes[:1]
-    for i, (scale, up) in enumerate(passes):
+    for scale, up in passes:
         copy = resized(image, scale)
-        if i == 0 and up > 0 and upsample is None:
-            rects, scores = _upsampled_around_faces(detector, copy, up)
-        else:
-            rects, scores, _ = detector.run(copy, up, 0.0)
+        rects, scores, _ = detector.run(copy, up, 0.0)
         found = [(_scale_rect(r, 1.0 / scale), float(s), r, scale) for r, s in zip(rects, scores)]
         if verify:
             found = [f for f in found if f[1] >= _VERIFY_BELOW or _confirmed_by_cnn(image, f[0])]
@@ -359,8 +300,7 @@ def detect_faces(
     """Find every face, with 68 landmarks and quality flags, largest first.
 
     HOG runs on a copy whose longest side is at most `max_side`; small copies
-    (under 1000 px) are upsampled once (around the faces a first, plain pass
-    finds, see `_upsampled_around_faces`). When nothing is found, the resolution
+    (under 1000 px) are upsampled once. When nothing is found, the resolution
     is doubled (bigger copy, then upsampling) while that stays affordable. With
     `use_cnn`, dlib's CNN detector runs on a copy of at most 640 px when HOG
     finds nothing. Landmarks are computed on the full-resolution image.
