@@ -18,34 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-
-def make_album(folder: Path, count: int) -> None:
-    """`count` distinct 4000x3000 JPEGs: a face placed at varying spots on a noisy scene."""
-    from skimage import data
-
-    rng = np.random.default_rng(0)
-    faces = [data.astronaut()]
-    hanks = (
-        Path(__import__("insightface").__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    )
-    faces.append(np.asarray(Image.open(hanks).convert("RGB")))
-    base = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
-    scene = Image.fromarray(base).resize((4000, 3000), Image.Resampling.BICUBIC)
-    for i in range(count):
-        canvas = scene.copy()
-        face = Image.fromarray(faces[i % len(faces)])
-        side = int(rng.integers(900, 1500))
-        face = face.resize((side, side * face.height // face.width), Image.Resampling.BILINEAR)
-        if i % 3 == 1:
-            face = face.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        x, y = int(rng.integers(0, 4000 - side)), int(rng.integers(0, 3000 - face.height))
-        canvas.paste(face, (x, y))
-        canvas.save(
-            folder / f"IMG_2015{(i % 12) + 1:02d}{(i % 28) + 1:02d}_{i:04d}.jpg", quality=88
-        )
+from bench.albums import phone_album
 
 
 def main() -> None:
@@ -61,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
-        make_album(folder, args.count)
+        phone_album(folder, args.count)
         print(f"made {args.count} photos of 4000x3000 in {time.perf_counter() - t:.1f} s")
 
         t = time.perf_counter()

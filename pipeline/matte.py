@@ -28,6 +28,7 @@ import logging
 import cv2
 import numpy as np
 
+from pipeline.faces.imaging import as_rgb
 from pipeline.models import matte_model_path, matte_net
 
 log = logging.getLogger(__name__)
@@ -78,24 +79,13 @@ def person_probability(image: np.ndarray, *, side: int | None = None) -> np.ndar
     Returns:
         np.ndarray: [side, side] float32 in [0, 1] (the image is squashed to a square).
     """
-    image = _as_rgb(image)
+    image = as_rgb(image)
     net = matte_net()
     net.setInput(_network_input(image))
     prob = np.clip(net.forward().reshape(NET_SIDE, NET_SIDE), 0.0, 1.0).astype(np.float32)
     if side is not None and side != NET_SIDE:
         prob = cv2.resize(prob, (side, side), interpolation=cv2.INTER_LINEAR)
     return prob
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"the matte needs a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"the matte needs an RGB image, got shape {image.shape}")
-    return image
 
 
 def _face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -172,7 +162,7 @@ def person_matte(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         np.ndarray: [S, S] float32 in [0, 1]: 1 on the person, 0 on the background,
         a soft edge of fixed width between.
     """
-    image = _as_rgb(image)
+    image = as_rgb(image)
     side = image.shape[0]
     if image.shape[1] != side:
         raise ValueError(f"the matte needs a square crop, got {image.shape}")
