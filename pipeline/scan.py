@@ -16,7 +16,9 @@ eighth of the work of a full decode; detection runs on a 1280 px copy of that
 anyway. Landmarks, descriptors and the crop come from the reduced image when
 every face in it is still at least `SCAN_SIZE` across; otherwise (small faces
 in a big photo, or no face found) the photo is decoded in full and measured
-there, exactly as a full scan would, so small faces lose nothing. The search
+there, exactly as a full scan would, so small faces lose nothing (the reduced
+decode only gets the first, 1280 px pass: where it finds nothing, the full
+photo's search repeats that pass and goes on to bigger copies). The search
 itself is not repeated when the faces were found on a copy of the size a
 full scan's first pass searches (1280 px: the same copy, only made from the
 reduced decode): their boxes are scaled from that copy. Big faces measured
@@ -144,10 +146,17 @@ def scan_loaded(
     """Scan a decoded photo (see `scan_photo`); decodes it again in full if its faces need it."""
     start = time.perf_counter()
     image = loaded.image
-    found = face_ops.find_faces(image, use_cnn=settings.use_cnn)
+    # On a reduced decode only the first pass runs: when it finds nothing, the full
+    # decode below searches as a full scan would (bigger copies, CNN fallback), so the
+    # reduced image's own retries would be wasted (a 2000 px pass costs about 0.4 s).
+    reduced = loaded.full_size is not None and source is not None
+    found = face_ops.find_faces(image, use_cnn=settings.use_cnn, retry=not reduced)
     if _needs_full(loaded, found, settings.size) and source is not None:
         log.debug(
-            "%s: decoding in full (faces small at 1/%d scale)", source.name, round(1 / loaded.scale)
+            "%s: decoding in full (%s at 1/%d scale)",
+            source.name,
+            "faces small" if found else "no face found",
+            round(1 / loaded.scale),
         )
         full = load_photo(source)
         if found and _same_copy(loaded, found):

@@ -168,3 +168,70 @@ def test_folder_skips_sidecars_and_hidden(tmp_path: Path, astronaut: np.ndarray)
     (tmp_path / "edits.json").write_text("{}")
     (tmp_path / ".DS_Store").write_bytes(b"\0")
     assert [s.name for s in collect_sources(tmp_path)] == ["a.jpg", "b.png"]
+
+
+def _pillow_reference(raw: bytes, min_side: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """What Pillow alone decodes: the photo upright, at the draft scale `load_photo` asks for."""
+    from PIL import ImageOps
+
+    img = Image.open(io.BytesIO(raw))
+    full = img.size
+    if min_side and max(full) >= 2 * min_side:
+        k = min_side / max(full)
+        img.draft("RGB", (int(np.ceil(full[0] * k)), int(np.ceil(full[1] * k))))
+    img.load()
+    turned = ImageOps.exif_transpose(img)
+    if turned.size != img.size:
+        full = (full[1], full[0])
+    return np.asarray(turned.convert("RGB")), full
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize(
+    "options",
+    [{"quality": 88}, {"quality": 92, "subsampling": 0}, {"quality": 80, "progressive": True}],
+    ids=["420", "444", "progressive"],
+)
+def test_fast_jpeg_decode_gives_pillows_pixels(
+    tmp_path: Path, astronaut: np.ndarray, orientation: int, options: dict
+) -> None:
+    # A non-square 2560x1792 photo (big enough for a half-scale decode), EXIF-turned.
+    from pipeline import photos
+
+    photo = np.asarray(Image.fromarray(astronaut[:, 40:400]).resize((2560, 1792)))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", exif=exif, **options)
+    raw = buf.getvalue()
+    path = tmp_path / "p.jpg"
+    path.write_bytes(raw)
+    assert photos._cv2_decodes_like_pillow()  # the route under test is the one taken here
+    for min_side in (None, 1280, 600):
+        expected, full = _pillow_reference(raw, min_side)
+        got = load_photo(PhotoSource("p.jpg", path), min_side=min_side)
+        assert got.image.flags["C_CONTIGUOUS"]
+        assert got.image.shape == expected.shape
+        assert np.array_equal(got.image, expected), (orientation, min_side)
+        assert (got.full_size or got.image.shape[1::-1]) == full
+    # The OpenCV route really ran (Pillow's route is the reference above).
+    img = Image.open(io.BytesIO(raw))
+    assert photos._fast_jpeg(raw, img, img.size, img.getexif()) is not None
+
+
+def test_jpeg_with_trailing_bytes_or_grey_is_decoded_by_pillow(
+    tmp_path: Path, astronaut: np.ndarray
+) -> None:
+    from pipeline import photos
+
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).save(buf, "JPEG", quality=90)
+    trailing = buf.getvalue() + b"camera maker notes"
+    grey = io.BytesIO()
+    Image.fromarray(astronaut).convert("L").save(grey, "JPEG", quality=90)
+    for raw in (trailing, grey.getvalue()):
+        img = Image.open(io.BytesIO(raw))
+        assert photos._fast_jpeg(raw, img, img.size, img.getexif()) is None
+        (tmp_path / "x.jpg").write_bytes(raw)
+        got = load_photo(PhotoSource("x.jpg", tmp_path / "x.jpg")).image
+        assert np.array_equal(got, _pillow_reference(raw, None)[0])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import age, faces, scan
+from pipeline import age, faces, models, scan
 from pipeline.analysis import analyze
 from pipeline.cli import main
 from pipeline.photos import PhotoSource, load_photo
@@ -109,6 +109,35 @@ def test_a_small_face_in_a_big_photo_is_searched_once(
     assert calls[0] == 1
     assert isinstance(got, scan.PhotoScan)
     assert [f.box for f in got.faces] == [f.box for f in expected]
+
+
+@pytest.mark.slow
+def test_a_face_the_first_pass_misses_is_searched_on_the_full_photo_only(
+    tmp_path: Path, hanks: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A face too small for the 1280 px copy: the half-scale decode is searched once, then
+    the full photo exactly as a full scan searches it (no 2000 px pass of the half decode)."""
+    path = tmp_path / "far.jpg"
+    _phone_photo(hanks, 200, (1800, 1200), 3).save(path, quality=90)
+    expected, expected_age = _reference(path)
+    assert expected, "the full search finds the face"
+    searched: list[tuple[int, int, int]] = []
+    real = models.hog_detector()
+
+    class Spy:  # the real detector runs; only the copies it is given are noted
+        def run(self, image, upsample, threshold):
+            searched.append((image.shape[1], image.shape[0], upsample))
+            return real.run(image, upsample, threshold)
+
+    monkeypatch.setattr(models, "hog_detector", Spy)
+    got = scan.scan_photo(PhotoSource(path.name, path), ScanSettings())
+    assert isinstance(got, scan.PhotoScan)
+    assert [f.box for f in got.faces] == [f.box for f in expected]
+    for mine, theirs in zip(got.faces, expected):
+        np.testing.assert_array_equal(mine.landmarks, theirs.landmarks)
+    assert got.age == pytest.approx(expected_age, abs=1e-6)
+    assert searched[0] == (1280, 960, 0)  # the half decode's copy
+    assert searched[1:] == [(1280, 960, 0), (2560, 1920, 0)]  # the full scan's passes
 
 
 def test_a_second_analysis_reads_the_cache(

@@ -78,12 +78,12 @@ _Found = tuple[dlib.rectangle, float, dlib.rectangle, float]
 
 
 def _detect_hog(
-    image: np.ndarray, max_side: int, upsample: int | None, verify: bool
+    image: np.ndarray, max_side: int, upsample: int | None, verify: bool, retry: bool = True
 ) -> list[_Found]:
     detector = models.hog_detector()
     h, w = image.shape[:2]
     passes = _hog_passes(h, w, max_side, upsample)
-    if upsample is not None:
+    if upsample is not None or not retry:
         passes = passes[:1]
     for scale, up in passes:
         copy = resized(image, scale)
@@ -220,10 +220,18 @@ def find_faces(
     max_side: int = DETECT_SIDE,
     upsample: int | None = None,
     verify: bool = True,
+    retry: bool = True,
 ) -> list[Detection]:
-    """Face boxes only (no landmarks): the detection half of `detect_faces`, same arguments."""
+    """Face boxes only (no landmarks): the detection half of `detect_faces`, same arguments.
+
+    With ``retry=False`` only the first pass runs (no bigger copies, no CNN
+    fallback): the scan uses it on a reduced decode, whose further passes a
+    full decode would only repeat at a higher resolution.
+    """
     image = as_rgb(image)
-    found = _detect_hog(image, max_side, upsample, verify)
+    found = _detect_hog(image, max_side, upsample, verify, retry)
+    if not retry:
+        use_cnn = False
     detector = "hog"
     if not found and use_cnn:
         found, detector = _detect_cnn(image), "cnn"
