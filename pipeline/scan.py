@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 
 # Bump when a change to the scan changes its results: cached scans of older
 # versions are then ignored.
-SCAN_VERSION = 1
+SCAN_VERSION = 2  # 2: the duplicate signature's thumbnail is made in two whole-factor steps
 # Longest side a JPEG is decoded at for detection (the detector's copy is 1280 px).
 DECODE_SIDE = 1280
 # Below this many photos to scan, worker processes cost more than they save.

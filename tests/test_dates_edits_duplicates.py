@@ -130,6 +130,9 @@ def test_duplicates_exact_and_near(astronaut: np.ndarray, hanks: np.ndarray) -> 
     assert finder.check("copy.png", "h1", signature(astronaut)) == "orig.png"  # same bytes
     assert finder.check("resaved.jpg", "h2", signature(_reencode(astronaut, 60))) == "orig.png"
     assert finder.check("small.jpg", "h3", signature(_reencode(astronaut, 85, 0.3))) == "orig.png"
+    # A 12 MP enlargement (its thumbnail is made in two whole-factor steps) is the same photo.
+    big = np.asarray(Image.fromarray(astronaut).resize((3464, 3464), Image.Resampling.BICUBIC))
+    assert finder.check("big.jpg", "h8", signature(big)) == "orig.png"
     # Different pictures of the same scene are not duplicates.
     assert finder.check("flipped.png", "h4", signature(astronaut[:, ::-1].copy())) is None
     assert finder.check("crop.png", "h5", signature(astronaut[40:472, 40:472].copy())) is None
