@@ -11,7 +11,8 @@ inside the object (sharing a HOG detector between threads crashes the
 process), so those factories cache one instance per thread. The 100 MB
 landmark model is read-only while predicting, the ONNX Runtime session is
 safe to run concurrently and a PyTorch module in inference mode only reads its
-weights, so those are cached once per process. Every build
+weights (the ports of dlib's CNN detector and ResNet), so those are cached
+once per process. Every build
 runs under one lock, so two threads never load the same file at once.
 """
 
@@ -37,6 +38,7 @@ import onnxruntime as ort
 from pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
+    from pipeline.faces.mmod import MmodFaceDetector
     from pipeline.faces.resnet import DlibFaceResNet
 
 log = logging.getLogger(__name__)
@@ -124,11 +126,41 @@ def hog_detector() -> dlib.fhog_object_detector:
     return dlib.get_frontal_face_detector()
 
 
+CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
+
+
 @_per_thread
 def cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    """dlib's CNN (MMOD) face detector (one per thread); slow on CPU, use on small copies."""
-    path = _model_file(face_models_dir(), "mmod_human_face_detector.dat", "face_recognition_models")
+    """dlib's own CNN (MMOD) face detector (one per thread); the analysis runs `mmod_detector`,
+    the same network in PyTorch, and tests and benchmarks compare (dlib's takes 80-220 ms for
+    a 160 px crop here)."""
+    path = _model_file(face_models_dir(), CNN_DETECTOR_FILE, "face_recognition_models")
     return dlib.cnn_face_detection_model_v1(str(path))
+
+
+def _torch_in_workers() -> None:
+    """Hold PyTorch to one thread in a process that `multiprocessing` started.
+
+    The scan's workers (one per core) would otherwise fight over the cores;
+    elsewhere (the app, a small album scanned in place) the setting is left as
+    it is. The face networks also run under `pipeline.faces.torch_threads.one_thread`.
+    """
+    import torch
+
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+
+
+@_per_process
+def mmod_detector() -> MmodFaceDetector:
+    """dlib's CNN (MMOD) face detector in PyTorch, weights read from dlib's own file (shared:
+    detecting only reads the module); the same boxes as `cnn_detector` in a few milliseconds
+    for a 160 px crop. PyTorch is imported here, not with this module (see `face_resnet`)."""
+    from pipeline.faces.mmod import MmodFaceDetector
+
+    path = _model_file(face_models_dir(), CNN_DETECTOR_FILE, "face_recognition_models")
+    _torch_in_workers()
+    return _timed("mmod_detector", lambda: MmodFaceDetector.from_dlib_file(path))
 
 
 @_per_process
@@ -163,13 +195,10 @@ def face_resnet() -> DlibFaceResNet:
     so a process that only hands photos to the workers never loads it
     (about 1.3 s and 210 MiB).
     """
-    import torch
-
     from pipeline.faces.resnet import DlibFaceResNet
 
     path = _model_file(face_models_dir(), FACE_RESNET_FILE, "face_recognition_models")
-    if multiprocessing.parent_process() is not None:
-        torch.set_num_threads(1)
+    _torch_in_workers()
     return _timed("face_resnet", lambda: DlibFaceResNet.from_dlib_file(path))
 
 
@@ -239,7 +268,7 @@ def load_all() -> None:
     """Build every model the analysis uses on this thread (warm-up)."""
     start = time.perf_counter()
     hog_detector()
-    cnn_detector()
+    mmod_detector()
     shape_predictor()
     face_resnet()
     age_model()

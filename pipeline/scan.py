@@ -270,9 +270,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             # would copy mid-lock), and it imports only the modules named here, never the
             # parent's __main__ (a script or app.py).
             context = multiprocessing.get_context("forkserver")
-            # The identity ResNet module brings torch: loaded once in the fork server, its
-            # pages are shared by every worker instead of imported by each.
-            context.set_forkserver_preload(["pipeline.scan", "pipeline.faces.resnet"])
+            # The PyTorch ports of dlib's identity ResNet and CNN detector bring torch:
+            # loaded once in the fork server, its pages are shared by every worker
+            # instead of imported by each.
+            context.set_forkserver_preload(
+                ["pipeline.scan", "pipeline.faces.resnet", "pipeline.faces.mmod"]
+            )
             _POOL = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
             _POOL_WORKERS = workers
         return _POOL

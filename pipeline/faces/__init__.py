@@ -5,6 +5,8 @@
 * `descriptors`: dlib's 128-d identity descriptors (``compute_descriptors``).
 * `alignment`: FFHQ's crop square and aligned crops from landmarks alone
   (``align_face``, ``ffhq_transform``...), used by the analysis and the renderer.
+* `dlib_format`, `resnet`, `mmod`: dlib's identity ResNet and CNN (MMOD) face
+  detector run in PyTorch, their weights read from dlib's own files.
 
 The names below are re-exported so callers write ``faces.detect_faces``.
 """

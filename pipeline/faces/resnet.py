@@ -29,9 +29,6 @@ and the reader checks it.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,39 +44,9 @@ from pipeline.faces.dlib_format import (
     DlibLayer,
     read_dlib_network,
 )
+from pipeline.faces.torch_threads import one_thread
 
 DESCRIPTOR_SIZE = 128
-
-
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = 0
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run the network on one PyTorch thread, whatever the process's setting.
-
-    A batch of 150 px chips is too small to split across cores: with two
-    threads, on a machine where anything else runs, one photo's descriptors
-    took 250 ms instead of 13 (threads waiting on each other). The setting is
-    process-wide, so concurrent callers share one switch: the first sets it,
-    the last restores what was there.
-    """
-    global _threads_users, _threads_before
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-            if _threads_before != 1:
-                torch.set_num_threads(1)
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0 and _threads_before != 1:
-                torch.set_num_threads(_threads_before)
 
 
 def _pad_to(x: torch.Tensor, channels: int, rows: int, cols: int) -> torch.Tensor:
@@ -165,7 +132,7 @@ class DlibFaceResNet(nn.Module):
         # [N, H, W, 3] bytes viewed as [N, 3, H, W]: already channels-last in memory.
         x = (x.permute(0, 3, 1, 2).float() - self.means) / 256.0
         x = x.contiguous(memory_format=torch.channels_last)
-        with _one_thread():
+        with one_thread():
             return self(x).cpu().numpy().astype(np.float32, copy=False)
 
     @classmethod
