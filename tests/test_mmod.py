@@ -23,9 +23,10 @@ from PIL import Image, ImageFilter
 
 from pipeline import faces, models
 from pipeline.errors import ModelFileError
-from pipeline.faces import detection, mmod
-from pipeline.faces.dlib_format import DlibFormatError, parse_mmod_network, read_mmod_network
+from pipeline.faces import detection, mmod_pyramid
+from pipeline.faces.dlib_format import DlibFormatError
 from pipeline.faces.mmod import MmodFaceDetector
+from pipeline.faces.mmod_format import parse_mmod_network, read_mmod_network
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 # dlib sums its convolutions in float32 too, in another order (seen: 2e-6).
@@ -137,7 +138,7 @@ def test_the_float_resize_equals_dlibs_bit_for_bit(astronaut: np.ndarray) -> Non
     # The pyramid's levels: each channel, mean-subtracted, resized to 5/6 (and odd sizes).
     planes = (astronaut.transpose(2, 0, 1).astype(np.float32) - 117.0) / 256
     for rows, cols in [(426, 426), (133, 97), (7, 5), (512, 1), (1, 300)]:
-        ours = mmod.resize_planes(planes, rows, cols)
+        ours = mmod_pyramid.resize_planes(planes, rows, cols)
         for channel in range(3):
             theirs = dlib.resize_image(np.ascontiguousarray(planes[channel]), rows, cols)
             assert np.array_equal(ours[channel], theirs), (rows, cols, channel)
@@ -145,7 +146,7 @@ def test_the_float_resize_equals_dlibs_bit_for_bit(astronaut: np.ndarray) -> Non
 
 def test_upsampling_equals_dlibs_pyramid_up(astronaut: np.ndarray, hanks: np.ndarray) -> None:
     for image in (astronaut[100:260, 150:330], hanks):
-        up = mmod.pyramid_up(np.ascontiguousarray(image))
+        up = mmod_pyramid.pyramid_up(np.ascontiguousarray(image))
         h, w = image.shape[:2]
         assert up.shape == (2 * h + 1, 2 * w + 2, 3)  # dlib's rect_up of the image's box
         theirs = dlib.resize_image(np.ascontiguousarray(image), 2 * h + 1, 2 * w + 2)
@@ -154,7 +155,7 @@ def test_upsampling_equals_dlibs_pyramid_up(astronaut: np.ndarray, hanks: np.nda
 
 def test_the_tiled_pyramid_holds_every_level_apart() -> None:
     for rows, cols in [(160, 160), (443, 640), (321, 322), (40, 300)]:
-        rects, total_rows, total_cols = mmod.pyramid_layout(rows, cols)
+        rects, total_rows, total_cols = mmod_pyramid.pyramid_layout(rows, cols)
         assert rects[0] == (11, 11, 11 + cols - 1, 11 + rows - 1)
         sizes = [(b - t + 1, r - left + 1) for left, t, r, b in rects]
         for (h, w), (h2, w2) in zip(sizes, sizes[1:]):

@@ -48,7 +48,7 @@ def test_reader_decodes_dlib_integers_floats_strings_and_bools() -> None:
         + list(b"abc")
         + list(b"10")
     )
-    r = dlib_format._Reader(data)
+    r = dlib_format.Reader(data)
     assert [r.integer(), r.integer(), r.integer()] == [5, -5, 256]
     assert r.floating() == 1.5
     assert r.floating() == -12.0

@@ -2,9 +2,9 @@
 
 ``dlib.cnn_face_detection_model_v1`` runs its convolutions through dlib's slow
 generic CPU path (80-220 ms for a 160 px crop here); the same network in
-PyTorch, fed the same tiled image pyramid, takes a few milliseconds and finds
+PyTorch, fed the same tiled image pyramid, takes 15-25 ms and finds
 the same boxes with the same confidences (within float rounding). Nothing is
-downloaded or converted ahead: `pipeline.faces.dlib_format.read_mmod_network`
+downloaded or converted ahead: `pipeline.faces.mmod_format.read_mmod_network`
 parses the file that ``face_recognition_models`` installs.
 
 What dlib does, and this module repeats step by step (dlib 20.0.1's
@@ -29,14 +29,13 @@ What dlib does, and this module repeats step by step (dlib 20.0.1's
    one (intersection over the pair's bounding box above the file's 0.34) is
    dropped. Upsampled boxes are scaled back down.
 
-The bilinear resizing follows dlib's arithmetic to the bit (its 4-wide float
-lanes, accumulated positions and truncations): the pyramid's values equal
-dlib's exactly, so only the convolutions' summation order differs.
+The pyramids (`pipeline.faces.mmod_pyramid`) follow dlib's bilinear
+arithmetic to the bit: their values equal dlib's exactly, so only the
+convolutions' summation order differs (confidences move by about 2e-6).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,21 +46,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.errors import ModelFileError
-from pipeline.faces.dlib_format import (
+from pipeline.faces.dlib_format import DlibFormatError, DlibLayer
+from pipeline.faces.mmod_format import (
     MMOD_CONVOLUTIONS,
-    DlibFormatError,
-    DlibLayer,
     MmodOptions,
     PyramidInput,
     read_mmod_network,
 )
+from pipeline.faces.mmod_pyramid import Rect, lround, pyramid_up, tiled_pyramid
 from pipeline.faces.torch_threads import one_thread
-
-# pyramid_down<6>: each level is 5/6 the size of the one before.
-PYRAMID_RATE = 5.0 / 6.0
-_MIN_LEVEL_ROWS = 5
-
-Rect = tuple[int, int, int, int]  # left, top, right, bottom (dlib's inclusive box)
 
 
 @dataclass(frozen=True)
@@ -71,252 +64,8 @@ class MmodDetection:
     rect: Rect
     confidence: float
 
-    def left(self) -> int:
-        return self.rect[0]
 
-    def top(self) -> int:
-        return self.rect[1]
-
-    def right(self) -> int:
-        return self.rect[2]
-
-    def bottom(self) -> int:
-        return self.rect[3]
-
-
-def _lround(value: float) -> int:
-    """C's ``lround``: halves away from zero (Python's ``round`` goes to even)."""
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
-
-
-# ---------------------------------------------------------------- dlib's bilinear resize
-
-
-def _rows(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(top, bottom, fraction) of each output row: dlib accumulates ``y += scale`` in doubles."""
-    scale = (size_in - 1) / max(size_out - 1, 1)
-    steps = np.full(size_out + 1, scale)
-    steps[0] = -scale
-    y = np.add.accumulate(steps)[1:]
-    top = np.floor(y).astype(np.intp)
-    return top, np.minimum(top + 1, size_in - 1), y - top
-
-
-def _columns(
-    size_in: int, size_out: int
-) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
-    """Column sampling of dlib's resize: its 4-wide float part, then the double-precision rest.
-
-    dlib starts four float lanes at ``x, x + s, x + 2 s, x + 3 s`` (``x = -4 s``)
-    and adds the float ``4 s`` to each per block of four columns, truncating to
-    find the left neighbour; it stops before the block whose last right
-    neighbour falls outside the image and finishes column by column in
-    doubles. Returns (left, float fraction) of the lane columns, their count,
-    and (left, right, double fraction) of the rest.
-    """
-    scale = (size_in - 1) / max(size_out - 1, 1)
-    x0 = -4 * scale
-    blocks = size_out // 4 + 2
-    step = np.float32(4 * scale)
-    lanes = np.empty((blocks, 4), np.float32)
-    for j, start in enumerate((x0, x0 + scale, x0 + 2 * scale, x0 + 3 * scale)):
-        seq = np.full(blocks + 1, step, np.float32)
-        seq[0] = np.float32(start)
-        lanes[:, j] = np.add.accumulate(seq, dtype=np.float32)[1:]
-    left = lanes.astype(np.int32)  # truncation, like the lanes' conversion
-    stop = int(np.argmax(left[:, 3] + 1 >= size_in))  # first block that would read past the edge
-    lane_left = left[:stop].ravel().astype(np.intp)
-    lane_frac = (lanes[:stop] - left[:stop].astype(np.float32)).ravel()
-    done = 4 * stop
-    steps = np.full(size_out - done + 1, scale)
-    steps[0] = -scale + done * scale
-    x = np.add.accumulate(steps)[1:]
-    rest_left = np.floor(x).astype(np.intp)
-    rest_right = np.minimum(rest_left + 1, size_in - 1)
-    return lane_left, lane_frac, done, rest_left, rest_right, x - rest_left
-
-
-@dataclass(frozen=True)
-class _Sampling:
-    """Where and with which weights dlib's bilinear resize reads, for one pair of sizes."""
-
-    top: np.ndarray  # [rows] source row above each output row
-    bottom: np.ndarray  # [rows] and below
-    done: int  # output columns computed in float lanes; the rest in doubles
-    lane_left: np.ndarray  # [done] source column left of each lane column
-    lane_weights: tuple[np.ndarray, ...]  # 4 x [rows, done] float32: tl, tr, bl, br
-    lane_rgb_weights: tuple[np.ndarray, ...]  # the same, [rows, done, 1] for RGB images
-    rest_left: np.ndarray  # [cols - done]
-    rest_right: np.ndarray
-    rest_frac: np.ndarray  # [cols - done] float64 horizontal fraction
-    tb: np.ndarray  # [rows] float64 vertical fraction
-
-
-@functools.lru_cache(maxsize=512)
-def _sampling(h: int, w: int, rows: int, cols: int) -> _Sampling:
-    """dlib's sampling plan for resizing h x w to rows x cols (cached: crops repeat their sizes)."""
-    top, bottom, tb = _rows(h, rows)
-    lane_left, lane_frac, done, rest_left, rest_right, rest_frac = _columns(w, cols)
-    # The lanes' weights, each a float32 product in dlib's order.
-    inv_tb, tbf = (1 - tb).astype(np.float32)[:, None], tb.astype(np.float32)[:, None]
-    lr = lane_frac[None, :]
-    inv_lr = np.float32(1) - lr
-    weights = (inv_tb * inv_lr, inv_tb * lr, tbf * inv_lr, tbf * lr)
-    plan = _Sampling(
-        top,
-        bottom,
-        done,
-        lane_left,
-        weights,
-        tuple(wt[:, :, None] for wt in weights),
-        rest_left,
-        rest_right,
-        rest_frac,
-        tb,
-    )
-    for value in vars(plan).values():
-        for array in value if isinstance(value, tuple) else (value,):
-            if isinstance(array, np.ndarray):
-                array.flags.writeable = False
-    return plan
-
-
-def resize_planes(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """dlib's bilinear ``resize_image`` of float planes [C, H, W] -> [C, rows, cols], bit for bit."""
-    _, h, w = src.shape
-    out = np.empty((src.shape[0], rows, cols), np.float32)
-    if rows == 0 or cols == 0 or h == 0 or w == 0:
-        return out
-    plan = _sampling(h, w, rows, cols)
-    a, b = src[:, plan.top], src[:, plan.bottom]
-    done = plan.done
-    if done:
-        # Float lanes: weights and sum in float32, in dlib's order.
-        left, right = plan.lane_left, plan.lane_left + 1
-        w_tl, w_tr, w_bl, w_br = plan.lane_weights
-        out[:, :, :done] = (
-            w_tl * a[:, :, left] + w_tr * a[:, :, right] + w_bl * b[:, :, left]
-        ) + w_br * b[:, :, right]
-    if done < cols:
-        # The rest: float fractions and left/right mixes, the vertical mix in doubles.
-        lr = plan.rest_frac.astype(np.float32)[None, :]
-        inv_lr = np.float32(1) - lr
-        upper = inv_lr * a[:, :, plan.rest_left] + lr * a[:, :, plan.rest_right]
-        lower = inv_lr * b[:, :, plan.rest_left] + lr * b[:, :, plan.rest_right]
-        tb = plan.tb[:, None]
-        out[:, :, done:] = ((1 - tb) * upper.astype(np.float64) + tb * lower).astype(np.float32)
-    return out
-
-
-def resize_rgb(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """dlib's bilinear ``resize_image`` of an RGB uint8 image (values truncated), bit for bit."""
-    h, w = image.shape[:2]
-    out = np.empty((rows, cols, 3), np.uint8)
-    if rows == 0 or cols == 0 or h == 0 or w == 0:
-        return out
-    plan = _sampling(h, w, rows, cols)
-    done = plan.done
-    if done:
-        src = image.astype(np.float32)
-        a, b = src[plan.top], src[plan.bottom]
-        left, right = plan.lane_left, plan.lane_left + 1
-        w_tl, w_tr, w_bl, w_br = plan.lane_rgb_weights
-        value = (w_tl * a[:, left] + w_tr * a[:, right] + w_bl * b[:, left]) + w_br * b[:, right]
-        out[:, :done] = value.astype(np.int32).astype(np.uint8)
-    if done < cols:
-        # dlib's RGB remainder is all doubles, truncated to bytes.
-        lr = plan.rest_frac[None, :, None]
-        a, b = image[plan.top].astype(np.float64), image[plan.bottom].astype(np.float64)
-        t = plan.tb[:, None, None]
-        left, right = plan.rest_left, plan.rest_right
-        value = (1 - t) * ((1 - lr) * a[:, left] + lr * a[:, right]) + t * (
-            (1 - lr) * b[:, left] + lr * b[:, right]
-        )
-        out[:, done:] = value.astype(np.int32).astype(np.uint8)
-    return out
-
-
-def pyramid_up(image: np.ndarray) -> np.ndarray:
-    """dlib's ``pyramid_up`` with ``pyramid_down<2>``: [H, W, 3] -> [2 H + 1, 2 W + 2, 3] uint8.
-
-    The size is ``rect_up`` of the image's box: corners ``(p + (1.25, 0.75)) * 2``, rounded.
-    """
-    h, w = image.shape[:2]
-    if h == 0 or w == 0:
-        return np.zeros((0, 0, 3), np.uint8)
-    right, bottom = _lround((w - 1 + 1.25) * 2), _lround((h - 1 + 0.75) * 2)
-    return resize_rgb(image, bottom + 1, right + 1)
-
-
-# ---------------------------------------------------------------- the tiled pyramid
-
-
-def pyramid_layout(
-    rows: int, cols: int, padding: int = 10, outer: int = 11
-) -> tuple[list[Rect], int, int]:
-    """Where dlib's ``create_tiled_pyramid`` puts each level: (boxes, total rows, total cols).
-
-    The first level (the image) sits top left; the next ones follow below it
-    while that column is shorter than about half the pyramid, then the rest
-    climb back up along the right edge; a level that would overlap the first
-    is left out.
-    """
-    if rows * cols == 0:
-        return [], 0, 0
-    sizes = [(rows, cols)]
-    while True:
-        rows, cols = math.floor(PYRAMID_RATE * rows), math.floor(PYRAMID_RATE * cols)
-        if rows * cols == 0 or rows < _MIN_LEVEL_ROWS:
-            break
-        sizes.append((rows, cols))
-    first_h, first_w = sizes[0]
-    total = sum(h + padding for h, _ in sizes) - 2 * padding
-    height = prev_width = 0
-    for h, w in sizes:
-        if w <= first_w - prev_width - padding and (height - first_h) * 2 >= total - first_h:
-            break
-        height += h + padding
-        prev_width = w
-    height -= padding
-    rects: list[Rect] = []
-    y = outer
-    while y < height + outer and len(rects) < len(sizes):
-        h, w = sizes[len(rects)]
-        rects.append((outer, y, outer + w - 1, y + h - 1))
-        y += h + padding
-    y -= padding
-    first = rects[0]
-    while len(rects) < len(sizes):
-        h, w = sizes[len(rects)]
-        rect = (outer + first_w - w, y - h, outer + first_w - 1, y - 1)
-        if (
-            rect[0] <= first[2]
-            and first[0] <= rect[2]
-            and rect[1] <= first[3]
-            and first[1] <= rect[3]
-        ):
-            break
-        rects.append(rect)
-        y -= h + padding
-    return rects, height + 2 * outer, first_w + 2 * outer
-
-
-def tiled_pyramid(image: np.ndarray, pyramid: PyramidInput) -> tuple[np.ndarray, list[Rect]]:
-    """The network's input for an RGB uint8 image: [3, rows, cols] float32 and each level's box."""
-    h, w = image.shape[:2]
-    rects, total_rows, total_cols = pyramid_layout(h, w, pyramid.padding, pyramid.outer_padding)
-    data = np.zeros((3, total_rows, total_cols), np.float32)
-    if not rects:
-        return data, rects
-    means = np.asarray(pyramid.means, np.float32)[:, None, None]
-    x0, y0, x1, y1 = rects[0]
-    pixels = image.transpose(2, 0, 1).astype(np.float32)
-    data[:, y0 : y1 + 1, x0 : x1 + 1] = (pixels - means) / np.float32(256)
-    for (px0, py0, px1, py1), (x0, y0, x1, y1) in zip(rects, rects[1:]):
-        data[:, y0 : y1 + 1, x0 : x1 + 1] = resize_planes(
-            data[:, py0 : py1 + 1, px0 : px1 + 1], y1 - y0 + 1, x1 - x0 + 1
-        )
-    return data, rects
+# ---------------------------------------------------------------- boxes back to the image
 
 
 def _nearest_level(rects: list[Rect], x: int, y: int) -> int:
@@ -416,13 +165,13 @@ class MmodFaceDetector(nn.Module):
             px, py = self._to_input(int(c), int(r))
             width, height, _ = self.options.windows[k]
             half_w, half_h = (width - 1) / 2, (height - 1) / 2
-            level = _nearest_level(rects, _lround(px), _lround(py))
+            level = _nearest_level(rects, lround(px), lround(py))
             ox, oy = rects[level][:2]
             box = (
-                _lround(_level_to_image(px - half_w - ox, level)),
-                _lround(_level_to_image(py - half_h - oy, level)),
-                _lround(_level_to_image(px + half_w - ox, level)),
-                _lround(_level_to_image(py + half_h - oy, level)),
+                lround(_level_to_image(px - half_w - ox, level)),
+                lround(_level_to_image(py - half_h - oy, level)),
+                lround(_level_to_image(px + half_w - ox, level)),
+                lround(_level_to_image(py + half_h - oy, level)),
             )
             found.append((float(scores[k, r, c]), box, len(found)))
         # Strongest first (ties keep dlib's scan order, channel, row, column).
@@ -472,7 +221,7 @@ class MmodFaceDetector(nn.Module):
                 v = float(value)
                 for _ in range(upsample):  # pyramid_down<2>::point_down
                     v = v / 2.0 - offset
-                corners.append(_lround(v))
+                corners.append(lround(v))
             out.append(MmodDetection(tuple(corners), d.confidence))  # type: ignore[arg-type]
         return out
 
