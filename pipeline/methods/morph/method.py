@@ -31,7 +31,13 @@ from pipeline.methods.morph.folds import fold_free_triangulation, folded
 from pipeline.methods.morph.outline import outline_points, outline_polar
 from pipeline.methods.morph.paths import SmoothPath
 from pipeline.methods.morph.pool import ordered_frames
-from pipeline.methods.morph.warp import PiecewiseAffineWarper, border_points, remap, with_border
+from pipeline.methods.morph.warp import (
+    PiecewiseAffineWarper,
+    border_points,
+    grid_step,
+    remap,
+    with_border,
+)
 
 # Inner-lip points (60-67) are left out of the triangulation: an open mouth
 # beside a closed one folds the thin triangles between them, while the outer
@@ -223,9 +229,12 @@ class MorphMethod(TransitionMethod):
         if self._union_cache is None or self._union_cache[0] != j:
             a, b = self.keyframes[j].matte, self.keyframes[j + 1].matte
             union = np.maximum(a, b).astype(np.float32)
-            rect = cv2.boundingRect((union > 0).astype(np.uint8))
-            if rect[2] == 0 or rect[3] == 0:  # two empty mattes: keep a pixel to work on
-                rect = (0, 0, 1, 1)
+            x, y, w, h = cv2.boundingRect((union > 0).astype(np.uint8))
+            if w == 0 or h == 0:  # two empty mattes: keep a pixel to work on
+                x, y, w, h = 0, 0, 1, 1
+            # Corner on the warp's coarse grid: its maps are then one plain upsampling.
+            step = grid_step(self.size)
+            rect = (x - x % step, y - y % step, w + x % step, h + y % step)
             self._union_cache = (j, union, rect)
         return self._union_cache[1]
 

@@ -154,12 +154,14 @@ class PiecewiseAffineWarper:
         a = table[ids].reshape(n, n, k, 2, 3)
         stack = a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2]  # [n, n, K, 2]
         stack = stack.reshape(n, n, 2 * k)
-        # Upsample and crop in one step: output pixel x samples coarse index (x + 0.5) / step + 0.5
+        # Upsample and crop: output pixel x samples coarse index (x + 0.5) / step + 0.5
         # (x counted from the full output's corner when only `rect` is built).
         x0, y0, width, height = (0, 0, self.size, self.size) if rect is None else rect
-        s = float(self.step)
+        s = self.step
+        if x0 % s == 0 and y0 % s == 0:
+            return self._upsampled(stack, x0 // s, y0 // s, width, height)
         affine = np.array([[1 / s, 0, (x0 + 0.5) / s + 0.5], [0, 1 / s, (y0 + 0.5) / s + 0.5]])
-        out: list[np.ndarray] = []
+        out: list[tuple[np.ndarray, np.ndarray]] = []
         for k in range(0, stack.shape[2], 4):
             part = np.ascontiguousarray(stack[:, :, k : k + 4])
             fine = cv2.warpAffine(
@@ -169,6 +171,30 @@ class PiecewiseAffineWarper:
             chans = cv2.split(fine)
             out.extend(zip(chans[0::2], chans[1::2]))
         return out
+
+    def _upsampled(
+        self, stack: np.ndarray, qx: int, qy: int, width: int, height: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The maps of a part of the output starting at coarse sample (qx, qy) (a grid-aligned
+        corner): each map is one `cv2.resize` by exactly `step` of the coarse samples around
+        that part, which samples where the general warp does (fine x reads coarse
+        (x + 0.5) / step + 0.5), with the same linear weights, but takes OpenCV's fast path
+        and leaves no channels to split."""
+        s = self.step
+        # Coarse samples qx .. qx + cols - 1 upsample to fine x from s * (qx - 1) on: the
+        # part's own pixels are s .. s + width - 1 of the result. Beyond the grid the
+        # edge samples repeat (as the general warp's replicated border does).
+        cols, rows = -(-width // s) + 2, -(-height // s) + 2
+        padded = np.pad(stack, ((0, rows), (0, cols), (0, 0)), mode="edge")
+        part = padded[qy : qy + rows, qx : qx + cols]
+        maps = []
+        for c in range(stack.shape[2]):
+            fine = cv2.resize(
+                np.ascontiguousarray(part[:, :, c]), (cols * s, rows * s),
+                interpolation=cv2.INTER_LINEAR,
+            )  # fmt: skip
+            maps.append(fine[s : s + height, s : s + width])
+        return list(zip(maps[0::2], maps[1::2]))
 
 
 def remap(
