@@ -61,17 +61,19 @@ def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) ->
 
     Args:
         dst (np.ndarray): [N, 2] vertex positions in the output image.
-        src (np.ndarray): [N, 2] vertex positions in the source image.
+        src (np.ndarray): [N, 2] vertex positions in the source image, or
+            [K, N, 2] for K sources at once (the output's inverses are shared).
         triangles (np.ndarray): [T, 3] vertex indices.
 
     Returns:
-        np.ndarray: [T, 6] float64 rows ``(a, b, c, d, e, f)`` with
-        ``src_x = a x + b y + c`` and ``src_y = d x + e y + f``.
+        np.ndarray: [T, 6] (or [K, T, 6]) float64 rows ``(a, b, c, d, e, f)``
+        with ``src_x = a x + b y + c`` and ``src_y = d x + e y + f``.
     """
     d = np.asarray(dst, np.float64)[triangles]  # [T, 3, 2]
-    s = np.asarray(src, np.float64)[triangles]
+    src = np.asarray(src, np.float64)
+    s = src[..., triangles, :]  # [(K,) T, 3, 2]
     dd = np.stack([d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]], axis=2)  # [T, 2, 2] columns = edges
-    ss = np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], axis=2)
+    ss = np.stack([s[..., 1, :] - s[..., 0, :], s[..., 2, :] - s[..., 0, :]], axis=-1)
     det = dd[:, 0, 0] * dd[:, 1, 1] - dd[:, 0, 1] * dd[:, 1, 0]
     ok = np.abs(det) > 1e-9
     inv = np.zeros_like(dd)
@@ -80,12 +82,12 @@ def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) ->
     inv[:, 0, 1] = -dd[:, 0, 1] / safe
     inv[:, 1, 0] = -dd[:, 1, 0] / safe
     inv[:, 1, 1] = dd[:, 0, 0] / safe
-    m = ss @ inv  # [T, 2, 2]
+    m = ss @ inv  # [(K,) T, 2, 2]
     # A degenerate (zero-area) output triangle covers no pixel: translate only.
-    m[~ok] = np.eye(2)
-    t = s[:, 0] - np.einsum("tij,tj->ti", m, d[:, 0])
-    t[~ok] = s[~ok].mean(axis=1) - d[~ok].mean(axis=1)
-    return np.concatenate([m[:, 0, :], t[:, :1], m[:, 1, :], t[:, 1:]], axis=1)
+    m[..., ~ok, :, :] = np.eye(2)
+    t = s[..., 0, :] - np.einsum("...tij,tj->...ti", m, d[:, 0])
+    t[..., ~ok, :] = s[..., ~ok, :, :].mean(axis=-2) - d[~ok].mean(axis=1)
+    return np.concatenate([m[..., 0, :], t[..., :1], m[..., 1, :], t[..., 1:]], axis=-1)
 
 
 class PiecewiseAffineWarper:
@@ -141,25 +143,24 @@ class PiecewiseAffineWarper:
             with `rect`).
         """
         ids = self._triangle_ids(dst)
-        identity = np.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
-        # One gather for all sources: [T + 1, K * 6] coefficients -> [n, n, K, 2, 3].
-        table = np.concatenate(
-            [
-                np.concatenate([triangle_affines(dst, src, self.triangles), identity])
-                for src in sources
-            ],
-            axis=1,
-        ).astype(np.float32)
-        n, k = self._n, len(sources)
-        a = table[ids].reshape(n, n, k, 2, 3)
-        stack = a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2]  # [n, n, K, 2]
-        stack = stack.reshape(n, n, 2 * k)
+        k = len(sources)
+        affines = triangle_affines(dst, np.stack(sources), self.triangles)  # [K, T, 6]
+        identity = np.broadcast_to([[[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]], (k, 1, 6))
+        # One gather for all sources: [T + 1, K * 6] coefficients -> [..., K, 2, 3].
+        table = np.ascontiguousarray(
+            np.concatenate([affines, identity], axis=1).transpose(1, 0, 2).reshape(-1, k * 6),
+            dtype=np.float32,
+        )
         # Upsample and crop: output pixel x samples coarse index (x + 0.5) / step + 0.5
         # (x counted from the full output's corner when only `rect` is built).
         x0, y0, width, height = (0, 0, self.size, self.size) if rect is None else rect
         s = self.step
         if x0 % s == 0 and y0 % s == 0:
-            return self._upsampled(stack, x0 // s, y0 // s, width, height)
+            return self._upsampled(ids, table, k, x0 // s, y0 // s, width, height)
+        n = self._n
+        a = table[ids].reshape(n, n, k, 2, 3)
+        stack = a[..., 0] * self._gx + a[..., 1] * self._gy + a[..., 2]  # [n, n, K, 2]
+        stack = stack.reshape(n, n, 2 * k)
         affine = np.array([[1 / s, 0, (x0 + 0.5) / s + 0.5], [0, 1 / s, (y0 + 0.5) / s + 0.5]])
         out: list[tuple[np.ndarray, np.ndarray]] = []
         for k in range(0, stack.shape[2], 4):
@@ -173,27 +174,31 @@ class PiecewiseAffineWarper:
         return out
 
     def _upsampled(
-        self, stack: np.ndarray, qx: int, qy: int, width: int, height: int
+        self, ids: np.ndarray, table: np.ndarray, k: int, qx: int, qy: int, width: int, height: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The maps of a part of the output starting at coarse sample (qx, qy) (a grid-aligned
-        corner): each map is one `cv2.resize` by exactly `step` of the coarse samples around
-        that part, which samples where the general warp does (fine x reads coarse
-        (x + 0.5) / step + 0.5), with the same linear weights, but takes OpenCV's fast path
-        and leaves no channels to split."""
-        s = self.step
+        corner): only the coarse samples around that part are evaluated, and each map is one
+        `cv2.resize` of them by exactly `step`, which samples where the general warp does
+        (fine x reads coarse (x + 0.5) / step + 0.5) with the same linear weights, but takes
+        OpenCV's fast path and leaves no channels to split."""
+        s, n = self.step, self._n
         # Coarse samples qx .. qx + cols - 1 upsample to fine x from s * (qx - 1) on: the
         # part's own pixels are s .. s + width - 1 of the result. Beyond the grid the
         # edge samples repeat (as the general warp's replicated border does).
         cols, rows = -(-width // s) + 2, -(-height // s) + 2
-        padded = np.pad(stack, ((0, rows), (0, cols), (0, 0)), mode="edge")
-        part = padded[qy : qy + rows, qx : qx + cols]
+        r = np.minimum(np.arange(qy, qy + rows), n - 1)[:, None]
+        c = np.minimum(np.arange(qx, qx + cols), n - 1)[None, :]
+        a = table[ids[r, c]].reshape(rows, cols, k, 2, 3)
+        gx, gy = self._gx[r, c], self._gy[r, c]
+        part = a[..., 0] * gx + a[..., 1] * gy + a[..., 2]  # [rows, cols, K, 2]
         maps = []
-        for c in range(stack.shape[2]):
-            fine = cv2.resize(
-                np.ascontiguousarray(part[:, :, c]), (cols * s, rows * s),
-                interpolation=cv2.INTER_LINEAR,
-            )  # fmt: skip
-            maps.append(fine[s : s + height, s : s + width])
+        for i in range(k):
+            for xy in range(2):
+                fine = cv2.resize(
+                    np.ascontiguousarray(part[:, :, i, xy]), (cols * s, rows * s),
+                    interpolation=cv2.INTER_LINEAR,
+                )  # fmt: skip
+                maps.append(fine[s : s + height, s : s + width])
         return list(zip(maps[0::2], maps[1::2]))
 
 
