@@ -27,7 +27,7 @@ def to_lab(image: np.ndarray) -> np.ndarray:
 def from_lab(lab: np.ndarray) -> np.ndarray:
     """float32 Lab -> [S, S, 3] uint8 RGB (rounded, saturated)."""
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return cv2.convertScaleAbs(cv2.max(rgb, 0.0), alpha=255.0)
+    return cv2.convertScaleAbs(cv2.max(rgb, 0.0, dst=rgb), alpha=255.0)
 
 
 def face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:

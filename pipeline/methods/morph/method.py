@@ -202,16 +202,17 @@ class MorphMethod(TransitionMethod):
         person = cv2.cvtColor(both, cv2.COLOR_RGBA2RGB)
         da = remap(self._distance(j), maps[0], interpolation=cv2.INTER_LINEAR)
         db = remap(self._distance(j + 1), maps[1], interpolation=cv2.INTER_LINEAR)
-        # feather() of the interpolated distance, in OpenCV calls (this runs every frame).
+        # feather() of the interpolated distance, in OpenCV calls (this runs every frame),
+        # in place where they allow it (as in `_between`).
         k = 0.5 / feather_half_width(self.size)
-        alpha = cv2.addWeighted(da, (1.0 - lam) * k, db, lam * k, 0.5)
+        alpha = cv2.addWeighted(da, (1.0 - lam) * k, db, lam * k, 0.5, dst=da)
         x, y, w, h = self._person_rect(j)
-        alpha = cv2.min(cv2.max(alpha, 0.0), self._union(j)[y : y + h, x : x + w])
+        cv2.min(cv2.max(alpha, 0.0, dst=alpha), self._union(j)[y : y + h, x : x + w], dst=alpha)
         # Colours are the coverage-weighted mean: divide the premultiplied sum by the
         # coverage (kept off zero: there the sum is zero too), then take alpha of it.
-        gain = cv2.divide(alpha, cv2.max(cover, _MIN_COVER))
+        gain = cv2.divide(alpha, cv2.max(cover, _MIN_COVER, dst=cover), dst=cover)
         cv2.multiply(person, cv2.merge((gain, gain, gain)), dst=person)
-        rest = cv2.subtract(1.0, alpha)
+        rest = cv2.subtract(1.0, alpha, dst=db)
         backdrop = self._backdrop_lab[y : y + h, x : x + w]
         cv2.add(person, cv2.multiply(backdrop, cv2.merge((rest, rest, rest))), dst=person)
         return person
@@ -317,15 +318,19 @@ class MorphMethod(TransitionMethod):
         else:
             ca = np.eye(3, 4, dtype=np.float32) * np.float32(1.0 - lam)
             cb = np.eye(3, 4, dtype=np.float32) * np.float32(lam)
+        # In place where OpenCV allows it (per-pixel steps): fewer fresh arrays keep the
+        # frame's few megabytes in the cache, which at 512 px costs more than the maths.
         if not self.matted:
-            return colour.from_lab(cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb)))
+            cv2.transform(wa, ca, dst=wa)
+            return colour.from_lab(cv2.add(wa, cv2.transform(wb, cb, dst=wb), dst=wa))
         # With the matte as a 4th channel, the correction's offset column scales
         # with the matte, and a 4th row carries the weighted matte through, so
         # one sum gives the premultiplied colours and the coverage (a square
         # matrix also takes OpenCV's much faster 4-channel path).
         ca = np.vstack([ca, [0.0, 0.0, 0.0, 1.0 - lam]]).astype(np.float32)
         cb = np.vstack([cb, [0.0, 0.0, 0.0, lam]]).astype(np.float32)
-        both = cv2.add(cv2.transform(wa, ca), cv2.transform(wb, cb))
+        cv2.transform(wa, ca, dst=wa)
+        both = cv2.add(wa, cv2.transform(wb, cb, dst=wb), dst=wa)
         assert self.backdrop is not None and rect is not None
         out = self.backdrop.copy()
         x, y, w, h = rect
