@@ -7,7 +7,15 @@ upscaled to 4000 x 3000 with some sensor-like noise. Times are the best of
 alignment of the largest face and its age. Model loading is timed in a fresh
 interpreter.
 
+It also times the CNN check of weak HOG hits (the ~160 px crops that
+`pipeline.faces.detection` hands to the CNN detector) on every weak hit of
+the 640x480 selfie album of `bench.albums` and of the test photos, with
+dlib's own detector against its PyTorch port, in ms per check (the median of
+each crop's best of --repeat), and whether both decide the same; and the CNN
+fallback on a 640x480 photo. ``--cnn-only`` prints just that part.
+
     .venv/bin/python -m bench.bench_faces [--repeat 5] [--max-side 1280] [--size 512] [--cnn]
+    .venv/bin/python -m bench.bench_faces --cnn-only [--selfies 20]
 """
 
 from __future__ import annotations
@@ -89,6 +97,66 @@ def load_time() -> tuple[float, float]:
     return total, load
 
 
+def _weak_hit_crops(selfies: int) -> list[np.ndarray]:
+    """The CNN check's crops of every weak HOG hit in `selfies` selfies and the test photos."""
+    import tempfile
+
+    from skimage import data
+
+    from bench.albums import selfie_album
+    from pipeline.faces import detection
+
+    photos = [data.astronaut(), _insightface_image("t1.jpg")]
+    with tempfile.TemporaryDirectory() as folder:
+        photos += [
+            np.asarray(Image.open(p).convert("RGB")) for p in selfie_album(Path(folder), selfies)
+        ]
+    crops: list[np.ndarray] = []
+    real = detection._confirmed_by_cnn
+
+    def recording(image: np.ndarray, rect) -> bool:
+        crop = detection._verify_crop(image, rect)
+        if crop is not None:
+            crops.append(crop)
+        return real(image, rect)
+
+    detection._confirmed_by_cnn = recording
+    try:
+        for photo in photos:
+            faces.find_faces(photo)
+    finally:
+        detection._confirmed_by_cnn = real
+    return crops
+
+
+def cnn_check(repeat: int, selfies: int) -> None:
+    """Print the CNN check's and the CNN fallback's time, dlib's detector against the PyTorch port."""
+    dlib_cnn, torch_cnn = models.cnn_detector(), models.mmod_detector()
+    crops = _weak_hit_crops(selfies)
+    t_dlib, t_torch, same = [], [], 0
+    for crop in crops:
+        t, theirs = _time(lambda c=crop: dlib_cnn(c, 0), repeat)
+        t_dlib.append(t)
+        t, ours = _time(lambda c=crop: torch_cnn.detect(c, 0), repeat)
+        t_torch.append(t)
+        same += (len(theirs) > 0) == (len(ours) > 0)  # type: ignore[arg-type]
+    sizes = sorted({c.shape[:2] for c in crops})
+    print(
+        f"CNN check of weak HOG hits: {len(crops)} crops ({sizes[0][1]}-{sizes[-1][1]} px wide), "
+        f"dlib {np.median(t_dlib) * 1e3:.0f} ms per check, PyTorch {np.median(t_torch) * 1e3:.1f} ms "
+        f"({np.median(t_dlib) / np.median(t_torch):.1f}x); same decision on {same}/{len(crops)}"
+    )
+    from skimage import data
+
+    photo = cv2.resize(data.astronaut(), (640, 480), interpolation=cv2.INTER_AREA)
+    t_ref, theirs = _time(lambda: dlib_cnn(photo, 0), 1)
+    t_new, ours = _time(lambda: torch_cnn.detect(photo, 0), max(1, repeat // 2))
+    print(
+        f"CNN fallback on a 640x480 photo: dlib {t_ref:.2f} s, PyTorch {t_new:.2f} s, "
+        f"{len(theirs)} and {len(ours)} face(s)"  # type: ignore[arg-type]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -97,8 +165,15 @@ def main() -> None:
     parser.add_argument(
         "--cnn", action="store_true", help="also time the CNN fallback on the photo without a face"
     )
+    parser.add_argument(
+        "--cnn-only", action="store_true", help="only time the CNN check and fallback"
+    )
+    parser.add_argument("--selfies", type=int, default=20, help="selfies for the CNN check")
     args = parser.parse_args()
 
+    if args.cnn_only:
+        cnn_check(args.repeat, args.selfies)
+        return
     total, load = load_time()
     print(f"model loading (fresh interpreter): {load:.2f} s (with imports {total:.2f} s)")
     models.load_all()
@@ -125,6 +200,7 @@ def main() -> None:
         if args.cnn and not found:
             t_cnn, cnn_found = _time(lambda im=image: faces.detect_faces(im, use_cnn=True), 1)
             print(f"{'':10s} CNN fallback: {t_cnn:.2f} s, {len(cnn_found)} face(s)")
+    cnn_check(args.repeat, args.selfies)
 
 
 if __name__ == "__main__":

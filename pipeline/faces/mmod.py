@@ -141,7 +141,7 @@ class MmodFaceDetector(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, 3, H, W] -> [N, 1, h, w]
         *hidden, last = self.convs
         for conv in hidden:
-            x = F.relu(conv(x))  # each with its affine folded in
+            x = F.relu(conv(x), inplace=True)  # each with its affine folded in
         return last(x)
 
     def _to_input(self, col: int, row: int) -> tuple[float, float]:
