@@ -42,7 +42,7 @@ def add_album_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cnn",
         action="store_true",
-        help="also run dlib's slower CNN detector on photos where HOG finds no face",
+        help="also run dlib's CNN face detector (slower) on photos where HOG finds no face",
     )
     p.add_argument(
         "--cache-dir",
