@@ -157,9 +157,10 @@ class MmodFaceDetector(nn.Module):
         data, rects = tiled_pyramid(image, self.pyramid)
         if not rects or not _fits(*data.shape[1:]):
             return []  # too small to hold one window (dlib raises an error there)
-        x = torch.from_numpy(data)[None].contiguous(memory_format=torch.channels_last)
+        x = torch.from_numpy(data)[None].to(self.convs[0].weight.device)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), one_thread():
-            scores = self(x)[0].numpy()
+            scores = self(x)[0].cpu().numpy()
         found: list[tuple[float, Rect, int]] = []
         for k, r, c in zip(*np.nonzero(scores > 0)):
             px, py = self._to_input(int(c), int(r))
@@ -174,7 +175,8 @@ class MmodFaceDetector(nn.Module):
                 lround(_level_to_image(py + half_h - oy, level)),
             )
             found.append((float(scores[k, r, c]), box, len(found)))
-        # Strongest first (ties keep dlib's scan order, channel, row, column).
+        # Strongest first (equal scores, which dlib's unstable sort leaves in no set order,
+        # in scan order).
         found.sort(key=lambda item: (-item[0], item[2]))
         kept: list[MmodDetection] = []
         for score, box, _ in found:
