@@ -11,7 +11,7 @@ Prints:
   * the morph's in-between frames/s at the given size with the photos' own
     backgrounds (``original``) and with the matte and the soft backdrop
     (outline points, matte warp and composite included), keyframe copies
-    excluded;
+    excluded, and the CPU time a frame takes (steady under other load);
   * the renderer's whole frame loop (method, blend, captions; no encoding)
     with each background.
 Note the machine load (``uptime``) beside the figures.
@@ -66,22 +66,30 @@ def matte_cost(keyframes: list[Keyframe]) -> None:
     )
 
 
-def morph_rate(keyframes: list[Keyframe], size: int, frames: int, matted: bool) -> float:
+def morph_rate(
+    keyframes: list[Keyframe], size: int, frames: int, matted: bool
+) -> tuple[float, float]:
+    """(best frames/s of 3 runs, least CPU milliseconds a frame of those runs).
+
+    The CPU time (all threads) hardly depends on what else the machine runs:
+    ``2000 / ms`` is what two idle cores can reach.
+    """
     morph = get_method("morph")()
     if matted:
         morph.backdrop = soft_backdrop(keyframes, size)
     morph.prepare(keyframes, size=size)
     lambdas = (np.arange(frames) + 0.5) / frames
     list(morph.transition(0, lambdas[:4]))  # warm-up
-    best = 0.0
+    best, cpu = 0.0, float("inf")
     n = len(keyframes) - 1
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), sum(os.times()[:2])
         for j in range(n):
             for _frame in morph.transition(j, lambdas):
                 pass
         best = max(best, n * frames / (time.perf_counter() - t0))
-    return best
+        cpu = min(cpu, (sum(os.times()[:2]) - c0) * 1000 / (n * frames))
+    return best, cpu
 
 
 def main() -> None:
@@ -94,9 +102,12 @@ def main() -> None:
     keyframes = edison(args.size)
     matte_cost(keyframes)
     for matted in (False, True):
-        rate = morph_rate(keyframes, args.size, args.frames, matted)
+        rate, cpu = morph_rate(keyframes, args.size, args.frames, matted)
         what = "matte + soft backdrop" if matted else "original background"
-        print(f"morph method, {args.size}x{args.size}, {what}: {rate:.0f} frames/s (best of 3)")
+        print(
+            f"morph method, {args.size}x{args.size}, {what}: {rate:.0f} frames/s (best of 3), "
+            f"{cpu:.1f} ms CPU a frame"
+        )
     for background in ("original", "soft"):
         settings = RenderSettings(size=args.size, frames_between=args.frames, background=background)
         plan = plan_render(keyframes, settings)

@@ -9,7 +9,7 @@ import pytest
 from pipeline import faces
 from pipeline.methods.base import Keyframe, get_method
 from pipeline.methods.morph import colour
-from pipeline.methods.morph.warp import warp
+from pipeline.methods.morph.warp import PiecewiseAffineWarper, triangulate, warp, with_border
 
 SIZE = 256
 
@@ -62,6 +62,32 @@ def test_warp_to_own_landmarks_is_identity(portrait_faces, size):
     for interpolation in (cv2.INTER_LINEAR, cv2.INTER_CUBIC):
         out = warp(image, landmarks, landmarks, interpolation=interpolation)
         np.testing.assert_array_equal(out, image)
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_maps_of_a_grid_aligned_part_equal_the_general_warps(astro, size):
+    """A part starting on the coarse grid takes the plain-upsampling route: its maps must
+    sample where the general route (any corner) does, whole output and parts alike."""
+    image, landmarks = astro
+    lm = landmarks * (size / SIZE)
+    _, moved, _ = _moved(
+        cv2.resize(image, (size, size)), lm, angle=9.0, scale=1.08, shift=(6.0, -4.0)
+    )
+    src, dst = with_border(lm, size), with_border(moved, size)
+    warper = PiecewiseAffineWarper(triangulate((src + dst) / 2), size)
+    step = warper.step
+    for x0, y0, w, h in [(0, 0, size, size), (4 * step, 2 * step, size // 2 + 3, size // 3 + 1)]:
+        (aligned,) = warper.maps(dst, [src], (x0, y0, w, h))
+        (general,) = warper.maps(dst, [src], (x0 + 1, y0 + 1, w - 1, h - 1))  # off the grid
+        for a, g in zip(aligned, general):
+            assert a.shape == (h, w)
+            np.testing.assert_allclose(a[1:, 1:], g, atol=2e-3)  # float32 sums, not positions
+    (whole,) = warper.maps(dst, [src])
+    (part,) = warper.maps(dst, [src], (2 * step, 3 * step, 40, 50))
+    for a, b in zip(whole, part):
+        np.testing.assert_allclose(
+            a[3 * step : 3 * step + 50, 2 * step : 2 * step + 40], b, atol=2e-3
+        )
 
 
 def test_warp_follows_a_global_motion(astro):
