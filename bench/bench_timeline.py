@@ -36,6 +36,7 @@ from scipy.stats import spearmanr
 
 from pipeline import timeline
 from pipeline.analysis import analyze, finalize
+from pipeline.crop_store import AlignedCrop
 from pipeline.types import Analysis, FaceRecord, PhotoRecord
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
@@ -105,13 +106,13 @@ def synthetic(n: int, seed: int = 0) -> list[PhotoRecord]:
     rng = np.random.default_rng(seed)
     ages = np.sort(rng.uniform(1, 40, n))
     drift = np.cumsum(rng.normal(0, 0.02, (n, 128)), axis=0)
-    crop = np.zeros((8, 8, 3), np.uint8)
+    crop = AlignedCrop(np.zeros((8, 8, 3), np.uint8), np.zeros((68, 2), np.float32))
     birth = dt.date(1980, 5, 1)
     photos = []
     for i in rng.permutation(n):
         face = FaceRecord(box=(0, 0, 10, 10), landmarks=np.zeros((68, 2), np.float32),
                           descriptor=(drift[i] + rng.normal(0, 0.03, 128)).astype(np.float32))  # fmt: skip
-        p = PhotoRecord(file=f"p{i:04d}.jpg", faces=[face], chosen_face=0, aligned=crop)
+        p = PhotoRecord(file=f"p{i:04d}.jpg", faces=[face], chosen_face=0, crop=crop)
         p.age_estimate = float(max(0.0, ages[i] + rng.normal(0, 6)))
         if i % 2 == 0:
             p.date = birth + dt.timedelta(days=int(ages[i] * 365.25))

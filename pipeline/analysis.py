@@ -6,7 +6,9 @@ Two phases:
   from the on-disk `scan_cache`), detects faces, landmarks and identity
   descriptors, aligns the largest face at `SCAN_SIZE`, estimates its age and
   reports duplicates. Only the aligned crops are kept, never the
-  full-resolution photos.
+  full-resolution photos, and those in a `CropStore` (a temporary file
+  without a name) rather than in memory, so memory stays flat in the album's
+  size; each is read back when rendering, the review or the age model asks.
 * `finalize` is cheap and can run again whenever the user changes something
   (birth date, ages, include, which face): it chooses the target person,
   flags photos, and hands dating, ageing and ordering to `pipeline.timeline`.
@@ -23,12 +25,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models, timeline
 from pipeline import scan as scan_ops
+from pipeline.crop_store import AlignedCrop, CropStore
 from pipeline.dates import filename_date
 from pipeline.duplicates import DuplicateFinder, keep_best_copies
 from pipeline.edits import Edits
@@ -44,6 +45,8 @@ from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 log = logging.getLogger(__name__)
 
 IDENTITY_THRESHOLD = 0.6
+# Crops aged per call of the age model when finalize ages faces the scan did not.
+AGE_BATCH = 16
 
 
 @dataclass
@@ -51,7 +54,9 @@ class ScanState:
     """What `finalize` needs besides the records: sources and aligned crops per face."""
 
     sources: dict[str, PhotoSource] = field(default_factory=dict)
-    crops: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Where the crops' pixels live (dropped with the last crop handle).
+    store: CropStore = field(default_factory=CropStore)
+    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
     ages: dict[tuple[str, int], float] = field(default_factory=dict)
     date_precision: dict[str, str] = field(default_factory=dict)
     matched: dict[str, bool] = field(default_factory=dict)
@@ -122,24 +127,27 @@ def scan(
     t1 = time.perf_counter()
     state = ScanState(sources={s.name: s for s in items}, use_cnn=use_cnn)
     metadata = metadata or {}
-    outcomes: dict[int, scan_ops.Outcome] = {}
+    outcomes: dict[int, tuple[scan_ops.PhotoScan, AlignedCrop | None]] = {}
     if cache is not None:
         for i, src in enumerate(items):
             hit = cache.get(content_hash(src))
             if hit is not None:
-                outcomes[i] = hit
+                outcomes[i] = (hit, _keep_crop(hit, state))
     todo = [i for i in range(len(items)) if i not in outcomes]
     fresh = scan_ops.run_scans([items[i] for i in todo], settings, workers=workers)
     dups = DuplicateFinder()
     records: list[PhotoRecord] = []
     for i, src in enumerate(items):
         report("finding faces", i / len(items))
+        crop: AlignedCrop | None = None
         if i not in outcomes:
             outcome = next(fresh)
-            if cache is not None and isinstance(outcome, scan_ops.PhotoScan):
-                cache.put(outcome)
+            if isinstance(outcome, scan_ops.PhotoScan):
+                if cache is not None:
+                    cache.put(outcome)
+                crop = _keep_crop(outcome, state)
         else:
-            outcome = outcomes.pop(i)
+            outcome, crop = outcomes.pop(i)
         rec = PhotoRecord(file=src.name, path=str(src.path) if src.path else None)
         meta = metadata.get(src.name) or {}
         rec.credits = meta.get("credits")
@@ -148,7 +156,7 @@ def scan(
             rec.status, rec.message = outcome.code, str(outcome)
             rec.include = False
             continue
-        _apply_scan(rec, outcome, meta, state)
+        _apply_scan(rec, outcome, crop, meta, state)
         if outcome.signature is not None:
             rec.duplicate_of = dups.check(src.name, outcome.sha256, outcome.signature)
     report("finding faces", 1.0)
@@ -158,10 +166,24 @@ def scan(
     return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
 
 
+def _keep_crop(found: scan_ops.PhotoScan, state: ScanState) -> AlignedCrop | None:
+    """Move the scan's crop of face 0 into the store (the scan keeps no pixels)."""
+    if found.crop is None or found.crop_landmarks is None:
+        return None
+    crop = state.store.put(found.crop, found.crop_landmarks)
+    found.crop = None
+    return crop
+
+
 def _apply_scan(
-    rec: PhotoRecord, found: scan_ops.PhotoScan, meta: dict[str, Any], state: ScanState
+    rec: PhotoRecord,
+    found: scan_ops.PhotoScan,
+    crop: AlignedCrop | None,
+    meta: dict[str, Any],
+    state: ScanState,
 ) -> None:
-    """Fill a record from its photo's scan: size, hash, date, faces, the crop and age of face 0."""
+    """Fill a record from its photo's scan: size, hash, date, faces, the crop (`crop`, face 0's,
+    already in the store) and age of face 0."""
     rec.sha256 = found.sha256
     rec.width, rec.height = found.width, found.height
 
@@ -193,8 +215,8 @@ def _apply_scan(
         return
     # The largest face was aligned (and aged) during the scan; another face is
     # aligned later only if it turns out to be the target (rare: group photos).
-    if found.crop is not None and found.crop_landmarks is not None:
-        state.crops[(rec.file, 0)] = (found.crop, found.crop_landmarks)
+    if crop is not None:
+        state.crops[(rec.file, 0)] = crop
         if found.age is not None:
             state.ages[(rec.file, 0)] = found.age
 
@@ -245,9 +267,7 @@ def finalize(
         ok, state.matched, birth=analysis.birth_date,
         chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
     )  # fmt: skip
-    keep_best_copies(
-        analysis.photos, {p.file: p.aligned for p in analysis.photos if p.aligned is not None}
-    )
+    keep_best_copies(analysis.photos)
     for p in analysis.photos:
         _flag(p, edits, state, len(ok), limit)
     analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
@@ -270,27 +290,30 @@ def _align_chosen(analysis: Analysis, state: ScanState, progress: Progress | Non
         except BadImageError as exc:  # the file changed or vanished since the scan
             p.status, p.message, p.chosen_face = exc.code, str(exc), None
             continue
-        state.crops[(p.file, p.chosen_face)] = face_ops.align_face(
+        image, landmarks = face_ops.align_face(
             loaded.image, p.faces[p.chosen_face].landmarks, analysis.size
         )
+        state.crops[(p.file, p.chosen_face)] = state.store.put(image, landmarks)
 
 
 def _estimate_ages(analysis: Analysis, state: ScanState) -> None:
     keys = [(p.file, p.chosen_face) for p in analysis.photos if p.chosen_face is not None]
     todo = [k for k in keys if k not in state.ages and k in state.crops]
-    if todo:
-        crops = [state.crops[k] for k in todo]
-        estimates = age_model.estimate_ages([c[0] for c in crops], [c[1] for c in crops])
-        state.ages.update(zip(todo, estimates))
+    # Few (faces other than the one the scan aged); in batches so that few crops are read at once.
+    for start in range(0, len(todo), AGE_BATCH):
+        batch = todo[start : start + AGE_BATCH]
+        crops = [state.crops[k] for k in batch]
+        estimates = age_model.estimate_ages([c.image for c in crops], [c.landmarks for c in crops])
+        state.ages.update(zip(batch, estimates))
 
 
 def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
     """Crop, raw age estimate, date and edited age of one photo (the timeline does the rest)."""
     edit = edits.get(p.file)
-    p.aligned, p.aligned_landmarks, p.age_estimate = None, None, None
+    p.crop, p.age_estimate = None, None
     if p.status == STATUS_OK and p.chosen_face is not None:
         key = (p.file, p.chosen_face)
-        p.aligned, p.aligned_landmarks = state.crops.get(key, (None, None))
+        p.crop = state.crops.get(key)
         p.age_estimate = state.ages.get(key)
     scanned = state.scan_dates.setdefault(
         p.file, (p.date, p.date_source, state.date_precision.get(p.file, ""))
@@ -330,5 +353,5 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
     p.recommended_remove = bool(reasons) and p.status in (STATUS_OK, "no_face")
     p.reason = "; ".join(reasons)
     edit = edits.get(p.file)
-    usable = p.status == STATUS_OK and p.chosen_face is not None and p.aligned is not None
+    usable = p.status == STATUS_OK and p.chosen_face is not None and p.crop is not None
     p.include = usable and (edit.include if edit.include is not None else not p.recommended_remove)

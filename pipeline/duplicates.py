@@ -94,13 +94,9 @@ def keep_best_copies(
     Args:
         photos (list[PhotoRecord]): the album.
         images (dict | None): per file, an RGB view of the photo (e.g. the aligned
-            face crop) to judge colour by; default each photo's `aligned` crop.
+            face crop) to judge colour by; default each photo's `aligned` crop, read
+            only for the photos that have copies.
     """
-    images = (
-        images
-        if images is not None
-        else {p.file: p.aligned for p in photos if p.aligned is not None}
-    )
     parent: dict[str, str] = {}
 
     def root(name: str) -> str:
@@ -121,11 +117,12 @@ def keep_best_copies(
     for members in groups.values():
         if len(members) < 2:
             continue
+        look = {p.file: images.get(p.file) if images is not None else p.aligned for p in members}
         best = max(
             members,
             key=lambda p: (
-                p.status == "ok" and images.get(p.file) is not None,
-                colourfulness(images.get(p.file)) > _COLOUR,
+                p.status == "ok" and look[p.file] is not None,
+                colourfulness(look[p.file]) > _COLOUR,
                 p.width * p.height,
                 -rank[p.file],
             ),

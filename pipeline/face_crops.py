@@ -33,9 +33,10 @@ def write_face_crops(analysis: Analysis, folder: Path) -> list[tuple[Path, Photo
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for i, photo in enumerate(analysis.photos):
-        if photo.aligned is None:
+        image = photo.aligned
+        if image is None:
             continue
         path = folder / crop_name(photo, i)
-        Image.fromarray(photo.aligned).save(path)
+        Image.fromarray(image).save(path)
         written.append((path, photo))
     return written

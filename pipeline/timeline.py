@@ -265,7 +265,7 @@ def place_photos(
     """
     placeable = [
         p for p in photos
-        if p.status == STATUS_OK and p.chosen_face is not None and p.aligned is not None
+        if p.status == STATUS_OK and p.chosen_face is not None and p.crop is not None
     ]  # fmt: skip
     evidence = [p for p in placeable if p.include]
     estimate: BirthEstimate | None = None

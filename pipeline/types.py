@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.crop_store import AlignedCrop
 from pipeline.errors import NotEnoughPhotosError
 
 # Per-photo status codes. "ok" means the photo was read; whether a face was
@@ -104,8 +105,9 @@ class PhotoRecord:
             (undated, placed among the faces it resembles) or ``estimate`` (the age model alone).
         include (bool): whether the photo goes into the video.
         order (int | None): 0-based position in the video among included photos.
-        aligned (np.ndarray | None): [S, S, 3] uint8 FFHQ-aligned crop of the chosen face.
-        aligned_landmarks (np.ndarray | None): [68, 2] float32 landmarks in `aligned` pixels.
+        crop (AlignedCrop | None): the chosen face's FFHQ-aligned crop; its pixels may
+            live in the analysis' `CropStore` (a temporary file), read on each access of
+            `aligned`. Test `crop is not None` rather than `aligned` to avoid reading them.
         credits (dict | None): author / licence / url for photos fetched by name.
     """
 
@@ -133,9 +135,18 @@ class PhotoRecord:
     order_source: str | None = None
     include: bool = True
     order: int | None = None
-    aligned: np.ndarray | None = field(default=None, repr=False)
-    aligned_landmarks: np.ndarray | None = field(default=None, repr=False)
+    crop: AlignedCrop | None = field(default=None, repr=False)
     credits: dict[str, Any] | None = None
+
+    @property
+    def aligned(self) -> np.ndarray | None:
+        """[S, S, 3] uint8 FFHQ-aligned crop of the chosen face (read from the store if there)."""
+        return None if self.crop is None else self.crop.image
+
+    @property
+    def aligned_landmarks(self) -> np.ndarray | None:
+        """[68, 2] float32 landmarks in `aligned` pixels."""
+        return None if self.crop is None else self.crop.landmarks
 
     @property
     def usable(self) -> bool:
@@ -144,7 +155,7 @@ class PhotoRecord:
             self.status == STATUS_OK
             and self.include
             and self.chosen_face is not None
-            and self.aligned is not None
+            and self.crop is not None
             and self.age is not None
         )
 
@@ -248,10 +259,8 @@ class Analysis:
 
         `needs_age_model`: one photo would do with the SAM age model, unavailable here.
         """
-        with_face = sum(1 for p in self.photos if p.aligned is not None)
-        left_out = [
-            (p.file, p.reason) for p in self.photos if p.aligned is not None and not p.usable
-        ]
+        with_face = sum(1 for p in self.photos if p.crop is not None)
+        left_out = [(p.file, p.reason) for p in self.photos if p.crop is not None and not p.usable]
         return NotEnoughPhotosError(
             len(self.usable), len(self.photos), needed=needed, with_face=with_face, left_out=left_out,
             needs_age_model=needs_age_model,

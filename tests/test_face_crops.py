@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from pipeline.crop_store import AlignedCrop, CropStore
 from pipeline.face_crops import write_face_crops
 from pipeline.types import Analysis, PhotoRecord
 
 
 def test_crops_are_named_by_order_and_left_out_ones_never_collide(portrait_faces, tmp_path):
-    astro, _ = portrait_faces.aligned("astronaut", 256)
-    hanks, _ = portrait_faces.aligned("hanks", 256)
+    astro = AlignedCrop(*portrait_faces.aligned("astronaut", 256))
+    hanks = CropStore().put(*portrait_faces.aligned("hanks", 256))  # pixels in a temporary file
     photos = [
-        PhotoRecord(file="b/astro.jpg", order=0, aligned=astro),
-        PhotoRecord(file="hanks.png", order=1, aligned=hanks),
-        PhotoRecord(file="dup/same.jpg", include=False, aligned=astro),
-        PhotoRecord(file="same.png", include=False, aligned=hanks),
+        PhotoRecord(file="b/astro.jpg", order=0, crop=astro),
+        PhotoRecord(file="hanks.png", order=1, crop=hanks),
+        PhotoRecord(file="dup/same.jpg", include=False, crop=astro),
+        PhotoRecord(file="same.png", include=False, crop=hanks),
         PhotoRecord(file="noface.jpg", include=False),
     ]
     written = write_face_crops(Analysis(photos=photos), tmp_path / "faces")

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.progress",
             "pipeline.sizes",
             "pipeline.allocator",
+            "pipeline.crop_store",
         ],
     ),
     # Credits are the photos' attribution: written by the search, the CLI and the webapp alike.

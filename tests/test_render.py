@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.crop_store import AlignedCrop
 from pipeline.errors import MethodUnavailableError, NotEnoughPhotosError, UsageError
 from pipeline.methods.base import Keyframe, TransitionMethod, get_method, register_method
 from pipeline.render import (
@@ -71,8 +72,7 @@ def _records(aligned, usable: int | None = None) -> list[PhotoRecord]:
                 age_source="date",
                 include=ok,
                 order=i if ok else None,
-                aligned=image,
-                aligned_landmarks=landmarks,
+                crop=AlignedCrop(image, landmarks),
             )
         )
     return records

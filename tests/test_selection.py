@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.crop_store import AlignedCrop
 from pipeline.selection import face_quality, propose_selection, sharpness
 from pipeline.types import FaceRecord, PhotoRecord
 
@@ -21,7 +22,12 @@ def _record(
         box=(0, 0, 10, 10), landmarks=np.zeros((68, 2), np.float32), eye_distance=eye, yaw=yaw
     )
     return PhotoRecord(
-        file=name, faces=[face], chosen_face=0, aligned=crop, age=age, age_source="edit"
+        file=name,
+        faces=[face],
+        chosen_face=0,
+        crop=AlignedCrop(crop, face.landmarks),
+        age=age,
+        age_source="edit",
     )
 
 

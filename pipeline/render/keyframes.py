@@ -135,17 +135,17 @@ def keyframes_from_analysis(
 
 def _realigns(p: PhotoRecord, source: PhotoSource | None, size: int) -> bool:
     """The crop is too small for `size` and the photo can be aligned again."""
-    assert p.aligned is not None and p.aligned_landmarks is not None
-    return p.aligned.shape[0] < size and source is not None and p.face is not None
+    assert p.crop is not None
+    return p.crop.side < size and source is not None and p.face is not None
 
 
 def crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The photo's aligned face with at least `size` px: the analysis' crop when it is big
     enough, else aligned again from the photo with the stored full-resolution landmarks
     (no detection runs). A photo that can no longer be read falls back to its crop, enlarged."""
-    assert p.aligned is not None and p.aligned_landmarks is not None
+    assert p.crop is not None
     if not _realigns(p, source, size):
-        return p.aligned, p.aligned_landmarks
+        return p.crop.image, p.crop.landmarks
     assert source is not None and p.face is not None
     try:
         photo = load_photo(source)
@@ -156,19 +156,19 @@ def crop_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> tuple[np.n
             size,
             exc,
         )
-        return p.aligned, p.aligned_landmarks
+        return p.crop.image, p.crop.landmarks
     return align_face(photo.image, p.face.landmarks, size)
 
 
 def _landmarks_at(p: PhotoRecord, source: PhotoSource | None, size: int) -> np.ndarray:
     """The landmarks `crop_at` + `fit_keyframe` give, without building any pixels."""
-    assert p.aligned is not None and p.aligned_landmarks is not None
+    assert p.crop is not None
     if _realigns(p, source, size):
         assert p.face is not None  # as `align_face` maps them
         lm = p.face.landmarks
         return transform_points(ffhq_transform(lm, size), lm).astype(np.float32)
-    landmarks = np.asarray(p.aligned_landmarks, np.float32)
-    return _scaled(landmarks, p.aligned.shape[0], size)
+    landmarks = np.asarray(p.crop.landmarks, np.float32)
+    return _scaled(landmarks, p.crop.side, size)
 
 
 _PLACEHOLDER = np.zeros((1, 1, 3), np.uint8)

@@ -104,7 +104,7 @@ def analyze(
     """
     files, birth_date, metadata = _album(files, birth_date, name, limit)
     r = review.review_album(files, birth_date=birth_date, metadata=metadata)
-    if not any(p.aligned is not None for p in r.analysis.photos):
+    if not any(p.crop is not None for p in r.analysis.photos):
         raise r.analysis.shortage()
     data = r.analysis.to_json()
     data["warnings"] = [{"file": f, "reason": why} for f, why in r.left_out()]

@@ -102,11 +102,11 @@ def _card(p: PhotoRecord, review: Review) -> str:
     head = f"{p.order + 1}." if used and p.order is not None else "left out"
     parts = [
         f'<img src="{_data_uri(p.aligned, CARD_SIDE)}" alt="face in {name}">'
-        if p.aligned is not None
+        if p.crop is not None
         else ""
     ]
     parts.append(f'<div class="name">{e(head)} {name}</div>')
-    if p.aligned is not None:
+    if p.crop is not None:
         age = "" if p.age is None else f"{p.age:.1f}"
         exact = p.age_source in ("date", "year")
         shown = format_age(p.age, exact=exact) if p.age is not None else "age unknown"
@@ -117,7 +117,7 @@ def _card(p: PhotoRecord, review: Review) -> str:
         parts.append(f'<div class="src">Placed by: {e(place_source(p))}</div>')
     if note:
         parts.append(f'<div class="note{" warn" if not used else ""}">{e(note)}</div>')
-    if p.aligned is not None:
+    if p.crop is not None:
         keep = "0" if used else "1"
         label = "Remove" if used else "Keep"
         parts.append(
@@ -132,7 +132,7 @@ def review_cards(review: Review) -> dict[str, Any]:
     strip = "".join(
         f'<img src="{_data_uri(p.aligned, STRIP_SIDE * 2)}" alt="{p.order + 1}" title="{html.escape(p.file)}">'
         for p in a.usable
-        if p.aligned is not None and p.order is not None
+        if p.crop is not None and p.order is not None
     )
     cards = "".join(_card(p, review) for p in a.photos)
     head = f'<div class="strip" aria-label="faces in video order">{strip}</div>' if strip else ""
