@@ -83,47 +83,55 @@ def _columns(
 
 @dataclass(frozen=True)
 class _Sampling:
-    """Where and with which weights dlib's bilinear resize reads, for one pair of sizes."""
+    """Where dlib's bilinear resize reads, and with which float32 weights, for one pair of sizes."""
 
     top: np.ndarray  # [rows] source row above each output row
     bottom: np.ndarray  # [rows] and below
     done: int  # output columns computed in float lanes; the rest in doubles
     lane_left: np.ndarray  # [done] source column left of each lane column
     lane_weights: tuple[np.ndarray, ...]  # 4 x [rows, done] float32: tl, tr, bl, br
-    lane_rgb_weights: tuple[np.ndarray, ...]  # the same, [rows, done, 1] for RGB images
     rest_left: np.ndarray  # [cols - done]
     rest_right: np.ndarray
     rest_frac: np.ndarray  # [cols - done] float64 horizontal fraction
     tb: np.ndarray  # [rows] float64 vertical fraction
 
 
-@functools.lru_cache(maxsize=512)
+def _read_only(*arrays: np.ndarray) -> None:
+    for array in arrays:
+        array.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_plan(h: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    plan = _rows(h, rows)
+    _read_only(*plan)
+    return plan
+
+
+@functools.lru_cache(maxsize=1024)
+def _column_plan(
+    w: int, cols: int
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    plan = _columns(w, cols)
+    _read_only(*(a for a in plan if isinstance(a, np.ndarray)))
+    return plan
+
+
 def _sampling(h: int, w: int, rows: int, cols: int) -> _Sampling:
-    """dlib's sampling plan for resizing h x w to rows x cols (cached: crops repeat their sizes)."""
-    top, bottom, tb = _rows(h, rows)
-    lane_left, lane_frac, done, rest_left, rest_right, rest_frac = _columns(w, cols)
+    """dlib's sampling for resizing h x w to rows x cols.
+
+    The rows' and columns' positions are cached (the CNN check's crops repeat
+    their sizes; they are 1-D, so the cache stays small); the 2-D weights are
+    multiplied out per call.
+    """
+    top, bottom, tb = _row_plan(h, rows)
+    lane_left, lane_frac, done, rest_left, rest_right, rest_frac = _column_plan(w, cols)
     # The lanes' weights, each a float32 product in dlib's order.
     inv_tb, tbf = (1 - tb).astype(np.float32)[:, None], tb.astype(np.float32)[:, None]
     lr = lane_frac[None, :]
     inv_lr = np.float32(1) - lr
     weights = (inv_tb * inv_lr, inv_tb * lr, tbf * inv_lr, tbf * lr)
-    plan = _Sampling(
-        top,
-        bottom,
-        done,
-        lane_left,
-        weights,
-        tuple(wt[:, :, None] for wt in weights),
-        rest_left,
-        rest_right,
-        rest_frac,
-        tb,
-    )
-    for value in vars(plan).values():
-        for array in value if isinstance(value, tuple) else (value,):
-            if isinstance(array, np.ndarray):
-                array.flags.writeable = False
-    return plan
+    return _Sampling(top, bottom, done, lane_left, weights, rest_left, rest_right, rest_frac, tb)
 
 
 def resize_planes(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -165,7 +173,7 @@ def resize_rgb(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
         src = image.astype(np.float32)
         a, b = src[plan.top], src[plan.bottom]
         left, right = plan.lane_left, plan.lane_left + 1
-        w_tl, w_tr, w_bl, w_br = plan.lane_rgb_weights
+        w_tl, w_tr, w_bl, w_br = (wt[:, :, None] for wt in plan.lane_weights)
         value = (w_tl * a[:, left] + w_tr * a[:, right] + w_bl * b[:, left]) + w_br * b[:, right]
         out[:, :done] = value.astype(np.int32).astype(np.uint8)
     if done < cols:
