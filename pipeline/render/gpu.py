@@ -28,6 +28,7 @@ from pipeline.methods.stylegan.zerogpu import (
 )
 from pipeline.render.plan import plan_render
 from pipeline.render.settings import RenderSettings
+from pipeline.render.sheet import MAX_TILES
 from pipeline.types import Analysis, Keyframe
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def gpu_work(
         batch_size=batch,
         gif=gif,
         contact_sheet=contact_sheet,
+        sheet_tiles=min(len(plan.keyframes), MAX_TILES),
         cold_load=cold,
     )
 

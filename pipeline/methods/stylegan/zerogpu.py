@@ -80,6 +80,7 @@ class GpuWork:
         batch_size (int): frames per generator call.
         gif (bool): a GIF is made too.
         contact_sheet (bool): a contact sheet is written.
+        sheet_tiles (int | None): photos the contact sheet shows (None: one per face).
         cold_load (bool): the networks are not prepared yet and load inside the window.
     """
 
@@ -91,6 +92,7 @@ class GpuWork:
     batch_size: int
     gif: bool = False
     contact_sheet: bool = True
+    sheet_tiles: int | None = None
     cold_load: bool = False
 
 
@@ -106,7 +108,8 @@ def work_seconds(work: GpuWork) -> float:
     if work.gif:
         seconds += GIF_BASE_S + GIF_PER_FRAME_S * work.video_frames
     if work.contact_sheet:
-        seconds += SHEET_BASE_S + SHEET_PER_PHOTO_S * work.faces
+        tiles = work.faces if work.sheet_tiles is None else work.sheet_tiles
+        seconds += SHEET_BASE_S + SHEET_PER_PHOTO_S * tiles
     return seconds
 
 
