@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from pipeline.analysis import analyze
 from pipeline.cli import main
 from pipeline.render import RenderSettings, plan_render, render
 from pipeline.render.encode import probe
+from pipeline.types import Keyframe
 
 START = dt.date(2021, 3, 1)
 # Capture day of each file: the names are not in date order.
@@ -96,3 +99,55 @@ def test_photo_a_day_settings_are_checked() -> None:
         with pytest.raises(UsageError):
             RenderSettings(**bad).validate()
     RenderSettings(per_photo=1, blend=0).validate()
+
+
+def test_keyframes_given_are_put_in_timeline_order(portrait_faces) -> None:
+    """Dated photos by date, and each undated one where its age puts it among them (as the
+    analysis' timeline places undated photos), not after the dated ones."""
+    image, landmarks = portrait_faces.aligned("astronaut", 256)
+
+    def photo(label: str, age: float, day: int | None) -> Keyframe:
+        date = None if day is None else START + dt.timedelta(days=day)
+        return Keyframe(image=image, landmarks=landmarks, age=age, date=date, label=label)
+
+    given = [
+        photo("undated-young", 1.0, None),
+        photo("d3", 4.0, 3 * 365),
+        photo("undated-mid", 2.5, None),
+        photo("d1", 2.0, 365),
+        photo("undated-old", 9.0, None),
+        photo("d2", 3.0, 2 * 365),
+        photo("undated-mid-2", 2.2, None),
+        photo("d0", 1.5, 0),
+    ]
+    settings = RenderSettings(method="crossfade", size=256, per_photo=2, blend=1)
+    plan = plan_render(given, settings)
+    assert [kf.label for kf in plan.keyframes] == [
+        "undated-young", "d0", "d1", "undated-mid-2", "undated-mid", "d2", "d3", "undated-old",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_photo_a_day_order_is_the_reviews(edison_dir: Path, tmp_path: Path) -> None:
+    """Edison at about 31 and 75, dated by their names, and at about 65 undated: the review
+    cards and the photo-a-day video both put the undated photo between the two."""
+    from pipeline.webapp.cards import review_cards
+    from pipeline.webapp.review import review_album
+
+    album = tmp_path / "album"
+    album.mkdir()
+    names = {
+        "1_edison_young_c1878.png": "edison_1878.png",
+        "2_edison_middle_c1910s.png": "edison_undated.png",
+        "3_edison_c1922.png": "edison_1922.png",
+    }
+    for original, name in names.items():
+        shutil.copy(edison_dir / original, album / name)
+    review = review_album([str(p) for p in sorted(album.iterdir())], max_photos=None)
+    undated = next(p for p in review.analysis.photos if p.file == "edison_undated.png")
+    assert undated.date is None and undated.usable
+    cards = re.findall(r'<div class="card[^"]*" data-file="([^"]+)"', review_cards(review)["html"])
+    assert cards == ["edison_1878.png", "edison_undated.png", "edison_1922.png"]
+    settings = RenderSettings(method="crossfade", size=256, per_photo=2, blend=1, caption="age")
+    plan = plan_render(review.analysis, settings)
+    assert [kf.label for kf in plan.keyframes] == cards

@@ -118,7 +118,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="about this many years between imagined faces (default 10)",
     )
     daily = p.add_argument_group(
-        "photo-a-day mode (every photo briefly, in date order, eyes locked)"
+        "photo-a-day mode (every photo briefly, in timeline order, eyes locked)"
     )
     daily.add_argument(
         "--per-photo",

@@ -27,7 +27,6 @@ tens of kB each), so that no matte is computed twice.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import zlib
 from collections import OrderedDict
@@ -60,17 +59,34 @@ def daily_timing(ages: Sequence[float], *, fps: int, per_photo: int, blend: int)
     )
 
 
-def date_order(photos: Sequence[LazyKeyframe]) -> list[LazyKeyframe]:
-    """Photos by capture date (stable: undated ones keep their place after the dated)."""
+def timeline_order(photos: Sequence[LazyKeyframe]) -> list[LazyKeyframe]:
+    """Photos in the order the analysis' timeline gives an album: the dated ones by date, each
+    undated one among them where its age puts it (before the first dated photo that is older),
+    undated photos of one place by age; ties keep their order.
+
+    An analysis' usable photos are already in that order (`timeline.order_photos`, which
+    the review shows): this is for keyframes given directly.
+    """
     indexed = list(enumerate(photos))
-    indexed.sort(
-        key=lambda item: (
-            item[1].keyframe.date is None,
-            item[1].keyframe.date or dt.date.min,
-            item[0],
-        )
+    dated = sorted(
+        ((i, ph) for i, ph in indexed if ph.keyframe.date is not None),
+        key=lambda item: (item[1].keyframe.date, item[0]),
     )
-    return [ph for _, ph in indexed]
+    # The oldest age seen so far along the dated photos: an undated photo goes before
+    # the first dated photo older than it.
+    oldest = np.maximum.accumulate([float(ph.keyframe.age) for _, ph in dated]) if dated else []
+    slots: dict[int, list[tuple[float, int, LazyKeyframe]]] = {}
+    for i, ph in indexed:
+        if ph.keyframe.date is None:
+            age = float(ph.keyframe.age)
+            slot = int(np.searchsorted(oldest, age, side="right"))
+            slots.setdefault(slot, []).append((age, i, ph))
+    out: list[LazyKeyframe] = []
+    for k in range(len(dated) + 1):
+        out.extend(ph for _, _, ph in sorted(slots.get(k, []), key=lambda item: item[:2]))
+        if k < len(dated):
+            out.append(dated[k][1])
+    return out
 
 
 def mouth_ratio(landmarks: np.ndarray) -> float:

@@ -28,8 +28,8 @@ from pipeline.render.daily import (
     ShownPhotos,
     StreamedKeyframe,
     daily_timing,
-    date_order,
     lock_keyframes,
+    timeline_order,
 )
 from pipeline.render.imagined import add_imagined, keyframe_gammas, require_sam, sam_status
 from pipeline.render.keyframes import fit_keyframe, keyframes_from_analysis, lazy_keyframes
@@ -267,7 +267,11 @@ def _daily_plan(
     settings: RenderSettings,
     cls: type[TransitionMethod],
 ) -> RenderPlan:
-    """Photo-a-day: every photo by date, eyes locked, pixels built only when rendered."""
+    """Photo-a-day: every photo in timeline order, eyes locked, pixels built only when rendered.
+
+    An analysis' photos keep its order (the review's: dated photos by date, undated ones where
+    their age puts them, edits honoured); keyframes given are put in that order by `timeline_order`.
+    """
     photos = lazy_keyframes(analysis_or_keyframes, settings.size)
     if len(photos) < 2:
         if isinstance(analysis_or_keyframes, Analysis):
@@ -276,10 +280,10 @@ def _daily_plan(
     for ph in photos:
         _check_age(ph.keyframe)
     assert settings.per_photo is not None
+    if not isinstance(analysis_or_keyframes, Analysis):
+        photos = timeline_order(photos)
     keyframes: list[Keyframe] = list(
-        lock_keyframes(
-            date_order(photos), settings.size, smooth=settings.smooth, average=settings.average
-        )
+        lock_keyframes(photos, settings.size, smooth=settings.smooth, average=settings.average)
     )
     timing = daily_timing(
         [kf.age for kf in keyframes],

@@ -80,7 +80,7 @@ class RenderSettings:
         lifespan (tuple[float, float]): ages a one-photo video spans (default 5 to 80).
         age_step (float): years between imagined faces (about; default 10).
         per_photo (int | None): photo-a-day mode: show every photo this many
-            frames, in date order, eyes locked (see `render.daily`); None for
+            frames, in timeline order, eyes locked (see `render.daily`); None for
             transitions between keyframes (the timing settings above).
         blend (int): photo-a-day: cross-fade frames between consecutive photos.
         smooth (int): photo-a-day: photos either side the eye placement is smoothed over.

@@ -190,7 +190,7 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             background: soft (one still backdrop in the photos' own colours, the default), original (each photo's own background) or a plain colour such as #336699 or white.
             extend_before: optional age (0 to 100) below the first photo's: faces at younger ages imagined by the SAM age model (when this server has it) open the video; they are marked "imagined" in captions and the report.
             extend_after: optional age (0 to 100) above the last photo's, e.g. 80: imagined older faces close the video (SAM age model).
-            timing: transitions (a smooth morph between the selected photos, timed by frames_between, seconds_per_year and hold) or every_photo (every kept photo in date order, like a photo-a-day video: no selection of photos, eyes held in place, timed by per_photo and blend).
+            timing: transitions (a smooth morph between the selected photos, timed by frames_between, seconds_per_year and hold) or every_photo (every kept photo in timeline order, like a photo-a-day video: dated photos by date, undated ones where their age puts them, as /analyze orders them; no selection of photos, eyes held in place, timed by per_photo and blend).
             per_photo: every_photo only: frames each photo stays on screen (1 to 120).
             blend: every_photo only: in-between frames from one photo to the next (0 to 60; 0 cuts).
             smooth: every_photo only: photos either side over which the eye placement is smoothed, so the face does not jitter (0 to 30).
@@ -260,7 +260,7 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             background: soft (default), original or a plain colour (as /render).
             extend_before: optional younger age to imagine before the first photo (as /render).
             extend_after: optional older age to imagine after the last photo (as /render).
-            timing: transitions (a smooth morph between selected photos) or every_photo (every photo in date order, like a photo-a-day video; as /render).
+            timing: transitions (a smooth morph between selected photos) or every_photo (every photo in timeline order, like a photo-a-day video; as /render).
             per_photo: every_photo only: frames per photo (as /render).
             blend: every_photo only: in-between frames from one photo to the next (as /render).
             smooth: every_photo only: photos either side the eye placement is smoothed over (as /render).

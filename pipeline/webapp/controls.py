@@ -36,7 +36,7 @@ def settings_controls() -> dict[str, Any]:
             value=DEFAULTS["timing"],
             label="Video",
             elem_id="timing",
-            info="Every photo: each kept photo in date order for a few frames, the eyes held in place.",
+            info="Every photo: each kept photo in date order (undated ones by their age) for a few frames, the eyes held in place.",
         ),  # fmt: skip
         "per_photo": gr.Slider(
             1,

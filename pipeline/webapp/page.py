@@ -100,7 +100,8 @@ def summary_markdown(r: review.Review, every_photo: bool = False) -> str:
         lines.append(f"**None of the {len(a.photos)} photos can go into the video yet.**")
     if every_photo and len(usable) > 1:
         lines.append(
-            "Every kept photo is shown in turn, in date order, like a photo-a-day video; "
+            "Every kept photo is shown in turn, in the order of the cards below (by date; "
+            "a photo without a date where its age puts it), like a photo-a-day video; "
             "tap *Remove* on a card to leave one out."
         )
     if r.not_selected:

@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "average": 1,
 }
 # The two kinds of video: a smooth morph between the selected photos, or every photo in
-# turn (a photo-a-day video: every kept photo in date order, eyes locked in place).
+# turn (a photo-a-day video: every kept photo in the review's order, eyes locked in place).
 TIMINGS = ("transitions", "every_photo")
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
