@@ -1,7 +1,7 @@
 """Face detection: HOG (with a CNN check of weak hits, CNN fallback) and quality flags.
 
 The CNN is dlib's MMOD network run in PyTorch (`pipeline.faces.mmod`): the
-same boxes and decisions as ``dlib.cnn_face_detection_model_v1``, ten times
+same boxes and decisions as ``dlib.cnn_face_detection_model_v1``, six to twelve times
 faster. Detection runs on a downscaled copy (a 12-megapixel photo is never fed
 to the detector at full size); landmarks, descriptors and crops use the full-resolution
 photo, so nothing is lost for faces that are small in a big photo.
@@ -45,7 +45,7 @@ _MAX_DETECT_PIXELS = 8_000_000
 _CNN_MAX_SIDE = 640
 _CNN_UPSAMPLE_BELOW = 400
 # HOG detections scoring under this are confirmed by the CNN detector on a
-# small crop (~15 ms; dlib's own 80-220 ms): HOG's weak detections include
+# small crop (20-30 ms; dlib's own 150-270 ms): HOG's weak detections include
 # textures such as badges, while real faces it scores low (turned, shaded)
 # are confirmed reliably.
 _VERIFY_BELOW = 0.5

@@ -2,7 +2,7 @@
 
 ``dlib.cnn_face_detection_model_v1`` runs its convolutions through dlib's slow
 generic CPU path (80-220 ms for a 160 px crop here); the same network in
-PyTorch, fed the same tiled image pyramid, takes 15-25 ms and finds
+PyTorch, fed the same tiled image pyramid, takes 20-30 ms and finds
 the same boxes with the same confidences (within float rounding). Nothing is
 downloaded or converted ahead: `pipeline.faces.mmod_format.read_mmod_network`
 parses the file that ``face_recognition_models`` installs.
