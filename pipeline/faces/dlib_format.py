@@ -138,6 +138,25 @@ class DlibLayer:
     config: dict[str, int | float | bool] = field(default_factory=dict)
 
 
+class LayerTaker:
+    """Hands out a parsed file's layers in order, each checked to be of the kind asked for
+    (how the ported networks take their weights, one layer at a time)."""
+
+    def __init__(self, layers: list[DlibLayer]) -> None:
+        self._it = iter(layers)
+
+    def __call__(self, kind: str) -> DlibLayer:
+        layer = next(self._it, None)
+        if layer is None or layer.kind != kind:
+            raise DlibFormatError(f"expected a {kind} layer, found {layer and layer.kind}")
+        return layer
+
+    def finish(self) -> None:
+        """Check that every layer was taken."""
+        if next(self._it, None) is not None:
+            raise DlibFormatError("more layers than the network has")
+
+
 def _forward_plan() -> list[str]:
     """The network's nodes in forward order, as dlib nests its templates (``anet_type``).
 

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.errors import ModelFileError
-from pipeline.faces.dlib_format import DlibFormatError, DlibLayer
+from pipeline.faces.dlib_format import DlibFormatError, DlibLayer, LayerTaker
 from pipeline.faces.mmod_format import (
     MMOD_CONVOLUTIONS,
     MmodOptions,
@@ -234,13 +234,7 @@ class MmodFaceDetector(nn.Module):
         """The module with the weights of `parse_mmod_network`'s layers (affines folded in)."""
         with torch.device("meta"):
             net = cls(options, pyramid)
-        it = iter(layers)
-
-        def take(kind: str) -> DlibLayer:
-            layer = next(it, None)
-            if layer is None or layer.kind != kind:
-                raise DlibFormatError(f"expected a {kind} layer, found {layer and layer.kind}")
-            return layer
+        take = LayerTaker(layers)
 
         with torch.no_grad():
             for i, conv in enumerate(net.convs):
@@ -266,8 +260,7 @@ class MmodFaceDetector(nn.Module):
                 folded = torch.tensor(weight, dtype=torch.float32)
                 conv.weight = _frozen(folded.contiguous(memory_format=torch.channels_last))
                 conv.bias = _frozen(torch.tensor(bias, dtype=torch.float32))
-        if next(it, None) is not None:
-            raise DlibFormatError("more layers than the network has")
+        take.finish()
         return net.eval()
 
     @classmethod

@@ -42,6 +42,7 @@ from pipeline.faces.dlib_format import (
     LEVELS,
     DlibFormatError,
     DlibLayer,
+    LayerTaker,
     read_dlib_network,
 )
 from pipeline.faces.torch_threads import one_thread
@@ -142,13 +143,7 @@ class DlibFaceResNet(nn.Module):
         # no random initialisation, no second copy.
         with torch.device("meta"):
             net = cls()
-        it = iter(layers)
-
-        def take(kind: str) -> DlibLayer:
-            layer = next(it, None)
-            if layer is None or layer.kind != kind:
-                raise DlibFormatError(f"expected a {kind} layer, found {layer and layer.kind}")
-            return layer
+        take = LayerTaker(layers)
 
         def fold(conv: nn.Conv2d, stride: int, pad: int) -> None:
             """Copy a dlib convolution and the affine after it into `conv` (scale folded in)."""
@@ -198,8 +193,7 @@ class DlibFaceResNet(nn.Module):
             if weight.shape != net.fc.weight.shape:
                 raise DlibFormatError(f"fc {weight.shape}, expected {tuple(net.fc.weight.shape)}")
             net.fc.weight = _frozen(torch.from_numpy(np.ascontiguousarray(weight)))
-        if next(it, None) is not None:
-            raise DlibFormatError("more layers than the network has")
+        take.finish()
         assert not any(t.is_meta for t in (*net.parameters(), *net.buffers()))
         return net.eval()
 
