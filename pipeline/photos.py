@@ -285,11 +285,11 @@ def _cv2_decodes_like_pillow() -> bool:
                 got = _cv2_decode(raw, scale)
                 same = same and got is not None and np.array_equal(got, expected)
             _cv2_same = same
+            if not same:
+                log.info("OpenCV's JPEG pixels differ from Pillow's here; decoding with Pillow")
         except Exception:  # noqa: BLE001 - any failure means: keep Pillow's decoder
             log.warning("OpenCV's JPEG decoder is not usable here; decoding with Pillow")
             _cv2_same = False
-        if not _cv2_same:
-            log.info("OpenCV's JPEG pixels differ from Pillow's here; decoding with Pillow")
     return _cv2_same
 
 
