@@ -213,6 +213,26 @@ def signed_distance(matte: np.ndarray, half: float, limit: float = 64.0) -> np.n
     return np.clip(dist, -limit, limit)
 
 
+def extend_colours(image: np.ndarray, matte: np.ndarray, reach: int = 4) -> np.ndarray:
+    """[S, S, 3] float32: `image` on its matte, the person's colours carried `reach` px beyond.
+
+    Where the matte is zero, each pixel takes the mean colour of the person
+    pixels in a window of ``2 reach + 1`` around it, so that sampling an
+    image across its outline (a warp's interpolation reaches 1-2 px) mixes in
+    the person's colours instead of the photo's own background; further out
+    the colour is the image's own (never used).
+    """
+    rgb = np.asarray(image, np.float32)
+    inside = (np.asarray(matte) > 0).astype(np.float32)
+    window = (2 * reach + 1, 2 * reach + 1)
+    total = cv2.boxFilter(rgb * inside[..., None], -1, window, normalize=False)
+    count = cv2.boxFilter(inside, -1, window, normalize=False)
+    near = (inside == 0) & (count > 0.5)
+    out = rgb.copy()
+    out[near] = total[near] / count[near][:, None]
+    return out
+
+
 def undecided_share(prob: np.ndarray) -> float:
     """Share of pixels whose person probability is neither clearly in nor clearly out.
 

