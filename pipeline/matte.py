@@ -225,8 +225,10 @@ def extend_colours(image: np.ndarray, matte: np.ndarray, reach: int = 4) -> np.n
     rgb = np.asarray(image, np.float32)
     inside = (np.asarray(matte) > 0).astype(np.float32)
     window = (2 * reach + 1, 2 * reach + 1)
-    total = cv2.boxFilter(rgb * inside[..., None], -1, window, normalize=False)
-    count = cv2.boxFilter(inside, -1, window, normalize=False)
+    total = cv2.boxFilter(
+        rgb * inside[..., None], -1, window, normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+    count = cv2.boxFilter(inside, -1, window, normalize=False, borderType=cv2.BORDER_CONSTANT)
     near = (inside == 0) & (count > 0.5)
     out = rgb.copy()
     out[near] = total[near] / count[near][:, None]

@@ -16,7 +16,13 @@ from PIL import Image
 
 from pipeline import faces
 from pipeline.errors import UsageError
-from pipeline.matte import face_region, person_matte, person_probability, undecided_share
+from pipeline.matte import (
+    extend_colours,
+    face_region,
+    person_matte,
+    person_probability,
+    undecided_share,
+)
 from pipeline.methods.base import Keyframe, TransitionMethod, get_method, register_method
 from pipeline.methods.morph.folds import fold_free_triangulation, folded
 from pipeline.methods.morph.outline import outline_points
@@ -280,6 +286,43 @@ def test_composite_is_exact_where_the_matte_is_zero_or_one(astronaut):
     out = composite(image, matte, backdrop)
     np.testing.assert_array_equal(out[matte == 0], backdrop[matte == 0])
     np.testing.assert_array_equal(out[matte == 1], image[matte == 1])
+
+
+def test_colours_are_carried_a_few_pixels_past_the_outline(astronaut):
+    """Sampling across the outline reads the person's colours, not the photo's background:
+    on the person the image is kept; just outside, each pixel is the mean of the person
+    pixels near it; further out the image is untouched."""
+    image, landmarks = _aligned(astronaut)
+    matte = person_matte(image, landmarks)
+    out = extend_colours(image, matte, reach=4)
+    assert out.dtype == np.float32 and out.shape == image.shape
+    inside = matte > 0
+    np.testing.assert_array_equal(out[inside], image[inside].astype(np.float32))
+    near = cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    ring = near & ~inside
+    assert ring.sum() > 100
+    far = ~near
+    np.testing.assert_array_equal(out[far], image[far].astype(np.float32))
+    ys, xs = np.nonzero(ring)
+    for y, x in list(zip(ys, xs))[:: max(1, len(ys) // 25)]:
+        window = (slice(max(y - 4, 0), y + 5), slice(max(x - 4, 0), x + 5))
+        person = image[window][inside[window]].astype(np.float64)
+        np.testing.assert_allclose(out[y, x], person.mean(axis=0), atol=1e-2)
+
+
+def test_frames_next_to_a_keyframe_equal_its_composite(edison):
+    """No pop at a keyframe with the matte and the backdrop: a frame a hair's breadth from
+    a keyframe is that keyframe over the backdrop to within a grey level."""
+    morph = get_method("morph")()
+    morph.backdrop = soft_backdrop(edison, SIZE)
+    morph.prepare(edison, size=SIZE)
+    for count in (10, 2):  # a doubled copy, bicubic sampling
+        frames = list(morph.transition(0, np.linspace(1e-4, 1 - 1e-4, count)))
+        for frame, kf in ((frames[0], edison[0]), (frames[-1], edison[1])):
+            expected = composite(kf.image, kf.matte, morph.backdrop).astype(np.int16)
+            diff = np.abs(frame.astype(np.int16) - expected)
+            assert diff.max() <= 1
+            assert diff.mean() < 0.02
 
 
 class _Generated(TransitionMethod):

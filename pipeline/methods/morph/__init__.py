@@ -1,7 +1,7 @@
 """The landmark morph (default method) and the helpers only it uses.
 
 `method` holds `MorphMethod`; `warp` the piecewise-affine warper, `colour`
-the Lab harmonisation, `paths` the smooth keyframe paths. Importing the
+the colour harmonisation, `paths` the smooth keyframe paths. Importing the
 package registers the method.
 """
 

@@ -62,14 +62,18 @@ def face_ring(landmarks: np.ndarray, size: int) -> np.ndarray:
     return np.clip(ring, 1.0, size - 2.0)
 
 
-# Sampling density of the keyframes the frames read. ``cubic`` doubles each
-# keyframe once (`doubled`: sample 2x of the copy is pixel x itself) and every
-# frame samples that copy bilinearly. On a smooth warp of an Edison keyframe that
-# is 0.43 grey levels (root mean square) from direct bicubic sampling, where
-# plain bilinear sampling is 1.47 off, and keeps most of the fine detail (Laplacian
-# variance 319 against bicubic's 352 and bilinear's 207); it costs a quarter of
-# a 4-channel bicubic remap, the largest cost of a frame.
-_UPSAMPLE = {"linear": 1, "cubic": 2}
+# ``cubic`` sampling of the keyframes, cheaply: a transition of at least
+# `_DOUBLE_FROM` in-between frames doubles both keyframes once (`doubled`: sample
+# 2x of the copy is pixel x itself, 16 ms at 512 px) and every frame samples the
+# copies bilinearly, a quarter of the cost of a 4-channel bicubic remap (the
+# largest cost of a frame). On a smooth warp of an Edison keyframe that is 0.43
+# grey levels (root mean square) from bicubic sampling, where plain bilinear
+# sampling is 1.47 off, and keeps most of the fine detail (Laplacian variance 319
+# against bicubic's 352 and bilinear's 207). Shorter transitions (photo-a-day
+# blends) sample the keyframes bicubically: doubling would cost them more than
+# it saves.
+_INTERPOLATION = ("cubic", "linear")
+_DOUBLE_FROM = 8
 # Positions along each transition where the triangulation is checked for folds
 # (the frames actually rendered are checked too).
 _CHECK_LAMBDAS = np.linspace(0.0, 1.0, 33)
@@ -94,13 +98,13 @@ class MorphMethod(TransitionMethod):
     def __init__(
         self, *, smooth: bool = True, harmonize: bool = True, interpolation: str = "cubic"
     ) -> None:
-        if interpolation not in _UPSAMPLE:
+        if interpolation not in _INTERPOLATION:
             raise UsageError(
                 f"Morph interpolation {interpolation!r} unknown; choose linear or cubic."
             )
         self.smooth = smooth
         self.harmonize = harmonize
-        self.upsample = _UPSAMPLE[interpolation]
+        self.cubic = interpolation == "cubic"
         self.keyframes: list[Keyframe] = []
         self.size = 0
 
@@ -147,7 +151,7 @@ class MorphMethod(TransitionMethod):
         n_extra = len(self._outline[0]) if self.matted else len(RING_POINTS)
         self._movable = np.ones(len(self._base) + n_extra, bool)
         self._movable[len(MORPH_POINTS) : len(self._base)] = False
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
         self._warper: tuple[int, PiecewiseAffineWarper] | None = None
         self._region_cache: tuple[int, _Region] | None = None
         self.dropped_points: dict[int, int] = {}
@@ -172,13 +176,13 @@ class MorphMethod(TransitionMethod):
         )
         return np.concatenate([self.shapes[k][self._base], extra])
 
-    def _pixels(self, k: int) -> np.ndarray:
+    def _pixels(self, k: int, factor: int) -> np.ndarray:
         """Keyframe k as the frames sample it: float RGB and a 4th channel, the signed
         distance to its outline when matted (the person's colours then carried a little
-        beyond the outline, `extend_colours`), else zero; upsampled by `upsample` (see
-        `_UPSAMPLE`). Only the current pair is kept (memory flat in album size)."""
-        if k not in self._cache:
-            self._cache = {i: v for i, v in self._cache.items() if i >= k - 1}
+        beyond the outline, `extend_colours`), else zero; `doubled` when `factor` is 2.
+        Only the current pair is kept (memory flat in album size)."""
+        if (k, factor) not in self._cache:
+            self._cache = {key: v for key, v in self._cache.items() if key[0] >= k - 1}
             kf = self.keyframes[k]
             if self.matted:
                 distance = signed_distance(kf.matte, feather_half_width(self.size))
@@ -186,10 +190,10 @@ class MorphMethod(TransitionMethod):
             else:  # a 4th channel: OpenCV's 4-channel remap and transform are the fast ones
                 pixels = np.dstack([kf.image, np.zeros(kf.image.shape[:2], np.uint8)])
                 pixels = pixels.astype(np.float32)
-            if self.upsample > 1:
+            if factor == 2:
                 pixels = doubled(pixels)
-            self._cache[k] = np.ascontiguousarray(pixels)
-        return self._cache[k]
+            self._cache[k, factor] = np.ascontiguousarray(pixels)
+        return self._cache[k, factor]
 
     def _over_backdrop(
         self, j: int, lam: float, wa: np.ndarray, wb: np.ndarray, ca: np.ndarray, cb: np.ndarray
@@ -278,9 +282,10 @@ class MorphMethod(TransitionMethod):
         shapes = self.shapes_at(j, lambdas)
         targets = self.colour_path.at(j, lambdas) if self.harmonize else None
         warper = self._warper_for(j, shapes[inner]) if inner.any() else None
+        factor = 2 if self.cubic and inner.sum() >= _DOUBLE_FROM else 1
         if inner.any():
             # Fill the per-transition caches here: the frames below only read them.
-            self._pixels(j), self._pixels(j + 1)
+            self._pixels(j, factor), self._pixels(j + 1, factor)
             if self.matted:
                 self._region(j)
         src = (self._source(j), self._source(j + 1))
@@ -293,7 +298,7 @@ class MorphMethod(TransitionMethod):
                 return self._keyframe_frame(j + 1)
             assert warper is not None
             target = None if targets is None else targets[i]
-            return self._between(j, lam, shapes[i], src, warper, target)
+            return self._between(j, lam, shapes[i], src, warper, target, factor)
 
         yield from ordered_frames(frame, len(lambdas))
 
@@ -305,14 +310,18 @@ class MorphMethod(TransitionMethod):
         src: tuple[np.ndarray, np.ndarray],
         warper: PiecewiseAffineWarper,
         target: np.ndarray | None,
+        factor: int,
     ) -> np.ndarray:
-        """One in-between frame of transition j at position `lam` (uint8 RGB)."""
+        """One in-between frame of transition j at position `lam` (uint8 RGB), sampling
+        the keyframes' `_pixels` at `factor`."""
         rect = self._region(j).rect if self.matted else None
-        # Maps into the keyframes' (upsampled) copies: their vertices scale with the copies.
-        scale = np.float32(self.upsample)
+        # Maps into the keyframes' (doubled) copies: their vertices scale with the copies.
+        scale = np.float32(factor)
         map_a, map_b = warper.maps(shape, [src[0] * scale, src[1] * scale], rect)
-        wa = remap(self._pixels(j), map_a)
-        wb = remap(self._pixels(j + 1), map_b)
+        bicubic = self.cubic and factor == 1
+        interpolation = cv2.INTER_CUBIC if bicubic else cv2.INTER_LINEAR
+        wa = remap(self._pixels(j, factor), map_a, interpolation=interpolation)
+        wb = remap(self._pixels(j + 1, factor), map_b, interpolation=interpolation)
         if not self.matted:
             # The dissolve weights go into the corrections; in place where OpenCV allows
             # it: fewer fresh arrays keep the frame's few megabytes in the cache, which at
