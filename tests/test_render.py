@@ -307,8 +307,10 @@ def test_memory_does_not_grow_with_video_length(keyframes, tmp_path, monkeypatch
     # in test_morph (frames in flight) and test_matte (frames built ahead equal frames
     # built one by one).
     monkeypatch.setattr(pool, "workers", lambda: 1)
-    short, n_short = _peak_bytes(keyframes, tmp_path, 4)
-    long, n_long = _peak_bytes(keyframes, tmp_path, 80)
+    # Both long enough for the morph's doubled keyframe copies (a fixed cost per
+    # transition, `_DOUBLE_FROM`), so the two peaks differ only by the video's length.
+    short, n_short = _peak_bytes(keyframes, tmp_path, 10)
+    long, n_long = _peak_bytes(keyframes, tmp_path, 92)
     frame_bytes = SIZE * SIZE * 3
     assert n_long - n_short > 150
     # Holding the extra frames would cost 150 * 196 kB = 29 MB; allow a few frames of slack.

@@ -87,7 +87,9 @@ class MorphMethod(TransitionMethod):
         smooth (bool): C1 (PCHIP) landmark and colour paths over the video's
             time; False interpolates linearly between neighbouring keyframes.
         harmonize (bool): match colour statistics between keyframes (`colour`).
-        interpolation (str): ``cubic`` (sharper, default) or ``linear`` sampling.
+        interpolation (str): ``cubic`` (sharper, default: bicubic, or bilinear
+            sampling of doubled keyframes in long transitions, see `_DOUBLE_FROM`)
+            or ``linear`` sampling.
     """
 
     name = "morph"
