@@ -3,16 +3,19 @@
 For each frame the landmark shape is read from a smooth path through the
 keyframes' shapes; both neighbouring keyframes are warped onto it
 (piecewise-affine on a triangulation of the landmarks and fixed border
-points), colour-harmonised towards the smoothly interpolated colour statistics,
-and dissolved (all in RGB: the harmonisation is one affine map of RGB). Because both images share one shape, eyes, nose and mouth
-coincide and the middle frame shows one face, not two.
+points), colour-harmonised towards the smoothly interpolated colour
+statistics, and dissolved, all in RGB (a harmonisation is one affine map of
+RGB). Because both images share one shape, eyes, nose and mouth coincide and
+the middle frame shows one face, not two.
 
 With person mattes on the keyframes and a steady backdrop (set by the
-renderer), points along each matte's outline join the triangulation, each
-keyframe is warped together with its matte (premultiplied, so the soft edge
-resamples correctly), composited onto the unmoving backdrop and only then
-dissolved: the hair and shoulders travel to their new outline instead of
-fading, and the composite shows one outline. Every transition's
+renderer), points along each matte's outline join the triangulation, and
+each keyframe is warped together with the signed distance to its outline
+(its colours carried a few pixels past the outline, so the soft edge never
+samples the photo's own background). The two are dissolved weighted by their
+warped mattes, under one outline interpolated from both distances, onto the
+unmoving backdrop: the hair and shoulders travel to their new outline
+instead of fading, and the composite shows one outline. Every transition's
 triangulation is checked for folds along its whole path (`folds`).
 """
 
