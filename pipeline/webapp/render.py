@@ -18,38 +18,19 @@ from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
-from pipeline.render.backdrop import DEFAULT_BACKGROUND
 from pipeline.render.imagined import sam_status
+from pipeline.render.options import BY_NAME, VIDEO_KINDS, web_defaults
 from pipeline.render.report import write_report
-from pipeline.sizes import DEFAULT_SIZE, coerce_size
+from pipeline.sizes import coerce_size
 from pipeline.types import Analysis, Keyframe
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.review import Review
 
 log = logging.getLogger(__name__)
 
-# Defaults shared by the page's controls and the API's parameters.
-DEFAULTS: dict[str, Any] = {
-    "method": "morph",
-    "size": DEFAULT_SIZE,
-    "frames_between": 24,
-    "seconds_per_year": 0.0,
-    "hold": 0.5,
-    "gamma": 0.5,
-    "fps": 30,
-    "caption": "age",
-    "background": DEFAULT_BACKGROUND,
-    "gif": False,
-    "encoder": "e4e",
-    "timing": "transitions",
-    "per_photo": 3,
-    "blend": 2,
-    "smooth": 3,
-    "average": 1,
-}
-# The two kinds of video: a smooth morph between the selected photos, or every photo in
-# turn (a photo-a-day video: every kept photo in the review's order, eyes locked in place).
-TIMINGS = ("transitions", "every_photo")
+# Defaults shared by the page's controls and the API's parameters (`options.OPTIONS` says them).
+DEFAULTS: dict[str, Any] = web_defaults()
+TIMINGS = VIDEO_KINDS
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
     "contact_sheet", "photos", "warnings", "credits", "background",
@@ -119,7 +100,9 @@ def make_settings(
         method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
         extend_before=_age_or_none(extend_before),
         extend_after=_age_or_none(extend_after),
-        lifespan=(float(lifespan[0]), float(lifespan[1])) if lifespan else (5.0, 80.0),
+        lifespan=(float(lifespan[0]), float(lifespan[1]))
+        if lifespan
+        else BY_NAME["lifespan"].default,
         per_photo=_whole(per_photo) if every else None,
         blend=_whole(blend) if every else DEFAULTS["blend"],
         smooth=_whole(smooth) if every else DEFAULTS["smooth"],
