@@ -69,6 +69,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("encoding", ["pipeline.render.encode"]),
     ("methods", ["pipeline.methods"]),
     ("rendering", ["pipeline.render"]),
+    # The pipeline object: analyse, then render; the front ends' one entry.
+    ("pipeline object", ["pipeline.timelapse"]),
     ("cli", ["pipeline.cli", "pipeline.commands", "pipeline.__main__"]),
     ("webapp", ["pipeline.webapp", "app"]),
 ]

@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.commands.common import add_album_arguments, analysis_from_args
+from pipeline.commands.common import add_album_arguments, analysis_from_args, pipeline_from_args
 from pipeline.credits import write_credits_beside
 from pipeline.errors import UsageError
 from pipeline.progress import TqdmProgress
-from pipeline.render import RenderResult, RenderSettings, preflight, render
+from pipeline.render import RenderResult, RenderSettings, preflight
 from pipeline.render.options import BY_NAME, OPTIONS
-from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, apply_selection
+from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, selection_limit
+from pipeline.timelapse import Analysed
 from pipeline.types import Analysis
 
 
@@ -126,33 +127,25 @@ def run(args: argparse.Namespace) -> int:
     }
     # Bad settings, an unavailable method or a bad output path stop here, before the analysis.
     preflight(settings, **outputs)
+    limit = selection_limit(
+        every_photo=settings.per_photo is not None, asked=args.select, keep_all=args.all
+    )
+    pipe = pipeline_from_args(args)
     with TqdmProgress(enabled=not args.quiet) as progress:
-        analysis = analysis_from_args(args, progress=progress)
-        select_photos(analysis, args, settings)
-        result = render(analysis, settings=settings, progress=progress, **outputs)
+        analysed = analysis_from_args(args, progress=progress, limit=limit, pipe=pipe)
+        if analysed.not_selected:
+            print(
+                f"selected {limit} of {len(analysed.not_selected) + len(analysed.analysis.usable)} "
+                "usable photos along the timeline (--select N to change, --all for every photo)",
+                file=sys.stderr,
+            )
+        result = pipe.render(analysed, settings, progress=progress, **outputs)
+    analysis = analysed.analysis
     print_summary(result, outputs["report"])
-    print_left_out(analysis)
+    print_left_out(analysis, analysed)
     if result.video and (credits := write_credits_beside(analysis, result.video)):
         print(f"wrote {credits} (photo credits)")
     return 0
-
-
-def select_photos(analysis: Analysis, args: argparse.Namespace, settings: RenderSettings) -> None:
-    """--select N, or the automatic selection of a long transition video (unless --all)."""
-    n = args.select
-    if n is not None and n < 2:
-        raise UsageError(f"--select needs at least 2 photos; got {n}.")
-    automatic = not args.all and settings.per_photo is None
-    if n is None and automatic and len(analysis.usable) > DEFAULT_TRANSITION_PHOTOS:
-        n = DEFAULT_TRANSITION_PHOTOS
-    if n is None or len(analysis.usable) <= n:
-        return
-    dropped = apply_selection(analysis, n)
-    print(
-        f"selected {n} of {len(dropped) + n} usable photos along the timeline "
-        "(--select N to change, --all for every photo)",
-        file=sys.stderr,
-    )
 
 
 def print_summary(result: RenderResult, report: Path | None) -> None:
@@ -182,7 +175,7 @@ def print_summary(result: RenderResult, report: Path | None) -> None:
         print(f"wrote {report}")
 
 
-def print_left_out(analysis: Analysis) -> None:
+def print_left_out(analysis: Analysis, analysed: Analysed) -> None:
     """Photos that are not in the video, each with why (stderr): nothing is dropped silently."""
     left = [p for p in analysis.photos if not p.usable]
     if left:
@@ -194,4 +187,7 @@ def print_left_out(analysis: Analysis) -> None:
         if p.status != "ok":  # the message names the file
             print(f"  {p.message}", file=sys.stderr)
         else:
-            print(f"  {p.file}: {p.reason or 'excluded by your edits'}", file=sys.stderr)
+            why = p.reason or "excluded by your edits"
+            if p.file in analysed.not_selected:
+                why = f"not among the {analysed.limit} photos selected along the timeline"
+            print(f"  {p.file}: {why}", file=sys.stderr)

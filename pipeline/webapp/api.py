@@ -25,12 +25,12 @@ from gradio.context import get_blocks_context
 from pipeline import face_crops
 from pipeline.errors import PipelineError
 from pipeline.render.options import Option, api_options
+from pipeline.selection import selection_limit
 from pipeline.webapp import messages, review
 from pipeline.webapp import render as rendering
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.table import caption, edits_from_api
-from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _render(
     parsed = edits_from_api(edits)
     files, birth_date, metadata = _album(files, birth_date, name, limit)
     # A photo-a-day video shows every kept photo, not the proposed selection.
-    max_photos = None if s.per_photo is not None else MAX_VIDEO_PHOTOS
+    max_photos = selection_limit(every_photo=s.per_photo is not None)
     r = review.review_album(
         files,
         birth_date=birth_date,

@@ -22,12 +22,13 @@ from pipeline.errors import PipelineError
 from pipeline.methods.base import available_methods
 from pipeline.progress import Progress, clamp_fraction
 from pipeline.search import AmbiguousNameError
+from pipeline.selection import selection_limit
 from pipeline.webapp import cards, messages, review, table
 from pipeline.webapp import render as rendering
 from pipeline.webapp.controls import settings_from_page
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.state import PageState
-from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, path_of
+from pipeline.webapp.uploads import path_of
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def _review(
     files: list[str], birth: str, state: PageState, progress: Any, **kw: Any
 ) -> review.Review:
     # A photo-a-day video shows every kept photo: no proposed selection then.
-    kw.setdefault("max_photos", None if state.every_photo else MAX_VIDEO_PHOTOS)
+    kw.setdefault("max_photos", selection_limit(every_photo=state.every_photo))
     return review.review_album(
         files, birth_date=_birth_or_warn(birth), edits=table.to_edits(state.edits),
         metadata=state.metadata, progress=reporter(progress), **kw,

@@ -17,12 +17,11 @@ from typing import Any
 from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
-from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
-from pipeline.render.imagined import sam_status
+from pipeline.render import RenderSettings, check_method, render
 from pipeline.render.options import BY_NAME, VIDEO_KINDS, web_defaults
 from pipeline.render.report import write_report
 from pipeline.sizes import coerce_size
-from pipeline.types import Analysis, Keyframe
+from pipeline.timelapse import render_source
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.review import Review
 
@@ -186,25 +185,7 @@ def render_review(
         UsageError, MethodUnavailableError: bad settings (before any work).
     """
     analysis = review.analysis
-    photos: Analysis | list[Keyframe] = analysis
-    if settings.per_photo is not None:  # every photo in turn: no lifespan from one photo
-        if len(analysis.usable) < 2:
-            raise analysis.shortage()
-    elif age_photo:
-        # "Age this photo": a lifespan video from that photo alone.
-        photos = [
-            kf
-            for kf in keyframes_from_analysis(analysis, settings.size, allow_one=True)
-            if kf.label == age_photo
-        ]
-        if not photos:
-            raise analysis.shortage(needed=1)
-    elif len(analysis.usable) < 2:
-        ok, reason = sam_status()
-        if len(analysis.usable) != 1 or not ok:
-            if len(analysis.usable) == 1:
-                log.info("one usable photo and no SAM for a lifespan video: %s", reason)
-            raise analysis.shortage(needs_age_model=len(analysis.usable) == 1)
+    photos = render_source(analysis, settings, age_photo)  # the pipeline's one lifespan decision
     outdir = outdir or request_dir("render")
     result = render(
         photos,

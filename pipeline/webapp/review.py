@@ -18,10 +18,10 @@ from typing import Any
 
 from pipeline.analysis import finalize, scan
 from pipeline.dates import parse_date
-from pipeline.edits import Edits, PhotoEdit
+from pipeline.edits import Edits
 from pipeline.errors import UsageError
 from pipeline.progress import Progress
-from pipeline.selection import propose_selection
+from pipeline.selection import select_photos
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
 from pipeline.webapp.table import prune_edits
@@ -118,7 +118,8 @@ def review_album(
     """Scan an album (or take its scan from the cache) and finalize it with the visitor's choices.
 
     With more usable photos than `max_photos`, the others are left out as a
-    proposed selection (`propose_selection`); an edit that keeps a photo wins.
+    proposed selection (`selection.select_photos`, the CLI's too); an edit that
+    keeps a photo wins.
 
     Args:
         files: uploaded file paths (or Gradio file dicts).
@@ -151,35 +152,13 @@ def review_album(
             # In this process: worker processes would import the app's main script.
             return scan(sources, metadata=meta, progress=progress, workers=0)
 
-    not_selected: list[str] = []
     with CACHE.use(key, do_scan) as shared:
         if prune and edits and edits.photos:
             edits = prune_edits(edits, finalize(shared, birth_date=birth))
         finalize(shared, birth_date=birth, edits=edits, progress=progress)
-        if max_photos is not None and len(shared.usable) > max_photos:
-            kept = {p.file for p in propose_selection(shared.usable, max_photos)}
-            chosen_by_visitor = {n for n, e in (edits.photos if edits else {}).items() if e.include}
-            not_selected = [
-                p.file
-                for p in shared.usable
-                if p.file not in kept and p.file not in chosen_by_visitor
-            ]
-            finalize(shared, birth_date=birth, edits=_leave_out(edits, not_selected))
+        _, not_selected = select_photos(shared, max_photos, birth_date=birth, edits=edits)
         result = snapshot(shared)
     return Review(result, key, album.skipped, not_selected, ran)
-
-
-def _leave_out(edits: Edits | None, files: list[str]) -> Edits:
-    """`edits` plus "leave out" for `files` (the photos the proposed selection does not keep)."""
-    out = Edits(
-        birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {}
-    )
-    for name in files:
-        e = out.photos.get(name)
-        out.photos[name] = (
-            PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
-        )
-    return out
 
 
 def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
