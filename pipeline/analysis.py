@@ -29,6 +29,7 @@ from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models, timeline
 from pipeline import scan as scan_ops
+from pipeline.codes import Status
 from pipeline.crop_store import AlignedCrop, CropStore
 from pipeline.dates import filename_date
 from pipeline.duplicates import DuplicateFinder, keep_best_copies
@@ -163,7 +164,9 @@ def scan(
     timings["scan"] = time.perf_counter() - t1
     if cache is not None:
         timings["cached_photos"] = float(len(items) - len(todo))
-    return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
+    return Analysis(
+        photos=records, size=SCAN_SIZE, timings=timings, sources=state.sources, state=state
+    )
 
 
 def _keep_crop(found: scan_ops.PhotoScan, state: ScanState) -> AlignedCrop | None:
@@ -209,7 +212,7 @@ def _apply_scan(
         dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces
     ]
     if not rec.faces:
-        rec.status = "no_face"
+        rec.status = Status.NO_FACE
         rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
         rec.include = False
         return
@@ -350,7 +353,7 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
         p.warnings.extend(p.faces[p.chosen_face].reasons)
     if p.duplicate_of:
         reasons.append(f"duplicate of {p.duplicate_of} (the better copy is kept)")
-    p.recommended_remove = bool(reasons) and p.status in (STATUS_OK, "no_face")
+    p.recommended_remove = bool(reasons) and p.status in (Status.OK, Status.NO_FACE)
     p.reason = "; ".join(reasons)
     edit = edits.get(p.file)
     usable = p.status == STATUS_OK and p.chosen_face is not None and p.crop is not None

@@ -14,22 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.codes import Status
 from pipeline.crop_store import AlignedCrop
 from pipeline.errors import NotEnoughPhotosError
 
-# Per-photo status codes. "ok" means the photo was read; whether a face was
+# Per-photo status codes (`codes.Status`). "ok" means the photo was read; whether a face was
 # found is in `faces` / `chosen_face`, and whether it should be used is in
 # `recommended_remove` and `include`.
-STATUS_OK = "ok"
-STATUS_CODES = (
-    STATUS_OK,
-    "unreadable",  # the file could not be opened
-    "empty",  # zero bytes
-    "truncated",  # the image data ends early
-    "not_image",  # not an image format we read
-    "too_large",  # over the pixel budget (decompression bomb)
-    "no_face",  # read fine, but no face was found
-)
+STATUS_OK = Status.OK
+STATUS_CODES = tuple(Status)
 
 
 @dataclass
@@ -245,6 +238,9 @@ class Analysis:
     birth_date: dt.date | None = None
     birth_estimate: BirthEstimate | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # The photos by file name (`photos.PhotoSource`): where a render reads full-resolution
+    # pixels for crops larger than the scan's. Set by the scan, read-only afterwards.
+    sources: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Scan results that re-finalising needs (sources, aligned crops per face);
     # owned by pipeline.analysis, never serialised.
     state: Any = field(default=None, repr=False, compare=False)

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "pipeline",
             "pipeline.types",
+            "pipeline.codes",
             "pipeline.errors",
             "pipeline.progress",
             "pipeline.sizes",

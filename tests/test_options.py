@@ -19,7 +19,14 @@ import pytest
 from pipeline.cli import build_parser
 from pipeline.errors import UsageError
 from pipeline.render import RenderSettings
-from pipeline.render.options import BY_NAME, OPTIONS, WEB_ONLY, api_options, web_defaults
+from pipeline.render.options import (
+    API_ORDER,
+    BY_NAME,
+    OPTIONS,
+    WEB_ONLY,
+    api_options,
+    web_defaults,
+)
 from pipeline.webapp import api
 from pipeline.webapp import render as rendering
 from pipeline.webapp.controls import settings_controls
@@ -152,6 +159,11 @@ def test_the_api_offers_the_described_settings(make) -> None:
         if opt.choices and typing.get_origin(hints[name]) is typing.Literal:
             assert typing.get_args(hints[name]) == tuple(opt.choices), name
     assert {k: params[k].default for k in web_defaults()} == rendering.DEFAULTS
+
+
+def test_api_order_lists_every_setting_the_api_offers() -> None:
+    offered = {o.name for o in OPTIONS + WEB_ONLY if o.on_web and o.api}
+    assert len(API_ORDER) == len(set(API_ORDER)) and set(API_ORDER) == offered
 
 
 def test_api_docs_come_from_the_description() -> None:

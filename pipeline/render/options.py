@@ -166,6 +166,13 @@ WEB_ONLY: tuple[Option, ...] = (
     Option("gif", bool, False, "also make a GIF", flag="", label="Format"),
 )  # fmt: skip
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS + WEB_ONLY}
+# The API's render endpoints take the settings in this order, and scripts pass them by
+# position: a new setting goes at the end.
+API_ORDER = (
+    "method", "size", "frames_between", "seconds_per_year", "hold", "gamma", "fps", "caption",
+    "gif", "encoder", "background", "extend_before", "extend_after", "timing", "per_photo",
+    "blend", "smooth", "average",
+)  # fmt: skip
 
 
 def option(name: str) -> Option:
@@ -174,8 +181,8 @@ def option(name: str) -> Option:
 
 
 def api_options() -> tuple[Option, ...]:
-    """The settings the API's render endpoints take, as parameters."""
-    return tuple(o for o in OPTIONS + WEB_ONLY if o.on_web and o.api)
+    """The settings the API's render endpoints take, as parameters, in their order."""
+    return tuple(BY_NAME[name] for name in API_ORDER)
 
 
 def web_defaults() -> dict[str, Any]:

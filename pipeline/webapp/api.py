@@ -34,11 +34,6 @@ from pipeline.webapp.table import caption, edits_from_api
 
 log = logging.getLogger(__name__)
 
-D = rendering.DEFAULTS
-Method = Literal["morph", "crossfade", "stylegan"]
-Caption = Literal["age", "year", "date", "none"]
-Encoder = Literal["e4e", "psp"]
-Timing = Literal["transitions", "every_photo"]
 Files = list[FileData]
 Report = dict[str, Any]
 RenderFn = Callable[[review.Review, Any, bool, Any], rendering.RenderOutputs]
@@ -149,32 +144,47 @@ def _render(
     )
 
 
+POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+FILES = inspect.Parameter("files", POSITIONAL, annotation=Files)
+EDITS = inspect.Parameter(
+    "edits", POSITIONAL, default=None, annotation=list[dict[str, Any]] | str | None
+)
+BIRTH = inspect.Parameter("birth_date", POSITIONAL, default="", annotation=str)
+NAME = inspect.Parameter("name", POSITIONAL, default="", annotation=str)
+LIMIT = inspect.Parameter("limit", POSITIONAL, default=DEFAULT_LIMIT, annotation=int)
+Outputs = tuple[FileData, FileData | None, FileData, Report]
+
+
+def setting_parameter(o: Option) -> inspect.Parameter:
+    """A render setting as an API parameter: its type (its choices as a `Literal` for text)
+    and the page's default, from its one description."""
+    kind: Any = Literal[tuple(o.choices)] if o.type is str and o.choices else o.type
+    if o.web_default is None:
+        kind = kind | None
+    return inspect.Parameter(o.name, POSITIONAL, default=o.web_default, annotation=kind)
+
+
+def endpoint(fn: Callable, params: list[inspect.Parameter]) -> Callable:
+    """`fn(**values)` as an endpoint with the signature `params` (Gradio reads the signature and
+    the types; callers may pass the values by position, in that order)."""
+    signature = inspect.Signature(params, return_annotation=Outputs)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Outputs:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return fn(**bound.arguments)
+
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in params} | {"return": Outputs}
+    del call.__wrapped__  # the signature above, not `fn`'s, is the endpoint's
+    return call
+
+
 def make_render(render_fn: RenderFn) -> Callable[..., Any]:
     """The /render endpoint, rendering through `render_fn` (the app's GPU-aware render)."""
 
-    def render(
-        files: Files,
-        edits: list[dict[str, Any]] | str | None = None,
-        birth_date: str = "",
-        method: Method = D["method"],
-        size: int = D["size"],
-        frames_between: int = D["frames_between"],
-        seconds_per_year: float = D["seconds_per_year"],
-        hold: float = D["hold"],
-        gamma: float = D["gamma"],
-        fps: int = D["fps"],
-        caption: Caption = D["caption"],
-        gif: bool = D["gif"],
-        encoder: Encoder = D["encoder"],
-        background: str = D["background"],
-        extend_before: float | None = None,
-        extend_after: float | None = None,
-        timing: Timing = D["timing"],
-        per_photo: int = D["per_photo"],
-        blend: int = D["blend"],
-        smooth: int = D["smooth"],
-        average: int = D["average"],
-    ) -> tuple[FileData, FileData | None, FileData, Report]:
+    def render(files: Files, edits: Any, birth_date: str, gif: bool, **settings: Any) -> Outputs:
         """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
 
         Args:
@@ -189,44 +199,18 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             contact_sheet: PNG of the photos in video order with their captions.
             report: {"frame_count", "duration", "timing", "keyframes", "photos": [{"file", "order", "age", "age_source", "date", "caption", "frame"}], "warnings": [{"file", "reason"}] for every photo left out, "credits": [{"file", "title", "author", "licence", "licence_url", "page_url"}], "method", "size", "fps", "video", "gif", "contact_sheet"}.
         """
-        return _render(
-            render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
-            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
-            blend=blend, smooth=smooth, average=average,
-        )  # fmt: skip
+        return _render(render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, **settings)
 
-    return render
+    settings = [setting_parameter(o) for o in api_options()]
+    return endpoint(render, [FILES, EDITS, BIRTH, *settings])
 
 
 def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
     """The /timelapse endpoint: photos (or a name) in, video out, with the analysis's own choices."""
 
     def timelapse(
-        files: Files | None = None,
-        birth_date: str = "",
-        method: Method = D["method"],
-        size: int = D["size"],
-        frames_between: int = D["frames_between"],
-        seconds_per_year: float = D["seconds_per_year"],
-        hold: float = D["hold"],
-        gamma: float = D["gamma"],
-        fps: int = D["fps"],
-        caption: Caption = D["caption"],
-        gif: bool = D["gif"],
-        encoder: Encoder = D["encoder"],
-        name: str = "",
-        limit: int = DEFAULT_LIMIT,
-        background: str = D["background"],
-        extend_before: float | None = None,
-        extend_after: float | None = None,
-        timing: Timing = D["timing"],
-        per_photo: int = D["per_photo"],
-        blend: int = D["blend"],
-        smooth: int = D["smooth"],
-        average: int = D["average"],
-    ) -> tuple[FileData, FileData | None, FileData, Report]:
+        files: Files | None, birth_date: str, name: str, limit: int, gif: bool, **settings: Any
+    ) -> Outputs:
         """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
 
         Args:
@@ -242,15 +226,13 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             contact_sheet: PNG of the photos in video order.
             report: as /render (photos, warnings, credits, frames, timing).
         """
-        return _render(
-            render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
-            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
-            blend=blend, smooth=smooth, average=average,
-        )  # fmt: skip
+        return _render(render_fn, files, None, birth_date, name, limit, gif, **settings)
 
-    return timelapse
+    settings = [setting_parameter(o) for o in api_options()]
+    # The name search came after the encoder; positional callers rely on that place.
+    cut = [p.name for p in settings].index("encoder") + 1
+    files = FILES.replace(default=None, annotation=Files | None)
+    return endpoint(timelapse, [files, BIRTH, *settings[:cut], NAME, LIMIT, *settings[cut:]])
 
 
 def _docs(fn: Callable) -> tuple[dict[str, str], list[tuple[str, str]]]:

@@ -44,9 +44,23 @@ def slider(name: str, **kw: Any) -> Any:
     return gr.Slider(low, high, **kw)
 
 
+def age_box(name: str, info: str) -> Any:
+    """The number box of an optional age (empty is off), in the described range."""
+    opt = _opt(name)
+    elem_id = name.replace("_", "-")
+    return gr.Number(
+        None, label=opt.label, minimum=opt.low, maximum=opt.high, info=info, elem_id=elem_id
+    )
+
+
 def settings_controls() -> dict[str, Any]:
-    """Build the settings controls (inside the page's Blocks) and return them by name."""
-    return {
+    """Build the settings controls (inside the page's Blocks) and return them by name.
+
+    First the few choices most visitors make (the kind of video, the method, the speed),
+    then the others in a collapsed "More settings" section, so that on a phone the render
+    button stays close to the review.
+    """
+    quick = {
         "timing": gr.Radio(
             [(label, name) for name, label in TIMING_LABELS.items()],
             value=DEFAULTS["timing"],
@@ -86,9 +100,6 @@ def settings_controls() -> dict[str, Any]:
             visible=False,
             info="Largest share of the real photo near each photo: higher keeps identity.",
         ),  # fmt: skip
-        "size": gr.Radio(
-            list(_opt("size").choices), value=DEFAULTS["size"], label=_opt("size").label
-        ),
         "speed": gr.Radio(
             [("Frames per transition", "frames"), ("Seconds per year of age", "age")],
             value="frames",
@@ -96,71 +107,69 @@ def settings_controls() -> dict[str, Any]:
         ),  # fmt: skip
         "frames_between": slider("frames_between"),
         "seconds_per_year": slider("seconds_per_year", value=0.3, visible=False),
-        "hold": slider("hold"),
-        "fps": slider("fps"),
-        "caption": gr.Radio(
-            [("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")],
-            value=DEFAULTS["caption"],
-            label=_opt("caption").label,
-        ),  # fmt: skip
-        # Ages beyond the photos (SAM age model): 0 / empty is off.
-        "extend_before": gr.Number(
-            None,
-            label=_opt("extend_before").label,
-            minimum=_opt("extend_before").low,
-            maximum=_opt("extend_before").high,
-            info="Faces imagined before the first photo (needs the GPU age model).",
-            elem_id="extend-before",
-        ),  # fmt: skip
-        "extend_after": gr.Number(
-            None,
-            label=_opt("extend_after").label,
-            minimum=_opt("extend_after").low,
-            maximum=_opt("extend_after").high,
-            info="Faces imagined after the last photo, e.g. 80.",
-            elem_id="extend-after",
-        ),  # fmt: skip
-        "age_photo": gr.Dropdown(
-            [("No: use all the photos", "")],
-            value="",
-            label="Age this photo",
-            info="A lifespan video imagined from one photo.",
-            elem_id="age-photo",
-        ),  # fmt: skip
-        # The two ends of `lifespan`, at least 5 years apart (`RenderSettings.validate`).
-        "lifespan_from": gr.Number(
-            LIFESPAN.default[0],
-            label=LIFESPAN.label,
-            minimum=LIFESPAN.low,
-            maximum=LIFESPAN.high - 5,
-            elem_id="lifespan-from",
-        ),  # fmt: skip
-        "lifespan_to": gr.Number(
-            LIFESPAN.default[1],
-            label="Lifespan to age",
-            minimum=LIFESPAN.low + 5,
-            maximum=LIFESPAN.high,
-            elem_id="lifespan-to",
-        ),  # fmt: skip
-        "background": gr.Radio(
-            [
-                ("Soft backdrop", "soft"),
-                ("Original backgrounds", "original"),
-                ("Plain colour", "colour"),
-            ],
-            value=DEFAULTS["background"],
-            label=_opt("background").label,
-            elem_id="background",
-            info="Soft: one still backdrop in the photos' colours behind the person.",
-        ),  # fmt: skip
-        "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
-        "formats": gr.CheckboxGroup(
-            [("MP4", "mp4"), ("GIF", "gif")],
-            value=["mp4"],
-            label="Format",
-            info="The MP4 is always made (it plays in the page).",
-        ),  # fmt: skip
     }
+    # Everything else, collapsed: most visitors never open it.
+    with gr.Accordion("More settings", open=False, elem_id="more-settings"):
+        more = {
+            "size": gr.Radio(
+                list(_opt("size").choices), value=DEFAULTS["size"], label=_opt("size").label
+            ),
+            "hold": slider("hold"),
+            "fps": slider("fps"),
+            "caption": gr.Radio(
+                [("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")],
+                value=DEFAULTS["caption"],
+                label=_opt("caption").label,
+            ),  # fmt: skip
+            # Ages beyond the photos (SAM age model): 0 / empty is off.
+            "extend_before": age_box(
+                "extend_before", "Faces imagined before the first photo (needs the GPU age model)."
+            ),
+            "extend_after": age_box(
+                "extend_after", "Faces imagined after the last photo, e.g. 80."
+            ),
+            "age_photo": gr.Dropdown(
+                [("No: use all the photos", "")],
+                value="",
+                label="Age this photo",
+                info="A lifespan video imagined from one photo.",
+                elem_id="age-photo",
+            ),  # fmt: skip
+            # The two ends of `lifespan`, at least 5 years apart (`RenderSettings.validate`).
+            "lifespan_from": gr.Number(
+                LIFESPAN.default[0],
+                label=LIFESPAN.label,
+                minimum=LIFESPAN.low,
+                maximum=LIFESPAN.high - 5,
+                elem_id="lifespan-from",
+            ),  # fmt: skip
+            "lifespan_to": gr.Number(
+                LIFESPAN.default[1],
+                label="Lifespan to age",
+                minimum=LIFESPAN.low + 5,
+                maximum=LIFESPAN.high,
+                elem_id="lifespan-to",
+            ),  # fmt: skip
+            "background": gr.Radio(
+                [
+                    ("Soft backdrop", "soft"),
+                    ("Original backgrounds", "original"),
+                    ("Plain colour", "colour"),
+                ],
+                value=DEFAULTS["background"],
+                label=_opt("background").label,
+                elem_id="background",
+                info="Soft: one still backdrop in the photos' colours behind the person.",
+            ),  # fmt: skip
+            "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
+            "formats": gr.CheckboxGroup(
+                [("MP4", "mp4"), ("GIF", "gif")],
+                value=["mp4"],
+                label="Format",
+                info="The MP4 is always made (it plays in the page).",
+            ),  # fmt: skip
+        }
+    return {**quick, **more}
 
 
 def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.codes import AgeSource
 from pipeline.errors import PipelineError
 from pipeline.methods.base import available_methods
 from pipeline.progress import Progress, clamp_fraction
@@ -123,7 +124,9 @@ def summary_markdown(r: review.Review, every_photo: bool = False) -> str:
             f"Birth date: {a.birth_estimate.describe()} (about {a.birth_estimate.date.isoformat()}), an estimate; "
             "type the real date in the birth date box for exact ages."
         )
-    if a.birth_date is None and any(p.age_source in ("estimate", "inferred") for p in usable):
+    if a.birth_date is None and any(
+        p.age_source in (AgeSource.ESTIMATE, AgeSource.INFERRED) for p in usable
+    ):
         lines.append(
             "Ages marked ~ are estimates: correct them on the cards, or give a birth date."
         )
@@ -381,6 +384,12 @@ def make_render_handler(
         )
 
     return render_page
+
+
+def show_if_set(value: Any) -> Any:
+    """Show an output once it has a value (the player, once there is a video: a render that
+    failed leaves it hidden)."""
+    return gr.update(visible=bool(value))
 
 
 _METHODS: dict[str, tuple[bool, str]] = {}

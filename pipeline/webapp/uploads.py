@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from pipeline.codes import Status
 from pipeline.dates import exif_date, filename_date
 from pipeline.errors import BadImageError, NotEnoughPhotosError
 from pipeline.photos import MAX_PIXELS, PhotoSource, collect_sources
@@ -117,10 +118,10 @@ def peek(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
             warnings.simplefilter("ignore")
             w, h = im.size
     except Exception:
-        raise BadImageError("not_image", f"{name}: not an image this tool can read.") from None
+        raise BadImageError(Status.NOT_IMAGE, f"{name}: not an image this tool can read.") from None
     if w * h > max_pixels:
         raise BadImageError(
-            "too_large",
+            Status.TOO_LARGE,
             f"{name}: {w}x{h} pixels is over the limit of {max_pixels // 1_000_000} megapixels.",
         )
     return w, h
