@@ -55,6 +55,7 @@ class Option:
         api (bool): the API offers it (where the page does).
         page (tuple[float, float, float] | None): the page's slider (low, high, step).
         label (str): the page's label.
+        zero_off (bool): on the page and in the API, 0 (an empty number box) means "off".
     """
 
     name: str
@@ -72,6 +73,7 @@ class Option:
     api: bool = True
     page: tuple[float, float, float] | None = None
     label: str = ""
+    zero_off: bool = False
 
     @property
     def on_web(self) -> bool:
@@ -103,7 +105,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("seconds_per_year", float, None, "each transition lasts this many seconds per year of "
            "age gap instead of frames_between (above 0; 0 or none is off)", low=0, high=60.0,
            video="transitions", metavar="S", web=0.0, page=(0.05, 3, 0.05),
-           label="Seconds per year of age"),
+           label="Seconds per year of age", zero_off=True),
     Option("min_transition_s", float, 0.5, "with seconds per year: shortest transition in seconds",
            low=0, high=60.0, video="transitions", flag="--min-transition", metavar="SECONDS",
            web=OFF_WEB),
@@ -133,10 +135,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("extend_before", float, None, "add faces imagined by the SAM age model before the "
            "first photo, down to this age (e.g. 2); marked imagined in captions and the report",
            low=0, high=100, video="transitions", metavar="AGE",
-           label="Imagine younger, down to age"),
+           label="Imagine younger, down to age", zero_off=True),
     Option("extend_after", float, None, "add imagined faces after the last photo, up to this "
            "age (e.g. 80)", low=0, high=100, video="transitions", metavar="AGE",
-           label="Imagine older, up to age"),
+           label="Imagine older, up to age", zero_off=True),
     Option("lifespan", tuple, (5.0, 80.0), "with a single usable photo: the ages its lifespan "
            "video spans", low=0, high=100, video="transitions", metavar="FROM TO", api=False,
            label="Lifespan from age"),

@@ -16,7 +16,7 @@ import gradio as gr
 
 from pipeline.render.options import BY_NAME
 from pipeline.webapp.messages import METHOD_LABELS
-from pipeline.webapp.render import DEFAULTS, make_settings
+from pipeline.webapp.render import DEFAULTS, WEB_SETTINGS, make_settings
 from pipeline.webapp.state import PageState
 
 TIMING_LABELS = {
@@ -173,18 +173,17 @@ def settings_controls() -> dict[str, Any]:
 
 
 def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
-    """`RenderSettings` and the GIF choice from the settings controls' values, by control name."""
-    speed = form.get("speed", "frames")
-    daily = {k: form[k] for k in ("timing", *EVERY_PHOTO_ONLY) if k in form}
-    settings = make_settings(
-        method=form["method"], size=form["size"], fps=form["fps"], frames_between=form["frames_between"],
-        seconds_per_year=form["seconds_per_year"] if speed == "age" else None, hold=form["hold"],
-        gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
-        extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
-        lifespan=(form.get("lifespan_from") or LIFESPAN.default[0], form.get("lifespan_to") or LIFESPAN.default[1]),
-        background=background_from_page(form), **daily,
-    )  # fmt: skip
-    return settings, "gif" in (form.get("formats") or [])
+    """`RenderSettings` and the GIF choice from the settings controls' values, by control name.
+
+    A control named after a setting gives its value; the speed choice, the lifespan's two
+    ends, the backdrop colour and the formats are read here."""
+    values = {name: form[name] for name in WEB_SETTINGS if name in form}
+    if form.get("speed", "frames") != "age":
+        values["seconds_per_year"] = None
+    lo, hi = LIFESPAN.default
+    values["lifespan"] = (form.get("lifespan_from") or lo, form.get("lifespan_to") or hi)
+    values["background"] = background_from_page(form)
+    return make_settings(**values), "gif" in (form.get("formats") or [])
 
 
 def background_from_page(form: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
 from pipeline.render import RenderSettings, check_method, render
-from pipeline.render.options import BY_NAME, VIDEO_KINDS, web_defaults
+from pipeline.render.options import BY_NAME, OPTIONS, VIDEO_KINDS, WEB_ONLY, Option, web_defaults
 from pipeline.render.report import write_report
 from pipeline.sizes import coerce_size
 from pipeline.timelapse import render_source
@@ -38,6 +38,12 @@ PHOTO_KEYS = ("file", "order", "age", "age_source", "date", "caption", "frame")
 WARNING_KEYS = ("file", "reason")
 
 
+# What the page and the API may set: the settings both offer (the GIF is a file, not a setting).
+WEB_SETTINGS = {o.name: o for o in OPTIONS + WEB_ONLY if o.on_web and o.name != "gif"}
+# Settings of the photo-a-day video; a transition video leaves them at their defaults.
+DAILY = tuple(o.name for o in OPTIONS if o.video == "every_photo")
+
+
 def _whole(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer():
         return int(v)
@@ -46,67 +52,57 @@ def _whole(v: Any) -> Any:
     return v
 
 
-def make_settings(
-    *,
-    method: str = DEFAULTS["method"],
-    size: int = DEFAULTS["size"],
-    fps: int = DEFAULTS["fps"],
-    frames_between: int | None = DEFAULTS["frames_between"],
-    seconds_per_year: float | None = None,
-    hold: float = DEFAULTS["hold"],
-    gamma: float | None = None,
-    caption: str = DEFAULTS["caption"],
-    background: str = DEFAULTS["background"],
-    encoder: str | None = None,
-    extend_before: float | None = None,
-    extend_after: float | None = None,
-    lifespan: tuple[float, float] | None = None,
-    timing: str = DEFAULTS["timing"],
-    per_photo: int = DEFAULTS["per_photo"],
-    blend: int = DEFAULTS["blend"],
-    smooth: int = DEFAULTS["smooth"],
-    average: int = DEFAULTS["average"],
-) -> RenderSettings:
-    """Validated `RenderSettings` from page or API values (numbers may arrive as floats or text).
+def _coerce(opt: Option, value: Any) -> Any:
+    """A page or API value as the setting's type (numbers may arrive as floats or text; empty
+    is the library's default, and so is 0 where it means "off")."""
+    if opt.name == "size":
+        return coerce_size(value)
+    if opt.name == "lifespan":
+        return (float(value[0]), float(value[1])) if value else opt.default
+    if opt.type is int:
+        return _whole(value)
+    if opt.type is float:
+        off = opt.zero_off and isinstance(value, (int, float)) and value == 0
+        return opt.default if value in (None, "") or off else float(value)
+    if value in (None, "") and opt.default is None:  # e.g. the encoder: the method's own
+        return None
+    text = str(value or opt.web_default)
+    return text.lower() if opt.choices else text
 
-    `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off", and so does
-    an empty `extend_before` / `extend_after` (ages imagined by SAM before / after the photos).
-    `timing` ``every_photo`` is the photo-a-day video: `per_photo` frames of each photo,
-    `blend` frames to the next, eye placement smoothed over `smooth` photos either side,
-    `average` photos averaged into each one; the transition timing (`frames_between`,
-    `seconds_per_year`, `hold`) then does not apply.
+
+def make_settings(**values: Any) -> RenderSettings:
+    """Validated `RenderSettings` from page or API values, by setting name (`WEB_SETTINGS`).
+
+    A setting left out gets the page's default (`options.OPTIONS`), except those of one method
+    (`gamma`, `encoder`: StyleGAN's), which are then the method's own; they only apply to that
+    method. `seconds_per_year` of 0 means "off", and so does an empty `extend_before` /
+    `extend_after` (ages imagined by SAM before / after the photos). `timing` ``every_photo``
+    is the photo-a-day video: `per_photo` frames of each photo, `blend` frames to the next, eye
+    placement smoothed over `smooth` photos either side, `average` photos averaged into each
+    one; the transition timing (`frames_between`, `seconds_per_year`, `hold`) then does not apply.
 
     Raises:
         UsageError: a bad setting.
+        TypeError: a name that is not a setting of the page or the API.
     """
-    method = str(method or "morph").lower()
-    stylegan = method == "stylegan"
-    every = timing_of(timing) == "every_photo"
+    unknown = sorted(set(values) - set(WEB_SETTINGS))
+    if unknown:
+        raise TypeError(f"not render settings of the page or the API: {', '.join(unknown)}")
+    given = {
+        n: values.get(n, None if o.methods else o.web_default) for n, o in WEB_SETTINGS.items()
+    }
+    every = timing_of(given.pop("timing")) == "every_photo"
+    out = {name: _coerce(BY_NAME[name], value) for name, value in given.items()}
     if every:  # the photo-a-day timing replaces the transition timing, whose values are unused
-        frames_between, seconds_per_year, hold = DEFAULTS["frames_between"], None, 0.0
-    settings = RenderSettings(
-        method=method,
-        size=coerce_size(size),
-        fps=_whole(fps),
-        frames_between=_whole(frames_between),
-        seconds_per_year=float(seconds_per_year)
-        if seconds_per_year not in (None, 0, 0.0, "")
-        else None,
-        hold=float(hold or 0.0),
-        gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
-        caption=str(caption or "age").lower(),
-        background=str(background or DEFAULTS["background"]),
-        method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
-        extend_before=_age_or_none(extend_before),
-        extend_after=_age_or_none(extend_after),
-        lifespan=(float(lifespan[0]), float(lifespan[1]))
-        if lifespan
-        else BY_NAME["lifespan"].default,
-        per_photo=_whole(per_photo) if every else None,
-        blend=_whole(blend) if every else DEFAULTS["blend"],
-        smooth=_whole(smooth) if every else DEFAULTS["smooth"],
-        average=_whole(average) if every else DEFAULTS["average"],
-    )
+        out.update(frames_between=BY_NAME["frames_between"].default, seconds_per_year=None)
+        out["hold"] = 0.0
+    else:
+        out.update({name: BY_NAME[name].default for name in DAILY})
+    for name, opt in WEB_SETTINGS.items():  # a method's own settings only apply to it
+        if opt.methods and out["method"] not in opt.methods:
+            out[name] = None
+    encoder = out.pop("encoder")
+    settings = RenderSettings(**out, method_options={"encoder": encoder} if encoder else {})
     settings.validate()
     return settings
 
@@ -124,13 +120,6 @@ def timing_of(value: Any) -> str:
             "or every_photo (every photo in turn, like a photo-a-day video)."
         )
     return text
-
-
-def _age_or_none(value: Any) -> float | None:
-    """An optional age from a page or API field: empty (None, "", 0 from an empty number box) is off."""
-    if value in (None, "") or (isinstance(value, (int, float)) and value == 0):
-        return None
-    return float(value)
 
 
 def check_can_render(settings: RenderSettings) -> None:
