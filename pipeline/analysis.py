@@ -60,7 +60,6 @@ class ScanState:
     crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
     ages: dict[tuple[str, int], float] = field(default_factory=dict)
     date_precision: dict[str, str] = field(default_factory=dict)
-    matched: dict[str, bool] = field(default_factory=dict)
     # (date, source, precision) as the scan found them, so that a date edit
     # taken back restores them.
     scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
@@ -257,9 +256,11 @@ def finalize(
         threshold=IDENTITY_THRESHOLD,
         preferred=preferred,
     )
-    for p, chosen, dist, matched in zip(ok, choice.chosen, choice.distances, choice.matched):
+    # Whether each face matches the person: this finalize's own finding, not kept in the state.
+    matched: dict[str, bool] = {}
+    for p, chosen, dist, same in zip(ok, choice.chosen, choice.distances, choice.matched):
         p.chosen_face, p.identity_distance = chosen, dist
-        state.matched[p.file] = matched
+        matched[p.file] = same
 
     _align_chosen(analysis, state, progress)
     _estimate_ages(analysis, state)
@@ -267,12 +268,12 @@ def finalize(
     for p in analysis.photos:
         _apply_edits(p, edits, state)
     limit = timeline.check_identity(
-        ok, state.matched, birth=analysis.birth_date,
+        ok, matched, birth=analysis.birth_date,
         chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
     )  # fmt: skip
     keep_best_copies(analysis.photos)
     for p in analysis.photos:
-        _flag(p, edits, state, len(ok), limit)
+        _flag(p, edits, matched, len(ok), limit)
     analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
     timeline.order_photos(analysis)
     analysis.timings["finalize"] = time.perf_counter() - t0
@@ -330,7 +331,9 @@ def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
     )
 
 
-def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: float | None) -> None:
+def _flag(
+    p: PhotoRecord, edits: Edits, matched: dict[str, bool], n_ok: int, limit: float | None
+) -> None:
     """Removal recommendations (another person, a duplicate, no usable face) and
     warnings (small or side-on face: the photo stays in); then include."""
     reasons: list[str] = []
@@ -338,7 +341,7 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
     if p.status != STATUS_OK:
         reasons.append(p.message or p.status)
     elif p.chosen_face is not None:
-        if not state.matched.get(p.file, True) and n_ok > 1:
+        if not matched.get(p.file, True) and n_ok > 1:
             how = (
                 "the photos of similar age"
                 if limit is not None
