@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.edits import Edits, PhotoEdit
 from pipeline.errors import NotEnoughPhotosError, UsageError
 from pipeline.render import RenderSettings
 from pipeline.render.encode import probe
@@ -67,6 +68,9 @@ def test_stages_select_and_refuse_bad_settings_before_any_work(tmp_path: Path) -
     assert len(analysed.not_selected) == 1
     (left,) = analysed.not_selected
     assert not next(p for p in analysed.analysis.photos if p.file == left).include
+    # A photo the user keeps stays in: the page's rule, and the command line's.
+    kept = pipe.analyse(ROOT / ALBUM, limit=2, edits=Edits(photos={left: PhotoEdit(include=True)}))
+    assert left in {p.file for p in kept.analysis.usable} and kept.not_selected == ()
     with pytest.raises(UsageError, match="Frame rate"):
         pipe(ROOT / ALBUM, output=tmp_path / "x.mp4", fps=5)
     assert not (tmp_path / "x.mp4").exists()
