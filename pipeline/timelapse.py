@@ -183,10 +183,36 @@ class Timelapse:
             NotEnoughPhotosError: the album is empty.
             UsageError: a bad edit.
         """
-        analysis = scan(
+        analysis = self.scan(photos, metadata=metadata, progress=progress)
+        return self.finalize(
+            analysis, birth_date=birth_date, edits=edits, limit=limit, progress=progress
+        )
+
+    def scan(
+        self,
+        photos: Any,
+        *,
+        metadata: dict[str, dict[str, Any]] | None = None,
+        progress: Progress | None = None,
+    ) -> Analysis:
+        """The slow half of `analyse`: every photo read once, faces found and aligned (the page
+        keeps this in its cache and finalizes it again after each edit)."""
+        return scan(
             photos, use_cnn=self.use_cnn, metadata=metadata, progress=progress,
             cache=self.cache, workers=self.workers,
         )  # fmt: skip
+
+    def finalize(
+        self,
+        analysis: Analysis,
+        *,
+        birth_date: dt.date | None = None,
+        edits: Edits | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> Analysed:
+        """The cheap half of `analyse`, safe to run again: target person, flags, dates, ages and
+        order with the user's edits, then the one selection policy (at most `limit` photos)."""
         finalize(analysis, birth_date=birth_date, edits=edits, progress=progress)
         analysis, left = select_photos(analysis, limit, birth_date=birth_date, edits=edits)
         return Analysed(analysis, tuple(left), limit)

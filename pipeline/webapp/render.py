@@ -17,13 +17,12 @@ from typing import Any
 from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
-from pipeline.render import RenderSettings, check_method, render
+from pipeline.render import RenderSettings, check_method
 from pipeline.render.options import BY_NAME, OPTIONS, VIDEO_KINDS, WEB_ONLY, Option, web_defaults
 from pipeline.render.report import write_report
 from pipeline.sizes import coerce_size
-from pipeline.timelapse import render_source
 from pipeline.webapp.files import request_dir
-from pipeline.webapp.review import Review
+from pipeline.webapp.review import PIPELINE, Review
 
 log = logging.getLogger(__name__)
 
@@ -174,17 +173,12 @@ def render_review(
         UsageError, MethodUnavailableError: bad settings (before any work).
     """
     analysis = review.analysis
-    photos = render_source(analysis, settings, age_photo)  # the pipeline's one lifespan decision
     outdir = outdir or request_dir("render")
-    result = render(
-        photos,
-        settings=settings,
-        video=outdir / "timelapse.mp4",
-        gif=outdir / "timelapse.gif" if gif else None,
-        contact_sheet=outdir / "contact_sheet.png",
-        report=None,
-        progress=progress,
-    )
+    result = PIPELINE.render(
+        analysis, settings, video=outdir / "timelapse.mp4",
+        gif=outdir / "timelapse.gif" if gif else None, contact_sheet=outdir / "contact_sheet.png",
+        age_photo=age_photo, progress=progress,
+    )  # fmt: skip
     report = public_report(result.report, review)
     credits_path = write_credits(used_credits(analysis), outdir / "credits.txt")
     report_path = outdir / "report.json"

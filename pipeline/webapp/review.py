@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.analysis import finalize, scan
 from pipeline.dates import parse_date
 from pipeline.edits import Edits
 from pipeline.errors import UsageError
 from pipeline.progress import Progress
-from pipeline.selection import select_photos
+from pipeline.timelapse import Timelapse
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
 from pipeline.webapp.table import prune_edits
@@ -30,6 +29,9 @@ from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
 log = logging.getLogger(__name__)
 
 CACHE = ScanCache(max_entries=8, ttl_s=3600)
+# The page's pipeline: its scans are kept in `CACHE` (in memory, per album), not on disk, and
+# run in this process (worker processes would import the app's main script).
+PIPELINE = Timelapse(cache=None, workers=0)
 # dlib's models are shared; scans run one at a time (finalize and renders do not wait).
 _SCAN_LOCK = threading.Lock()
 NOT_SELECTED = "not in the proposed selection"
@@ -150,15 +152,17 @@ def review_album(
         with _SCAN_LOCK:
             ran = True
             # In this process: worker processes would import the app's main script.
-            return scan(sources, metadata=meta, progress=progress, workers=0)
+            return PIPELINE.scan(sources, metadata=meta, progress=progress)
 
     with CACHE.use(key, do_scan) as shared:
         if prune and edits and edits.photos:
-            edits = prune_edits(edits, finalize(shared, birth_date=birth))
-        finalize(shared, birth_date=birth, edits=edits, progress=progress)
-        _, not_selected = select_photos(shared, max_photos, birth_date=birth, edits=edits)
+            # Edits equal to the automatic values (an /analyze answer sent back) are no edits.
+            edits = prune_edits(edits, PIPELINE.finalize(shared, birth_date=birth).analysis)
+        done = PIPELINE.finalize(
+            shared, birth_date=birth, edits=edits, limit=max_photos, progress=progress
+        )
         result = snapshot(shared)
-    return Review(result, key, album.skipped, not_selected, ran)
+    return Review(result, key, album.skipped, list(done.not_selected), ran)
 
 
 def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
