@@ -56,8 +56,35 @@ _INLIER_YEARS = 8.0
 # camera with a wrong clock): that photo is placed by its face instead.
 _OUTLIER_YEARS = 20.0
 # How strongly ages are pulled together along the likeness graph (1 = as
-# much as towards the photo's own estimate); 3 measured best on FG-NET albums.
+# much as towards the photo's own estimate) in an album whose age spread
+# equals the age model's noise; 3 measured best on FG-NET albums. Each album
+# scales it by its own noise-to-spread ratio (`album_strength`).
 SMOOTHING = 3.0
+# Spread (standard deviation) of one age estimate, in years: 1.25 x the
+# model's mean absolute error (6.2 years on UTKFace; sd = 1.25 MAE for
+# normal errors).
+ESTIMATE_SD_YEARS = 1.25 * MODEL_ERROR_YEARS
+# Beyond this strength the order no longer changes: the fit is then the
+# likeness graph's smoothest non-constant mode (its Fiedler vector, a spectral
+# seriation of the faces), turned and scaled by the estimates.
+MAX_STRENGTH = 1e4
+# The age model's error grows with age (misreading a 4-year-old by 8 years is
+# rare, a 40-year-old common): one estimate's sd is this fraction of the age
+# (7.8 years at UTKFace's typical 33), never under `_MIN_ESTIMATE_SD` years.
+_RELATIVE_SD = ESTIMATE_SD_YEARS / 33.0
+_MIN_ESTIMATE_SD = 2.0
+# The error common to all photos of one person (makeup, lighting, photo
+# style move every estimate of an album together), as a fraction of the age:
+# not measurable on FG-NET (the age model has seen it: per-person median
+# error 0.0 years), so set from the albums of known people we have: one woman
+# read 5.5 years too old at a mean age of 25 (0.22), Edison 4 years at 57
+# (0.07); 0.15 sits between them.
+PERSON_BIAS = 0.15
+# Huber's constant (in sd of one estimate) and how many reweighting steps.
+_HUBER = 1.345
+_HUBER_STEPS = 6
+# The reported "give or take": a 90% interval of a normal error (1.645 sd).
+_INTERVAL_Z = 1.645
 # The likeness graph's scale: half the mean distance to the 4th nearest face.
 _NEIGHBOURS = 4
 # Each face's edges in the likeness graph (the rest weigh next to nothing).
@@ -78,16 +105,36 @@ class BirthFit:
     uncertainty: float  # years
 
 
-def fit_birth(implied: Sequence[float], *, floor: float = 2.0) -> BirthFit:
+def estimate_sd(ages: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Spread (sd, years) of one age estimate at each (estimated) age: proportional to the age."""
+    return np.maximum(_RELATIVE_SD * np.asarray(ages, dtype=np.float64), _MIN_ESTIMATE_SD)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def fit_birth(
+    implied: Sequence[float], *, floor: float = 2.0, ages: Sequence[float] | None = None
+) -> BirthFit:
     """Robust birth date from implied birth years (capture date minus age, fractional years).
 
     Args:
         implied: one implied birth year per dated photo.
         floor (float): smallest spread assumed, in years (age estimates are never exact).
+        ages: the estimated age behind each implied year. Given, each photo
+            counts by how well its age is estimated (children far more than
+            adults, `estimate_sd`), and the uncertainty becomes the reported
+            interval: the photos' scatter and the error the age model makes for
+            a whole person at once (`PERSON_BIAS` of the ages the estimate
+            rests on), as a 90% half-width.
 
     Returns:
-        BirthFit: the median of the inliers; uncertainty is its standard error
-        (1.25 sigma / sqrt(n)) combined with a year of model bias.
+        BirthFit: the (weighted) median of the inliers; without `ages`, the
+        uncertainty is its standard error (1.25 sigma / sqrt(n)) combined with
+        a year of model bias.
     """
     b = np.asarray(implied, dtype=np.float64)
     if b.size == 0:
@@ -97,13 +144,27 @@ def fit_birth(implied: Sequence[float], *, floor: float = 2.0) -> BirthFit:
     outliers = np.abs(b - med) > max(4.0 * sigma, _OUTLIER_YEARS)
     inliers = np.abs(b - med) <= max(3.0 * sigma, _INLIER_YEARS)
     kept = b[inliers]
-    centre = float(np.median(kept))
-    if kept.size > 1:
-        spread = max(1.4826 * float(np.median(np.abs(kept - centre))), floor)
-    else:
-        spread = max(MODEL_ERROR_YEARS, floor)
-    se = 1.2533 * spread / math.sqrt(kept.size)
-    return BirthFit(centre, inliers, outliers, math.hypot(se, 1.0))  # + a year of model bias
+    if ages is None:
+        centre = float(np.median(kept))
+        if kept.size > 1:
+            spread = max(1.4826 * float(np.median(np.abs(kept - centre))), floor)
+        else:
+            spread = max(MODEL_ERROR_YEARS, floor)
+        se = 1.2533 * spread / math.sqrt(kept.size)
+        return BirthFit(centre, inliers, outliers, math.hypot(se, 1.0))  # + a year of model bias
+    age = np.asarray(ages, dtype=np.float64)[inliers]
+    sd = estimate_sd(age)
+    w = 1.0 / np.square(sd)
+    centre = _weighted_median(kept, w)
+    # Photo-to-photo part: the weighted mean's standard error from each
+    # photo's own sd, inflated when the photos scatter more than that.
+    scatter = float(np.sum(w * np.square(kept - centre)) / np.sum(w))
+    expected = float(np.sum(w * np.square(sd)) / np.sum(w))
+    se = math.sqrt(max(1.0, scatter / expected) / float(np.sum(w))) * 1.2533  # median, not mean
+    # Whole-person part: what the model gets wrong for everyone at once, at
+    # the ages the fit rests on.
+    bias = PERSON_BIAS * float(np.sum(w * np.maximum(age, 0.0)) / np.sum(w))
+    return BirthFit(centre, inliers, outliers, _INTERVAL_Z * math.hypot(se, bias))
 
 
 def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, set[str]]:
@@ -123,7 +184,10 @@ def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, se
     ]  # fmt: skip
     if not used:
         return None, set()
-    fit = fit_birth([decimal_year(p.date) - float(p.age_estimate) for p in used])  # type: ignore[arg-type]
+    fit = fit_birth(
+        [decimal_year(p.date) - float(p.age_estimate) for p in used],  # type: ignore[arg-type]
+        ages=[float(p.age_estimate) for p in used],  # type: ignore[arg-type]
+    )
     estimate = BirthEstimate(
         date=from_decimal_year(fit.centre),
         n_photos=int(fit.inliers.sum()),
@@ -139,47 +203,20 @@ def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, se
     return estimate, outliers
 
 
-def likeness_ages(
-    descriptors: np.ndarray,
-    estimates: np.ndarray,
-    fixed: np.ndarray | None = None,
-    *,
-    strength: float = SMOOTHING,
-) -> np.ndarray:
-    """Ages smoothed along the album's likeness graph.
+def likeness_laplacian(descriptors: np.ndarray) -> sparse.csr_matrix:
+    """The album's likeness graph as a sparse Laplacian, normalised by the mean degree.
 
-    Minimises ``sum_free (a_i - e_i)^2 + strength * sum_ij w_ij (a_i - a_j)^2 / 2``
-    with ``w_ij = exp(-(d_ij / s)^2)`` (d: descriptor distance, s: half the
-    mean distance to the 4th nearest face; each face's 12 nearest, normalised
-    by the mean degree),
-    holding the photos with a `fixed` age at it. Photos that look alike end
-    up with close ages, so noise in single estimates averages out and an
-    undated photo lands next to the dated photos it resembles.
-
-    Args:
-        descriptors (np.ndarray): [N, D] identity descriptors.
-        estimates (np.ndarray): [N] raw age estimates (ignored where fixed).
-        fixed (np.ndarray | None): [N] known ages, NaN where free.
-        strength (float): weight of the likeness term. Default: `SMOOTHING`.
-
-    Returns:
-        np.ndarray: [N] float64 ages (the fixed ones unchanged).
+    ``w_ij = exp(-(d_ij / s)^2)`` (d: descriptor distance, s: half the mean
+    distance to the 4th nearest face), each face's 12 nearest kept and
+    symmetrised: weights vanish a few scales away (exp(-9) at 3), so the
+    system is sparse and solves in milliseconds for thousands of photos.
     """
     x = np.asarray(descriptors, dtype=np.float64)
-    e = np.asarray(estimates, dtype=np.float64)
-    n = len(e)
-    fixed = np.full(n, np.nan) if fixed is None else np.asarray(fixed, dtype=np.float64)
-    free = np.isnan(fixed)
-    out = np.where(free, e, fixed)
-    if n < 2 or not free.any():
-        return out
+    n = len(x)
     d = pairwise_distances(x, x, np.float32).astype(np.float64)
     k = min(_NEIGHBOURS, n - 1)
     kth = np.partition(d, k, axis=1)[:, k]  # column 0 is the face itself
     scale = max(0.5 * float(kth.mean()), 1e-3)
-    # Weights vanish a few scales away (exp(-9) at 3): keep each face's closest
-    # `_GRAPH_NEIGHBOURS` (symmetrised), so the system is sparse and solves in
-    # milliseconds for thousands of photos.
     m = min(_GRAPH_NEIGHBOURS, n - 1)
     near = np.argpartition(d, m, axis=1)[:, : m + 1]
     rows = np.repeat(np.arange(n), m + 1)
@@ -188,14 +225,129 @@ def likeness_ages(
     w = w.maximum(w.T).tocsr()
     w = (w - sparse.diags(w.diagonal())).tocsr()
     degree = np.asarray(w.sum(axis=1)).ravel()
-    lap = ((sparse.diags(degree) - w) / max(float(degree.mean()), 1e-9)).tocsr()
+    return ((sparse.diags(degree) - w) / max(float(degree.mean()), 1e-9)).tocsr()
+
+
+def album_strength(estimates: np.ndarray, fixed: np.ndarray | None = None) -> float:
+    """How strongly this album's ages are pulled together along its likeness graph.
+
+    The fit of `likeness_ages` is a Gaussian estimate: the estimates are the
+    true ages plus noise of sd `ESTIMATE_SD_YEARS`, and the likeness graph says
+    which faces have close ages. Its best strength grows with the noise over
+    the album's true age spread, so each album gets `SMOOTHING` times that
+    ratio, the spread read off the album itself (variance of the estimates,
+    and of the known ages, less the noise of the estimated ones). A wide span
+    (childhood to middle age) keeps the estimates' say, about today's 3; a
+    narrow adult album, where the spread is mostly noise, is ordered by the
+    likeness structure alone (towards `MAX_STRENGTH`: the spectral seriation
+    of the faces, turned the right way round by the estimates).
+
+    Args:
+        estimates (np.ndarray): [N] age estimates.
+        fixed (np.ndarray | None): [N] known ages, NaN where free.
+
+    Returns:
+        float: the strength, between 0 and `MAX_STRENGTH`.
+    """
+    e = np.asarray(estimates, dtype=np.float64)
+    fixed = np.full(len(e), np.nan) if fixed is None else np.asarray(fixed, dtype=np.float64)
+    free = np.isnan(fixed)
+    ages = np.where(free, e, fixed)
+    if len(ages) < 2 or not free.any():
+        return SMOOTHING
+    noise = ESTIMATE_SD_YEARS**2
+    spread = float(np.var(ages)) - noise * float(free.mean())
+    if spread <= noise * SMOOTHING / MAX_STRENGTH:
+        return MAX_STRENGTH
+    return SMOOTHING * noise / spread
+
+
+def likeness_ages(
+    descriptors: np.ndarray,
+    estimates: np.ndarray,
+    fixed: np.ndarray | None = None,
+    *,
+    strength: float = SMOOTHING,
+    robust: bool = False,
+) -> np.ndarray:
+    """Ages smoothed along the album's likeness graph.
+
+    Minimises ``sum_free (a_i - e_i)^2 + strength * sum_ij w_ij (a_i - a_j)^2 / 2``
+    over the graph of `likeness_laplacian`, holding the photos with a `fixed`
+    age at it. Photos that look alike end up with close ages, so noise in
+    single estimates averages out and an undated photo lands next to the dated
+    photos it resembles. The stronger the pull, the more the order follows the
+    likeness structure alone (`album_strength`).
+
+    Args:
+        descriptors (np.ndarray): [N, D] identity descriptors.
+        estimates (np.ndarray): [N] raw age estimates (ignored where fixed).
+        fixed (np.ndarray | None): [N] known ages, NaN where free.
+        strength (float): weight of the likeness term. Default: `SMOOTHING`.
+        robust (bool): Huber weights instead of squares for the estimates: the
+            age model's errors are heavy-tailed (most photos within a few
+            years, some 15 to 20 years off), so an estimate far from what its
+            look-alikes say counts less, as one `ESTIMATE_SD_YEARS` away would.
+
+    Returns:
+        np.ndarray: [N] float64 ages (the fixed ones unchanged).
+    """
+    e = np.asarray(estimates, dtype=np.float64)
+    n = len(e)
+    fixed = np.full(n, np.nan) if fixed is None else np.asarray(fixed, dtype=np.float64)
+    free = np.isnan(fixed)
+    out = np.where(free, e, fixed)
+    if n < 2 or not free.any():
+        return out
+    lap = likeness_laplacian(descriptors)
     f = np.flatnonzero(free)
     c = np.flatnonzero(~free)
     lap_f = lap[f]
-    system = sparse.identity(len(f), format="csc") + strength * lap_f[:, f].tocsc()
-    rhs = e[f] - strength * (lap_f[:, c] @ fixed[c]) if len(c) else e[f]
-    out[f] = np.atleast_1d(spsolve(system, rhs))
+    lap_ff = strength * lap_f[:, f].tocsc()
+    pull = -strength * (lap_f[:, c] @ fixed[c]) if len(c) else np.zeros(len(f))
+    weight = np.ones(len(f))
+    for _ in range(_HUBER_STEPS if robust else 1):
+        system = sparse.diags(weight, format="csc") + lap_ff
+        ages = np.atleast_1d(spsolve(system, weight * e[f] + pull))
+        # Huber's weights (1.345 sd: 95% as efficient as least squares on
+        # normal errors), re-solved: a few steps settle them.
+        miss = np.abs(e[f] - ages)
+        weight = np.minimum(1.0, _HUBER * ESTIMATE_SD_YEARS / np.maximum(miss, 1e-9))
+    out[f] = ages
     return out
+
+
+def likeness_order(descriptors: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+    """The likeness order alone (for comparison): a spectral seriation of the faces.
+
+    The Fiedler vector of the likeness graph (its smoothest non-constant
+    mode) lays the faces along one line; the estimates say which end is young.
+
+    Returns:
+        np.ndarray: [N] a coordinate that grows with age along that line.
+    """
+    lap = likeness_laplacian(descriptors).toarray()
+    _, vectors = np.linalg.eigh(lap)
+    coord = vectors[:, 1] if len(lap) > 1 else np.zeros(len(lap))
+    e = np.asarray(estimates, dtype=np.float64)
+    return coord if float(np.dot(coord - coord.mean(), e - e.mean())) >= 0 else -coord
+
+
+def spread_like_estimates(ages: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+    """Ages in the order of `ages`, scaled to the estimates' range.
+
+    Strong smoothing shrinks the ages towards each other; with no known age
+    to hold the scale, the fitted ages are mapped linearly (so the order and
+    the relative gaps stay) onto the sorted estimates, least squares: the
+    album keeps its estimated span, and ages grow smoothly along the order.
+    """
+    a = np.asarray(ages, dtype=np.float64)
+    e = np.sort(np.asarray(estimates, dtype=np.float64))
+    s = np.sort(a)
+    if len(a) < 2 or float(np.ptp(s)) <= 1e-9:
+        return np.full(len(a), float(np.mean(e))) if len(a) else a
+    slope = float(np.dot(s - s.mean(), e - e.mean()) / np.dot(s - s.mean(), s - s.mean()))
+    return e.mean() + max(slope, 0.0) * (a - s.mean())
 
 
 def provisional_ages(photos: Sequence[PhotoRecord], birth: dt.date | None) -> list[float | None]:
@@ -340,14 +492,11 @@ def _place_undated(undated: list[PhotoRecord], placed: list[PhotoRecord], *, giv
             [float(p.age_estimate) + offset if p.age_estimate is not None else 0.0 for p in nodes]
         )
         fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
-        ages = likeness_ages(desc, est, fixed)[: len(graph_free)]
+        strength = album_strength(est, fixed)
+        ages = likeness_ages(desc, est, fixed, strength=strength, robust=True)[: len(graph_free)]
+        log.debug("undated photos placed by likeness, strength %.3g", strength)
         if not graph_fixed:
-            # Smoothing shrinks the ages towards each other; with no dated photo
-            # to hold the scale, keep the album's spread of estimates: the k-th
-            # photo along the timeline gets the k-th smallest estimate.
-            ages = np.sort(est[: len(graph_free)])[
-                np.argsort(np.argsort(ages, kind="stable"), kind="stable")
-            ]
+            ages = spread_like_estimates(ages, est)
         for p, age in zip(graph_free, ages):
             p.age, p.age_source, p.order_source = max(0.0, float(age)), "estimate", "likeness"
     for p in todo:
