@@ -6,14 +6,23 @@ Each photo is placed by the best evidence it has, in this order:
 2. a capture date: age only grows with time, so dated photos follow their
    dates whatever the faces say. Without a birth date from the user, the
    birth date is inferred from the dated photos (each says "born about its
-   date minus the estimated age"; a robust median ignores outliers), so
-   every dated photo still gets a consistent age (``age_source`` ``inferred``);
+   date minus the estimated age"; a robust median, weighted towards the
+   photos whose age is estimated best, children's, ignores outliers), so
+   every dated photo still gets a consistent age (``age_source`` ``inferred``).
+   Its give-or-take includes the error the age model makes for a whole
+   person at once, not only the scatter between photos;
 3. the face: undated photos are placed by likeness. Faces change slowly, so
    photos close in time have close identity descriptors; the raw age
    estimates are smoothed along the album's likeness graph (a graph-Laplacian
    fit: each photo's age is pulled towards those of the faces it resembles
    most, with dated photos held at their ages), which orders the undated
-   photos and slots them between the dated ones they look like. The raw
+   photos and slots them between the dated ones they look like. How hard
+   the pull is depends on the album (`album_strength`): where the estimates'
+   spread is mostly the age model's noise (grown-ups over a few years) the
+   fit tends to the graph's smoothest mode, a spectral seriation of the faces
+   that the estimates only turn the right way round; where they span
+   childhood to middle age they keep their say. Without dated photos
+   the fitted ages are spread linearly onto the estimates' range. The raw
    estimate stays in ``age_estimate``.
 
 The identity check follows the person through time for the same reason: a
@@ -56,14 +65,15 @@ _INLIER_YEARS = 8.0
 # camera with a wrong clock): that photo is placed by its face instead.
 _OUTLIER_YEARS = 20.0
 # How strongly ages are pulled together along the likeness graph (1 = as
-# much as towards the photo's own estimate) in an album whose age spread
-# equals the age model's noise; 3 measured best on FG-NET albums. Each album
-# scales it by its own noise-to-spread ratio (`album_strength`).
+# much as towards the photo's own estimate) when nothing is known of the
+# album; 3 measured best on FG-NET albums at one strength for all.
 SMOOTHING = 3.0
 # Spread (standard deviation) of one age estimate, in years: 1.25 x the
 # model's mean absolute error (6.2 years on UTKFace; sd = 1.25 MAE for
 # normal errors).
 ESTIMATE_SD_YEARS = 1.25 * MODEL_ERROR_YEARS
+# Photos in the albums `SMOOTHING` was measured on (FG-NET 001 and 002: 15, 16).
+_MEASURED_PHOTOS = 15
 # Beyond this strength the order no longer changes: the fit is then the
 # likeness graph's smoothest non-constant mode (its Fiedler vector, a spectral
 # seriation of the faces), turned and scaled by the estimates.
@@ -80,9 +90,6 @@ _MIN_ESTIMATE_SD = 2.0
 # read 5.5 years too old at a mean age of 25 (0.22), Edison 4 years at 57
 # (0.07); 0.15 sits between them.
 PERSON_BIAS = 0.15
-# Huber's constant (in sd of one estimate) and how many reweighting steps.
-_HUBER = 1.345
-_HUBER_STEPS = 6
 # The reported "give or take": a 90% interval of a normal error (1.645 sd).
 _INTERVAL_Z = 1.645
 # The likeness graph's scale: half the mean distance to the 4th nearest face.
@@ -231,16 +238,21 @@ def likeness_laplacian(descriptors: np.ndarray) -> sparse.csr_matrix:
 def album_strength(estimates: np.ndarray, fixed: np.ndarray | None = None) -> float:
     """How strongly this album's ages are pulled together along its likeness graph.
 
-    The fit of `likeness_ages` is a Gaussian estimate: the estimates are the
-    true ages plus noise of sd `ESTIMATE_SD_YEARS`, and the likeness graph says
-    which faces have close ages. Its best strength grows with the noise over
-    the album's true age spread, so each album gets `SMOOTHING` times that
-    ratio, the spread read off the album itself (variance of the estimates,
-    and of the known ages, less the noise of the estimated ones). A wide span
-    (childhood to middle age) keeps the estimates' say, about today's 3; a
-    narrow adult album, where the spread is mostly noise, is ordered by the
-    likeness structure alone (towards `MAX_STRENGTH`: the spectral seriation
-    of the faces, turned the right way round by the estimates).
+    The fit is a Gaussian estimate: the estimates are the true ages plus
+    noise of sd `ESTIMATE_SD_YEARS`, and the likeness graph is a prior saying
+    that look-alikes have close ages. The best strength of such a prior grows
+    with the noise variance over the variance of the true ages, which the
+    album shows (variance of its estimates and known ages, less the noise of
+    the estimated ones). `SMOOTHING` was measured best on albums whose true
+    spread is at least the noise (FG-NET, childhood to middle age; weaker
+    strengths lost there, with the age model's own and with noisier
+    estimates), so such albums keep it; below, the strength grows with the
+    ratio: a narrow adult album, whose spread is mostly noise, is ordered by
+    the likeness structure alone (towards `MAX_STRENGTH`: the spectral
+    seriation of the faces, the graph's smoothest mode, turned the right way
+    round by the estimates). A denser album has look-alikes closer in age
+    (on a line of n photos the gap to a neighbour shrinks as 1/n, its square
+    as 1/n^2), so the ratio is also scaled by (n / `_MEASURED_PHOTOS`)^2.
 
     Args:
         estimates (np.ndarray): [N] age estimates.
@@ -259,7 +271,8 @@ def album_strength(estimates: np.ndarray, fixed: np.ndarray | None = None) -> fl
     spread = float(np.var(ages)) - noise * float(free.mean())
     if spread <= noise * SMOOTHING / MAX_STRENGTH:
         return MAX_STRENGTH
-    return SMOOTHING * noise / spread
+    density = (len(ages) / _MEASURED_PHOTOS) ** 2
+    return min(SMOOTHING * max(1.0, noise / spread * density), MAX_STRENGTH)
 
 
 def likeness_ages(
@@ -268,7 +281,6 @@ def likeness_ages(
     fixed: np.ndarray | None = None,
     *,
     strength: float = SMOOTHING,
-    robust: bool = False,
 ) -> np.ndarray:
     """Ages smoothed along the album's likeness graph.
 
@@ -284,10 +296,6 @@ def likeness_ages(
         estimates (np.ndarray): [N] raw age estimates (ignored where fixed).
         fixed (np.ndarray | None): [N] known ages, NaN where free.
         strength (float): weight of the likeness term. Default: `SMOOTHING`.
-        robust (bool): Huber weights instead of squares for the estimates: the
-            age model's errors are heavy-tailed (most photos within a few
-            years, some 15 to 20 years off), so an estimate far from what its
-            look-alikes say counts less, as one `ESTIMATE_SD_YEARS` away would.
 
     Returns:
         np.ndarray: [N] float64 ages (the fixed ones unchanged).
@@ -303,17 +311,9 @@ def likeness_ages(
     f = np.flatnonzero(free)
     c = np.flatnonzero(~free)
     lap_f = lap[f]
-    lap_ff = strength * lap_f[:, f].tocsc()
-    pull = -strength * (lap_f[:, c] @ fixed[c]) if len(c) else np.zeros(len(f))
-    weight = np.ones(len(f))
-    for _ in range(_HUBER_STEPS if robust else 1):
-        system = sparse.diags(weight, format="csc") + lap_ff
-        ages = np.atleast_1d(spsolve(system, weight * e[f] + pull))
-        # Huber's weights (1.345 sd: 95% as efficient as least squares on
-        # normal errors), re-solved: a few steps settle them.
-        miss = np.abs(e[f] - ages)
-        weight = np.minimum(1.0, _HUBER * ESTIMATE_SD_YEARS / np.maximum(miss, 1e-9))
-    out[f] = ages
+    system = sparse.identity(len(f), format="csc") + strength * lap_f[:, f].tocsc()
+    rhs = e[f] - strength * (lap_f[:, c] @ fixed[c]) if len(c) else e[f]
+    out[f] = np.atleast_1d(spsolve(system, rhs))
     return out
 
 
@@ -338,8 +338,9 @@ def spread_like_estimates(ages: np.ndarray, estimates: np.ndarray) -> np.ndarray
 
     Strong smoothing shrinks the ages towards each other; with no known age
     to hold the scale, the fitted ages are mapped linearly (so the order and
-    the relative gaps stay) onto the sorted estimates, least squares: the
-    album keeps its estimated span, and ages grow smoothly along the order.
+    the relative gaps stay) onto the sorted estimates, least squares, within
+    the youngest and oldest estimate: the album keeps its estimated span, and
+    ages grow smoothly along the order.
     """
     a = np.asarray(ages, dtype=np.float64)
     e = np.sort(np.asarray(estimates, dtype=np.float64))
@@ -347,7 +348,12 @@ def spread_like_estimates(ages: np.ndarray, estimates: np.ndarray) -> np.ndarray
     if len(a) < 2 or float(np.ptp(s)) <= 1e-9:
         return np.full(len(a), float(np.mean(e))) if len(a) else a
     slope = float(np.dot(s - s.mean(), e - e.mean()) / np.dot(s - s.mean(), s - s.mean()))
-    return e.mean() + max(slope, 0.0) * (a - s.mean())
+    # Never past the youngest or oldest estimate (the fitted line may overshoot at the ends).
+    room = min(
+        (e[-1] - e.mean()) / max(s[-1] - s.mean(), 1e-9),
+        (e.mean() - e[0]) / max(s.mean() - s[0], 1e-9),
+    )
+    return e.mean() + max(min(slope, room), 0.0) * (a - s.mean())
 
 
 def provisional_ages(photos: Sequence[PhotoRecord], birth: dt.date | None) -> list[float | None]:
@@ -493,7 +499,7 @@ def _place_undated(undated: list[PhotoRecord], placed: list[PhotoRecord], *, giv
         )
         fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
         strength = album_strength(est, fixed)
-        ages = likeness_ages(desc, est, fixed, strength=strength, robust=True)[: len(graph_free)]
+        ages = likeness_ages(desc, est, fixed, strength=strength)[: len(graph_free)]
         log.debug("undated photos placed by likeness, strength %.3g", strength)
         if not graph_fixed:
             ages = spread_like_estimates(ages, est)
