@@ -6,14 +6,23 @@ Each photo is placed by the best evidence it has, in this order:
 2. a capture date: age only grows with time, so dated photos follow their
    dates whatever the faces say. Without a birth date from the user, the
    birth date is inferred from the dated photos (each says "born about its
-   date minus the estimated age"; a robust median ignores outliers), so
-   every dated photo still gets a consistent age (``age_source`` ``inferred``);
+   date minus the estimated age"; a robust median, weighted towards the
+   photos whose age is estimated best, children's, ignores outliers), so
+   every dated photo still gets a consistent age (``age_source`` ``inferred``).
+   Its give-or-take includes the error the age model makes for a whole
+   person at once, not only the scatter between photos;
 3. the face: undated photos are placed by likeness. Faces change slowly, so
    photos close in time have close identity descriptors; the raw age
    estimates are smoothed along the album's likeness graph (a graph-Laplacian
    fit: each photo's age is pulled towards those of the faces it resembles
    most, with dated photos held at their ages), which orders the undated
-   photos and slots them between the dated ones they look like. The raw
+   photos and slots them between the dated ones they look like. How hard
+   the pull is depends on the album (`album_strength`): where the estimates'
+   spread is mostly the age model's noise (grown-ups over a few years) the
+   fit tends to the graph's smoothest mode, a spectral seriation of the faces
+   that the estimates only turn the right way round; where they span
+   childhood to middle age they keep their say. Without dated photos
+   the fitted ages are spread linearly onto the estimates' range. The raw
    estimate stays in ``age_estimate``.
 
 The identity check follows the person through time for the same reason: a
@@ -34,20 +43,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.linalg import spsolve
 
 from pipeline.dates import age_between, decimal_year, from_decimal_year
-from pipeline.identity import check_through_time, pairwise_distances
+from pipeline.identity import check_through_time
+from pipeline.likeness import (  # noqa: F401  (re-exported: the timeline's public maths)
+    ESTIMATE_SD_YEARS,
+    MODEL_ERROR_YEARS,
+    SMOOTHING,
+    album_strength,
+    likeness_ages,
+    likeness_order,
+    spread_like_estimates,
+)
 from pipeline.types import STATUS_OK, Analysis, BirthEstimate, PhotoRecord
 
 log = logging.getLogger(__name__)
 
 # A capture date implying an older person is a scan or copy date.
 MAX_AGE = 122
-# Typical error of one age estimate, in years (about 6 on UTKFace): the
-# uncertainty of a birth date inferred from a single photo.
-MODEL_ERROR_YEARS = 6.0
 # Implied birth dates (date minus estimated age) within this many years of
 # the median, or 3 robust standard deviations, count towards the fit.
 _INLIER_YEARS = 8.0
@@ -55,13 +68,20 @@ _INLIER_YEARS = 8.0
 # deviations) from the others is not a capture date (a scan, a copy, a
 # camera with a wrong clock): that photo is placed by its face instead.
 _OUTLIER_YEARS = 20.0
-# How strongly ages are pulled together along the likeness graph (1 = as
-# much as towards the photo's own estimate); 3 measured best on FG-NET albums.
-SMOOTHING = 3.0
-# The likeness graph's scale: half the mean distance to the 4th nearest face.
-_NEIGHBOURS = 4
-# Each face's edges in the likeness graph (the rest weigh next to nothing).
-_GRAPH_NEIGHBOURS = 12
+# The age model's error grows with age (misreading a 4-year-old by 8 years is
+# rare, a 40-year-old common): one estimate's sd is this fraction of the age
+# (7.8 years at UTKFace's typical 33), never under `_MIN_ESTIMATE_SD` years.
+_RELATIVE_SD = ESTIMATE_SD_YEARS / 33.0
+_MIN_ESTIMATE_SD = 2.0
+# The error common to all photos of one person (makeup, lighting, photo
+# style move every estimate of an album together), as a fraction of the age:
+# not measurable on FG-NET (the age model has seen it: per-person median
+# error 0.0 years), so set from the albums of known people we have: one woman
+# read 5.5 years too old at a mean age of 25 (0.22), Edison 4 years at 57
+# (0.07); 0.15 sits between them.
+PERSON_BIAS = 0.15
+# The reported "give or take": a 90% interval of a normal error (1.645 sd).
+_INTERVAL_Z = 1.645
 # Undated photos need this many faces in the graph for likeness to mean anything.
 _MIN_GRAPH = 3
 
@@ -78,16 +98,36 @@ class BirthFit:
     uncertainty: float  # years
 
 
-def fit_birth(implied: Sequence[float], *, floor: float = 2.0) -> BirthFit:
+def estimate_sd(ages: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Spread (sd, years) of one age estimate at each (estimated) age: proportional to the age."""
+    return np.maximum(_RELATIVE_SD * np.asarray(ages, dtype=np.float64), _MIN_ESTIMATE_SD)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def fit_birth(
+    implied: Sequence[float], *, floor: float = 2.0, ages: Sequence[float] | None = None
+) -> BirthFit:
     """Robust birth date from implied birth years (capture date minus age, fractional years).
 
     Args:
         implied: one implied birth year per dated photo.
         floor (float): smallest spread assumed, in years (age estimates are never exact).
+        ages: the estimated age behind each implied year. Given, each photo
+            counts by how well its age is estimated (children far more than
+            adults, `estimate_sd`), and the uncertainty becomes the reported
+            interval: the photos' scatter and the error the age model makes for
+            a whole person at once (`PERSON_BIAS` of the ages the estimate
+            rests on), as a 90% half-width.
 
     Returns:
-        BirthFit: the median of the inliers; uncertainty is its standard error
-        (1.25 sigma / sqrt(n)) combined with a year of model bias.
+        BirthFit: the (weighted) median of the inliers; without `ages`, the
+        uncertainty is its standard error (1.25 sigma / sqrt(n)) combined with
+        a year of model bias.
     """
     b = np.asarray(implied, dtype=np.float64)
     if b.size == 0:
@@ -97,13 +137,27 @@ def fit_birth(implied: Sequence[float], *, floor: float = 2.0) -> BirthFit:
     outliers = np.abs(b - med) > max(4.0 * sigma, _OUTLIER_YEARS)
     inliers = np.abs(b - med) <= max(3.0 * sigma, _INLIER_YEARS)
     kept = b[inliers]
-    centre = float(np.median(kept))
-    if kept.size > 1:
-        spread = max(1.4826 * float(np.median(np.abs(kept - centre))), floor)
-    else:
-        spread = max(MODEL_ERROR_YEARS, floor)
-    se = 1.2533 * spread / math.sqrt(kept.size)
-    return BirthFit(centre, inliers, outliers, math.hypot(se, 1.0))  # + a year of model bias
+    if ages is None:
+        centre = float(np.median(kept))
+        if kept.size > 1:
+            spread = max(1.4826 * float(np.median(np.abs(kept - centre))), floor)
+        else:
+            spread = max(MODEL_ERROR_YEARS, floor)
+        se = 1.2533 * spread / math.sqrt(kept.size)
+        return BirthFit(centre, inliers, outliers, math.hypot(se, 1.0))  # + a year of model bias
+    age = np.asarray(ages, dtype=np.float64)[inliers]
+    sd = estimate_sd(age)
+    w = 1.0 / np.square(sd)
+    centre = _weighted_median(kept, w)
+    # Photo-to-photo part: the weighted mean's standard error from each
+    # photo's own sd, inflated when the photos scatter more than that.
+    scatter = float(np.sum(w * np.square(kept - centre)) / np.sum(w))
+    expected = float(np.sum(w * np.square(sd)) / np.sum(w))
+    se = math.sqrt(max(1.0, scatter / expected) / float(np.sum(w))) * 1.2533  # median, not mean
+    # Whole-person part: what the model gets wrong for everyone at once, at
+    # the ages the fit rests on.
+    bias = PERSON_BIAS * float(np.sum(w * np.maximum(age, 0.0)) / np.sum(w))
+    return BirthFit(centre, inliers, outliers, _INTERVAL_Z * math.hypot(se, bias))
 
 
 def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, set[str]]:
@@ -123,7 +177,10 @@ def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, se
     ]  # fmt: skip
     if not used:
         return None, set()
-    fit = fit_birth([decimal_year(p.date) - float(p.age_estimate) for p in used])  # type: ignore[arg-type]
+    fit = fit_birth(
+        [decimal_year(p.date) - float(p.age_estimate) for p in used],  # type: ignore[arg-type]
+        ages=[float(p.age_estimate) for p in used],  # type: ignore[arg-type]
+    )
     estimate = BirthEstimate(
         date=from_decimal_year(fit.centre),
         n_photos=int(fit.inliers.sum()),
@@ -137,65 +194,6 @@ def infer_birth(photos: Sequence[PhotoRecord]) -> tuple[BirthEstimate | None, se
         fit.uncertainty,
     )
     return estimate, outliers
-
-
-def likeness_ages(
-    descriptors: np.ndarray,
-    estimates: np.ndarray,
-    fixed: np.ndarray | None = None,
-    *,
-    strength: float = SMOOTHING,
-) -> np.ndarray:
-    """Ages smoothed along the album's likeness graph.
-
-    Minimises ``sum_free (a_i - e_i)^2 + strength * sum_ij w_ij (a_i - a_j)^2 / 2``
-    with ``w_ij = exp(-(d_ij / s)^2)`` (d: descriptor distance, s: half the
-    mean distance to the 4th nearest face; each face's 12 nearest, normalised
-    by the mean degree),
-    holding the photos with a `fixed` age at it. Photos that look alike end
-    up with close ages, so noise in single estimates averages out and an
-    undated photo lands next to the dated photos it resembles.
-
-    Args:
-        descriptors (np.ndarray): [N, D] identity descriptors.
-        estimates (np.ndarray): [N] raw age estimates (ignored where fixed).
-        fixed (np.ndarray | None): [N] known ages, NaN where free.
-        strength (float): weight of the likeness term. Default: `SMOOTHING`.
-
-    Returns:
-        np.ndarray: [N] float64 ages (the fixed ones unchanged).
-    """
-    x = np.asarray(descriptors, dtype=np.float64)
-    e = np.asarray(estimates, dtype=np.float64)
-    n = len(e)
-    fixed = np.full(n, np.nan) if fixed is None else np.asarray(fixed, dtype=np.float64)
-    free = np.isnan(fixed)
-    out = np.where(free, e, fixed)
-    if n < 2 or not free.any():
-        return out
-    d = pairwise_distances(x, x, np.float32).astype(np.float64)
-    k = min(_NEIGHBOURS, n - 1)
-    kth = np.partition(d, k, axis=1)[:, k]  # column 0 is the face itself
-    scale = max(0.5 * float(kth.mean()), 1e-3)
-    # Weights vanish a few scales away (exp(-9) at 3): keep each face's closest
-    # `_GRAPH_NEIGHBOURS` (symmetrised), so the system is sparse and solves in
-    # milliseconds for thousands of photos.
-    m = min(_GRAPH_NEIGHBOURS, n - 1)
-    near = np.argpartition(d, m, axis=1)[:, : m + 1]
-    rows = np.repeat(np.arange(n), m + 1)
-    cols = near.ravel()
-    w = sparse.csr_matrix((np.exp(-np.square(d[rows, cols] / scale)), (rows, cols)), shape=(n, n))
-    w = w.maximum(w.T).tocsr()
-    w = (w - sparse.diags(w.diagonal())).tocsr()
-    degree = np.asarray(w.sum(axis=1)).ravel()
-    lap = ((sparse.diags(degree) - w) / max(float(degree.mean()), 1e-9)).tocsr()
-    f = np.flatnonzero(free)
-    c = np.flatnonzero(~free)
-    lap_f = lap[f]
-    system = sparse.identity(len(f), format="csc") + strength * lap_f[:, f].tocsc()
-    rhs = e[f] - strength * (lap_f[:, c] @ fixed[c]) if len(c) else e[f]
-    out[f] = np.atleast_1d(spsolve(system, rhs))
-    return out
 
 
 def provisional_ages(photos: Sequence[PhotoRecord], birth: dt.date | None) -> list[float | None]:
@@ -340,14 +338,11 @@ def _place_undated(undated: list[PhotoRecord], placed: list[PhotoRecord], *, giv
             [float(p.age_estimate) + offset if p.age_estimate is not None else 0.0 for p in nodes]
         )
         fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
-        ages = likeness_ages(desc, est, fixed)[: len(graph_free)]
+        strength = album_strength(est, fixed)
+        ages = likeness_ages(desc, est, fixed, strength=strength)[: len(graph_free)]
+        log.debug("undated photos placed by likeness, strength %.3g", strength)
         if not graph_fixed:
-            # Smoothing shrinks the ages towards each other; with no dated photo
-            # to hold the scale, keep the album's spread of estimates: the k-th
-            # photo along the timeline gets the k-th smallest estimate.
-            ages = np.sort(est[: len(graph_free)])[
-                np.argsort(np.argsort(ages, kind="stable"), kind="stable")
-            ]
+            ages = spread_like_estimates(ages, est)
         for p, age in zip(graph_free, ages):
             p.age, p.age_source, p.order_source = max(0.0, float(age)), "estimate", "likeness"
     for p in todo:

@@ -199,7 +199,9 @@ class BirthEstimate:
     Attributes:
         date (datetime.date): the estimate.
         n_photos (int): dated photos it rests on (after outliers were set aside).
-        uncertainty_years (float): about one standard error, in years.
+        uncertainty_years (float): the "give or take", in years: a 90% half-width
+            that includes the age model's error for the whole person, not only
+            the scatter between photos.
     """
 
     date: dt.date
@@ -214,9 +216,10 @@ class BirthEstimate:
         }
 
     def describe(self) -> str:
-        """``born about 1989 (± 2 years), estimated from 140 dated photos``."""
+        """``born about 1984, give or take 6 years, estimated from 140 dated photos``."""
         what = "dated photos" if self.n_photos != 1 else "dated photo"
-        spread = f" (± {self.uncertainty_years:.0f} years)" if self.uncertainty_years >= 1 else ""
+        years = max(1, round(self.uncertainty_years))
+        spread = f", give or take {years} year{'s' if years != 1 else ''}"
         return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}"
 
 

@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.scan",
             "pipeline.scan_cache",
             "pipeline.timeline",
+            "pipeline.likeness",
             "pipeline.edits",
             "pipeline.selection",
             "pipeline.face_crops",

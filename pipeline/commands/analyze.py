@@ -56,7 +56,6 @@ def print_summary(analysis: Analysis) -> None:
     if analysis.birth_date is None and analysis.birth_estimate is not None:
         est = analysis.birth_estimate
         print(
-            f"Birth date: {est.describe()} ({est.date.isoformat()}); "
-            "give --birth-date YYYY-MM-DD for exact ages",
+            f"Birth date: {est.describe()}; give the real date with --birth-date YYYY-MM-DD for exact ages",
             file=sys.stdout,
         )

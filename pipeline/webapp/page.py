@@ -121,7 +121,7 @@ def summary_markdown(r: review.Review, every_photo: bool = False) -> str:
         )
     if a.birth_date is None and a.birth_estimate is not None:
         lines.append(
-            f"Birth date: {a.birth_estimate.describe()} (about {a.birth_estimate.date.isoformat()}), an estimate; "
+            f"Birth date: {a.birth_estimate.describe()}; "
             "type the real date in the birth date box for exact ages."
         )
     if a.birth_date is None and any(
