@@ -22,7 +22,6 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import age as age_model
@@ -30,40 +29,24 @@ from pipeline import faces as face_ops
 from pipeline import models, timeline
 from pipeline import scan as scan_ops
 from pipeline.codes import Status
-from pipeline.crop_store import AlignedCrop, CropStore
+from pipeline.crop_store import AlignedCrop
 from pipeline.dates import filename_date
 from pipeline.duplicates import DuplicateFinder, keep_best_copies
 from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
-from pipeline.photos import PhotoSource, collect_sources, load_photo
+from pipeline.photos import collect_sources, load_photo
 from pipeline.progress import Progress
 from pipeline.scan import ScanSettings
 from pipeline.scan_cache import DiskScanCache, content_hash
 from pipeline.sizes import SCAN_SIZE
-from pipeline.types import STATUS_OK, Analysis, PhotoRecord
+from pipeline.types import STATUS_OK, Analysis, PhotoRecord, ScanState
 
 log = logging.getLogger(__name__)
 
 IDENTITY_THRESHOLD = 0.6
 # Crops aged per call of the age model when finalize ages faces the scan did not.
 AGE_BATCH = 16
-
-
-@dataclass
-class ScanState:
-    """What `finalize` needs besides the records: sources and aligned crops per face."""
-
-    sources: dict[str, PhotoSource] = field(default_factory=dict)
-    # Where the crops' pixels live (dropped with the last crop handle).
-    store: CropStore = field(default_factory=CropStore)
-    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
-    ages: dict[tuple[str, int], float] = field(default_factory=dict)
-    date_precision: dict[str, str] = field(default_factory=dict)
-    # (date, source, precision) as the scan found them, so that a date edit
-    # taken back restores them.
-    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
-    use_cnn: bool = False
 
 
 def analyze(
@@ -163,9 +146,7 @@ def scan(
     timings["scan"] = time.perf_counter() - t1
     if cache is not None:
         timings["cached_photos"] = float(len(items) - len(todo))
-    return Analysis(
-        photos=records, size=SCAN_SIZE, timings=timings, sources=state.sources, state=state
-    )
+    return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
 
 
 def _keep_crop(found: scan_ops.PhotoScan, state: ScanState) -> AlignedCrop | None:
@@ -235,7 +216,9 @@ def finalize(
     Raises:
         UsageError: an edit names a face that does not exist.
     """
-    state: ScanState = analysis.state
+    state = analysis.state
+    if state is None:  # records made by hand, not by `scan`: nothing to finalize from
+        raise ValueError("finalize needs an analysis made by scan (its state holds the faces)")
     edits = edits or Edits()
     t0 = time.perf_counter()
     analysis.birth_date = birth_date or edits.birth_date
