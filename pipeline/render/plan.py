@@ -113,7 +113,9 @@ class RenderPlan:
         t0 = time.perf_counter()
         for kf in self.keyframes:
             if kf.matte is None:
-                kf.matte = person_matte(kf.image, kf.landmarks)
+                kf.matte = person_matte(
+                    kf.image, kf.landmarks, others=kf.extra.get("other_faces", ())
+                )
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
         assert self.backdrop is not None
