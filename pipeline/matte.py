@@ -47,6 +47,10 @@ UNDECIDED = (0.1, 0.9)
 BODY_LENGTH = 3.0
 # Around a neighbour's face, this many jaw widths (their ears and hairline) are never the target's.
 OTHER_FACE_MARGIN = 0.25
+# Where the aligned crop reaches beyond the photo it holds the photo's mirror image: the
+# person continues this share of the crop's side past the photo's edge (hair or a shoulder
+# cut by the frame), no further (a mirrored face beside the real one is not a neighbour).
+PHOTO_MARGIN = 0.05
 # GrabCut seeds: above SURE_IN (shrunk by SURE_MARGIN px of the 256 grid, so no edge pixel
 # is sure) the network is trusted as person; below SURE_OUT, and SURE_MARGIN px from
 # anything it calls person, as background. Between, this photo's colours decide.
@@ -165,6 +169,14 @@ def territory(landmarks: np.ndarray, others: Sequence[np.ndarray], side: int) ->
         )
         own &= face == 0
     return own
+
+
+def _within_photo(corners: np.ndarray, side: int) -> np.ndarray:
+    """[side, side] bool: the photo's own pixels and `PHOTO_MARGIN` of the reflection beyond."""
+    inside = np.zeros((side, side), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(np.asarray(corners, np.float64)).astype(np.int32), 1)
+    reach = max(1, int(round(PHOTO_MARGIN * side)))
+    return cv2.dilate(inside, _disk(reach)) > 0
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -294,6 +306,7 @@ def person_matte(
     landmarks: np.ndarray,
     *,
     others: Sequence[np.ndarray] = (),
+    photo: np.ndarray | None = None,
     colour_model: bool = True,
 ) -> np.ndarray:
     """The target person's matte in an aligned face crop.
@@ -303,6 +316,9 @@ def person_matte(
         landmarks (np.ndarray): [68, 2] (x, y) of the target face in `image` pixels.
         others (Sequence[np.ndarray]): [68, 2] landmarks of the other faces found in the
             photo, in `image` pixels (anywhere, also outside the crop): their people stay out.
+        photo (np.ndarray | None): [4, 2] corners of the photo in `image` pixels, where the
+            crop reaches beyond it (filled by reflection): no mirrored copy of a face or a
+            shoulder there is taken for the person, beyond `PHOTO_MARGIN` of the photo's edge.
         colour_model (bool): separate person from background by this photo's colours
             (GrabCut) before refining the edge; False is cheaper (photo-a-day).
 
@@ -324,6 +340,8 @@ def person_matte(
     )
     face = face_region(lm, NET_SIDE) > 0
     own = territory(lm, [_to_grid(o, scale) for o in others], NET_SIDE)
+    if photo is not None:
+        own &= _within_photo(_to_grid(photo, scale), NET_SIDE)
     person = _colour_cut(small, prob, face, own) if colour_model else prob >= THRESHOLD
     person = (person & own) | face
     # Network and colour speckle off, then only the person joined to the face.
@@ -341,7 +359,7 @@ def person_matte(
         )
     )
     alpha[face_region(np.asarray(landmarks, np.float64), side) > 0] = 1.0
-    if len(others):
+    if len(others) or photo is not None:
         alpha[~up(own)] = 0.0
     return alpha
 

@@ -102,6 +102,17 @@ def other_faces(p: PhotoRecord, size: int) -> list[np.ndarray]:
     ]
 
 
+def photo_corners(p: PhotoRecord, size: int) -> np.ndarray | None:
+    """[4, 2] float32 corners of the photo in its aligned crop at `size` (beyond them the
+    crop holds the photo's reflection), or None when the photo's size is unknown."""
+    if p.face is None or p.width <= 0 or p.height <= 0:
+        return None
+    matrix = ffhq_transform(p.face.landmarks, size)
+    w, h = p.width - 0.5, p.height - 0.5  # the outer edges of the corner pixels
+    corners = np.array([[-0.5, -0.5], [w, -0.5], [w, h], [-0.5, h]])
+    return transform_points(matrix, corners).astype(np.float32)
+
+
 def _photo_keyframe(
     analysis: Analysis, p: PhotoRecord, image: np.ndarray, landmarks: np.ndarray, size: int
 ) -> Keyframe:
@@ -118,6 +129,7 @@ def _photo_keyframe(
             "birth_date": analysis.birth_date,
             "date_precision": p.date_precision,
             "other_faces": other_faces(p, size),
+            "photo_corners": photo_corners(p, size),
         },
     )
 

@@ -114,7 +114,10 @@ class RenderPlan:
         for kf in self.keyframes:
             if kf.matte is None:
                 kf.matte = person_matte(
-                    kf.image, kf.landmarks, others=kf.extra.get("other_faces", ())
+                    kf.image,
+                    kf.landmarks,
+                    others=kf.extra.get("other_faces", ()),
+                    photo=kf.extra.get("photo_corners"),
                 )
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
