@@ -45,12 +45,13 @@ UNDECIDED = (0.1, 0.9)
 # Other people: a person is a capsule, a spine from the eyes down this many jaw widths
 # (a head and the chest below it), so a neighbour's shoulders go to the neighbour.
 BODY_LENGTH = 3.0
-# Around a neighbour's face, this many jaw widths (their ears and hairline) are never the target's.
-OTHER_FACE_MARGIN = 0.25
 # Where the aligned crop reaches beyond the photo it holds the photo's mirror image: the
 # person continues this share of the crop's side past the photo's edge (hair or a shoulder
 # cut by the frame), no further (a mirrored face beside the real one is not a neighbour).
 PHOTO_MARGIN = 0.05
+# Between the target and a neighbour, pixels up to this much nearer the neighbour (in the
+# ratio of distances) may still be the target's, if the colour model joins them to it.
+CONTESTED = 0.35
 # GrabCut seeds: above SURE_IN (shrunk by SURE_MARGIN px of the 256 grid, so no edge pixel
 # is sure) the network is trusted as person; below SURE_OUT, and SURE_MARGIN px from
 # anything it calls person, as background. Between, this photo's colours decide.
@@ -147,28 +148,34 @@ def _capsule_distance(xs: np.ndarray, ys: np.ndarray, landmarks: np.ndarray) -> 
     return np.sqrt(px * px + py * py) * np.float32(1.0 / width)
 
 
-def territory(landmarks: np.ndarray, others: Sequence[np.ndarray], side: int) -> np.ndarray:
-    """[side, side] bool: where the target person may be, given the other faces in the crop.
+def territory(
+    landmarks: np.ndarray, others: Sequence[np.ndarray], side: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the target person may be, given the other faces in the crop.
 
-    Every person is a capsule (a spine from the eyes downward) and a pixel goes to
-    the person whose spine is nearest in that person's own jaw widths, so a bigger
-    (nearer) face owns more of the frame; a neighbour's face, grown by
-    `OTHER_FACE_MARGIN`, is never the target's. Without others: everywhere.
+    Every person is a capsule (a spine from the eyes downward), and nearness is
+    measured in each person's own jaw widths, so a bigger (nearer) face owns more
+    of the frame.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: [side, side] float32, the target's distance over
+        the nearest other person's (below 1: nearer the target; 0 without others), and
+        [side, side] bool, the other faces (never the target's: the
+        target's hair in front of a neighbour's ear is left to the colour model).
     """
-    own = np.ones((side, side), bool)
+    ratio = np.zeros((side, side), np.float32)
+    faces = np.zeros((side, side), bool)
     if not len(others):
-        return own
+        return ratio, faces
     ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
     mine = _capsule_distance(xs, ys, landmarks)
+    nearest = np.full((side, side), np.inf, np.float32)
     for other in others:
         other = np.asarray(other, np.float64)
-        own &= mine <= _capsule_distance(xs, ys, other)
-        grow = 2 * int(round(OTHER_FACE_MARGIN * _face_frame(other)[3])) + 1
-        face = cv2.dilate(
-            face_region(other, side), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
-        )
-        own &= face == 0
-    return own
+        nearest = np.minimum(nearest, _capsule_distance(xs, ys, other))
+        faces |= face_region(other, side) > 0
+    ratio = mine / np.maximum(nearest, np.float32(1e-3))
+    return ratio, faces
 
 
 def _within_photo(corners: np.ndarray, side: int) -> np.ndarray:
@@ -184,7 +191,7 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _colour_cut(
-    small: np.ndarray, prob: np.ndarray, face: np.ndarray, own: np.ndarray
+    small: np.ndarray, prob: np.ndarray, face: np.ndarray, ratio: np.ndarray, own: np.ndarray
 ) -> np.ndarray:
     """[N, N] bool person pixels after a colour model of this photo's person and background.
 
@@ -200,6 +207,9 @@ def _colour_cut(
     mask[(prob < SURE_OUT) & ~near] = cv2.GC_BGD
     core = cv2.erode((prob >= SURE_IN).astype(np.uint8), _disk(SURE_MARGIN)) > 0
     mask[core | face] = cv2.GC_FGD
+    # Nearer a neighbour than the target: theirs unless this photo's colours and edges
+    # join it to the target (hair reaching over the split); far on their side: theirs.
+    mask[person & (ratio > 1.0)] = cv2.GC_PR_BGD
     mask[~own] = cv2.GC_BGD
     mask[face] = cv2.GC_FGD
     undecided = (mask == cv2.GC_PR_FGD) | (mask == cv2.GC_PR_BGD)
@@ -339,10 +349,14 @@ def person_matte(
         else cv2.resize(image, (NET_SIDE, NET_SIDE), interpolation=cv2.INTER_AREA)
     )
     face = face_region(lm, NET_SIDE) > 0
-    own = territory(lm, [_to_grid(o, scale) for o in others], NET_SIDE)
+    ratio, neighbours = territory(lm, [_to_grid(o, scale) for o in others], NET_SIDE)
+    own = (ratio <= 1.0 + CONTESTED) & ~neighbours
     if photo is not None:
         own &= _within_photo(_to_grid(photo, scale), NET_SIDE)
-    person = _colour_cut(small, prob, face, own) if colour_model else prob >= THRESHOLD
+    if colour_model:
+        person = _colour_cut(small, prob, face, ratio, own)
+    else:
+        person = (prob >= THRESHOLD) & (ratio <= 1.0)
     person = (person & own) | face
     # Network and colour speckle off, then only the person joined to the face.
     person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, _disk(1)) > 0
