@@ -362,19 +362,14 @@ def person_matte(
     person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, _disk(1)) > 0
     person = _keep_connected(person | face, face, int(MAX_HOLE * NET_SIDE * NET_SIDE))
     alpha = _refine(image, small, person)
-    # The face is always in; a neighbour's territory never.
-    up = (
-        (lambda m: m)
-        if side == NET_SIDE
-        else (
-            lambda m: (
-                cv2.resize(m.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0
-            )
-        )
-    )
-    alpha[face_region(np.asarray(landmarks, np.float64), side) > 0] = 1.0
+    # A neighbour's territory and the mirrored padding never (their edge ramped over a pixel
+    # of the 256 grid, not stepped); the face always.
     if len(others) or photo is not None:
-        alpha[~up(own)] = 0.0
+        allowed = own.astype(np.float32)
+        if side != NET_SIDE:
+            allowed = cv2.resize(allowed, (side, side), interpolation=cv2.INTER_LINEAR)
+        np.minimum(alpha, allowed, out=alpha)
+    alpha[face_region(np.asarray(landmarks, np.float64), side) > 0] = 1.0
     return alpha
 
 
