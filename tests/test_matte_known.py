@@ -131,3 +131,9 @@ def test_no_pixel_of_a_plain_background_corner_is_kept(people):
         c = SIZE // 8
         for corner in (matte[:c, :c], matte[:c, -c:]):
             assert corner.max() == 0.0, name
+
+
+def test_the_same_photo_always_gets_the_same_matte(people):
+    # The colour model starts from random k-means: seeded, renders repeat exactly.
+    image, landmarks, matte = people["edison"]
+    np.testing.assert_array_equal(person_matte(image, landmarks), matte)
