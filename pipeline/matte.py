@@ -64,10 +64,12 @@ GRABCUT_SEED = 21  # any fixed value: what matters is that every call starts ali
 # background seen through the person (between an arm and the body) and stay out.
 MAX_HOLE = 0.003
 # Edge refinement: a colour guided filter on the 256 px grid (its coefficients then applied
-# to the full-resolution photo). The window (2 GUIDE_RADIUS + 1 px of the 256 grid) is about
-# a strand's wave; eps (guide in [0, 1]) sets how much contrast counts as an edge.
-GUIDE_RADIUS = 4
-GUIDE_EPS = 1e-3
+# to the full-resolution photo). Where the photo has no edge the filter is a box blur of the
+# mask over its window (2 GUIDE_RADIUS + 1 px of the 256 grid), so the window is kept small
+# (a wider one leaves a dark or light halo of the old background round the hair); eps (guide
+# in [0, 1]) sets how little contrast still counts as an edge.
+GUIDE_RADIUS = 2
+GUIDE_EPS = 3e-4
 # The refined alpha may differ from the coarse mask only within BAND px (256 grid) of its
 # outline; values within SNAP of 0 or 1 are exactly 0 or 1 (a finite soft band).
 BAND = 5
