@@ -395,10 +395,14 @@ def signed_distance(matte: np.ndarray, half: float, limit: float = 64.0) -> np.n
 
     Inside a soft edge of half-width `half` it is read back from the ramp
     itself (the inverse of `feather`), so feathering it again gives the matte back.
+    The frame's edge counts as outline for the inside distances: a person who runs
+    out of the picture ends there, so a morph that stretches the last pixels before
+    the edge (where the other keyframe's person ends sooner) stretches an outline,
+    not the person's colours.
     """
     m = np.asarray(matte, np.float32)
     inside = (m >= 0.5).astype(np.uint8)
-    d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    d_in = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
     dist = np.where(inside > 0, d_in - 0.5, 0.5 - d_out).astype(np.float32)
     if half > 0:
