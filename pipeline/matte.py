@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from pipeline.faces.imaging import as_rgb
+from pipeline.matte_edges import disk, refine_edges
 from pipeline.models import matte_model_path, matte_net
 
 log = logging.getLogger(__name__)
@@ -63,17 +64,6 @@ GRABCUT_SEED = 21  # any fixed value: what matters is that every call starts ali
 # Holes in the person up to this share of the frame are speckle and filled; bigger ones are
 # background seen through the person (between an arm and the body) and stay out.
 MAX_HOLE = 0.003
-# Edge refinement: a colour guided filter on the 256 px grid (its coefficients then applied
-# to the full-resolution photo). Where the photo has no edge the filter is a box blur of the
-# mask over its window (2 GUIDE_RADIUS + 1 px of the 256 grid), so the window is kept small
-# (a wider one leaves a dark or light halo of the old background round the hair); eps (guide
-# in [0, 1]) sets how little contrast still counts as an edge.
-GUIDE_RADIUS = 2
-GUIDE_EPS = 3e-4
-# The refined alpha may differ from the coarse mask only within BAND px (256 grid) of its
-# outline; values within SNAP of 0 or 1 are exactly 0 or 1 (a finite soft band).
-BAND = 5
-SNAP = 0.03
 LOW_CONTRAST_STD = 40.0  # grey-level standard deviation below which a photo is stretched
 
 
@@ -186,11 +176,7 @@ def _within_photo(corners: np.ndarray, side: int) -> np.ndarray:
     inside = np.zeros((side, side), np.uint8)
     cv2.fillConvexPoly(inside, np.round(np.asarray(corners, np.float64)).astype(np.int32), 1)
     reach = max(1, int(round(PHOTO_MARGIN * side)))
-    return cv2.dilate(inside, _disk(reach)) > 0
-
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(inside, disk(reach)) > 0
 
 
 def _colour_cut(
@@ -206,9 +192,9 @@ def _colour_cut(
     """
     person = prob >= THRESHOLD
     mask = np.where(person, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    near = cv2.dilate(person.astype(np.uint8), _disk(SURE_MARGIN)) > 0
+    near = cv2.dilate(person.astype(np.uint8), disk(SURE_MARGIN)) > 0
     mask[(prob < SURE_OUT) & ~near] = cv2.GC_BGD
-    core = cv2.erode((prob >= SURE_IN).astype(np.uint8), _disk(SURE_MARGIN)) > 0
+    core = cv2.erode((prob >= SURE_IN).astype(np.uint8), disk(SURE_MARGIN)) > 0
     mask[core | face] = cv2.GC_FGD
     # Nearer a neighbour than the target: theirs unless this photo's colours and edges
     # join it to the target (hair reaching over the split); far on their side: theirs.
@@ -244,73 +230,6 @@ def _keep_connected(binary: np.ndarray, seed: np.ndarray, max_hole: int) -> np.n
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_hole)
     out |= np.isin(holes, np.setdiff1d(small, edge))
     return out
-
-
-def _box(x: np.ndarray, r: int) -> np.ndarray:
-    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
-
-
-def guided_coefficients(
-    guide: np.ndarray, src: np.ndarray, radius: int, eps: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Colour guided filter (He, Sun and Tang): per-pixel (a [H, W, 3], b [H, W]) with
-    ``src ~ a . guide + b`` in every (2 radius + 1)^2 window, averaged over the windows.
-
-    The filtered map follows the guide's edges (a hair's outline against the
-    background) wherever the guide has contrast, and smooths where it has none.
-    """
-    i = guide.astype(np.float32)
-    p = src.astype(np.float32)
-    mean_i = _box(i, radius)  # [H, W, 3]
-    mean_p = _box(p, radius)
-    cov_ip = _box(i * p[..., None], radius) - mean_i * mean_p[..., None]
-    # Covariance of the guide's channels (6 distinct entries), regularised by eps.
-    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-    var = {}
-    for c, d in pairs:
-        var[c, d] = _box(i[..., c] * i[..., d], radius) - mean_i[..., c] * mean_i[..., d]
-    rr, rg, rb = var[0, 0] + eps, var[0, 1], var[0, 2]
-    gg, gb, bb = var[1, 1] + eps, var[1, 2], var[2, 2] + eps
-    # Inverse of the symmetric 3 x 3 matrix by cofactors.
-    inv_rr, inv_rg, inv_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
-    inv_gg, inv_gb, inv_bb = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
-    det = rr * inv_rr + rg * inv_rg + rb * inv_rb
-    ci = cov_ip / det[..., None]
-    a = np.empty_like(cov_ip)
-    a[..., 0] = inv_rr * ci[..., 0] + inv_rg * ci[..., 1] + inv_rb * ci[..., 2]
-    a[..., 1] = inv_rg * ci[..., 0] + inv_gg * ci[..., 1] + inv_gb * ci[..., 2]
-    a[..., 2] = inv_rb * ci[..., 0] + inv_gb * ci[..., 1] + inv_bb * ci[..., 2]
-    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
-    return _box(a, radius), _box(b, radius)
-
-
-def _refine(image: np.ndarray, small: np.ndarray, coarse: np.ndarray) -> np.ndarray:
-    """[S, S] float32 alpha: the coarse [N, N] mask's edge moved onto the photo's own edges
-    at full resolution, with soft partial alpha where the photo mixes person and background
-    (strands of hair); exactly 0 or 1 beyond `BAND` px of the coarse outline."""
-    side, n = image.shape[0], coarse.shape[0]
-    a, b = guided_coefficients(
-        small.astype(np.float32) * np.float32(1 / 255),
-        coarse.astype(np.float32),
-        GUIDE_RADIUS,
-        GUIDE_EPS,
-    )
-    if side != n:
-        a = cv2.resize(a, (side, side), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (side, side), interpolation=cv2.INTER_LINEAR)
-        hard = cv2.resize(coarse.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
-    else:
-        hard = coarse.astype(np.float32)
-    guide = image.astype(np.float32) * np.float32(1 / 255)
-    alpha = np.einsum("hwc,hwc->hw", a, guide) + b
-    inside = (hard >= 0.5).astype(np.uint8)
-    reach = max(1, int(round(BAND * side / NET_SIDE)))
-    band = cv2.dilate(inside, _disk(reach)) != cv2.erode(inside, _disk(reach))
-    alpha = np.where(band, alpha, inside.astype(np.float32))
-    alpha = np.clip(alpha, 0.0, 1.0)
-    alpha[alpha < SNAP] = 0.0
-    alpha[alpha > 1.0 - SNAP] = 1.0
-    return alpha.astype(np.float32)
 
 
 def _to_grid(landmarks: np.ndarray, scale: float) -> np.ndarray:
@@ -365,9 +284,9 @@ def person_matte(
         person = (prob >= THRESHOLD) & (ratio <= 1.0)
     person = (person & own) | face
     # Network and colour speckle off, then only the person joined to the face.
-    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, _disk(1)) > 0
+    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, disk(1)) > 0
     person = _keep_connected(person | face, face, int(MAX_HOLE * NET_SIDE * NET_SIDE))
-    alpha = _refine(image, small, person)
+    alpha = refine_edges(image, small, person)
     # A neighbour's territory and the mirrored padding never (their edge ramped over a pixel
     # of the 256 grid, not stepped); the face always.
     if len(others) or photo is not None:
