@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 
 NET_SIDE = 256
 THRESHOLD = 0.5
-# Feather: the matte ramps from 0 to 1 over this many pixels of the 256 px
-# working grid, linearly in the signed distance to the outline (so a morph can
-# interpolate outlines as distances and re-feather them identically).
+# Feather: the morph's outlines between keyframes ramp from 0 to 1 over this many pixels
+# of the 256 px grid, linearly in the interpolated signed distance; a keyframe's own soft
+# band is read back into that scale by `signed_distance`, so feathering gives it again.
 FEATHER_PX = 4.0
 # Undecided pixels of a matte (for measuring ghosted outlines).
 UNDECIDED = (0.1, 0.9)
@@ -302,7 +302,7 @@ def person_matte(
 
 
 def feather_half_width(side: int) -> float:
-    """Half the width of a matte's soft edge at output side `side`, in pixels."""
+    """Half the width of the morph's feathered edge at output side `side`, in pixels."""
     return FEATHER_PX / 2 * side / NET_SIDE
 
 
