@@ -18,8 +18,12 @@ from PIL import Image
 from skimage import data
 
 from pipeline import faces
+from pipeline.crop_store import AlignedCrop
 from pipeline.faces import ffhq_transform, transform_points
 from pipeline.matte import face_region, person_matte
+from pipeline.render import RenderSettings, plan_render
+from pipeline.render.keyframes import keyframes_from_analysis
+from pipeline.types import Analysis, FaceRecord, PhotoRecord
 
 SIZE = 512
 EDISON = Path(__file__).resolve().parent.parent.parent / "shared" / "examples" / "edison"
@@ -137,3 +141,64 @@ def test_the_same_photo_always_gets_the_same_matte(people):
     # The colour model starts from random k-means: seeded, renders repeat exactly.
     image, landmarks, matte = people["edison"]
     np.testing.assert_array_equal(person_matte(image, landmarks), matte)
+
+
+def _group_record(group: np.ndarray, found: list, chosen: int, order: int) -> PhotoRecord:
+    aligned, landmarks = faces.align_face(group, found[chosen].landmarks, SIZE)
+    h, w = group.shape[:2]
+    return PhotoRecord(
+        file=f"group{order}.jpg",
+        sha256=f"{order:064d}",
+        width=w,
+        height=h,
+        faces=[FaceRecord(box=(0, 0, 1, 1), landmarks=f.landmarks) for f in found],
+        chosen_face=chosen,
+        age=30.0 + order,
+        age_source="estimate",
+        include=True,
+        order=order,
+        crop=AlignedCrop(aligned, landmarks),
+    )
+
+
+def test_the_renderer_gives_the_matte_the_other_faces_of_the_photo():
+    # insightface's t1.jpg as an album of six photos, each with another of its people chosen:
+    # the keyframes carry the other faces and the photo's corners in crop pixels, and the
+    # render's mattes are made with them (the group test in test_matte.py checks that the
+    # matte then leaves a neighbour out).
+    folder = importlib.util.find_spec("insightface").submodule_search_locations[0]
+    group = np.asarray(Image.open(Path(folder) / "data" / "images" / "t1.jpg").convert("RGB"))
+    found = sorted(faces.detect_faces(group), key=lambda f: f.landmarks[:, 0].mean())
+    analysis = Analysis(
+        photos=[_group_record(group, found, i, i) for i in range(len(found))], size=SIZE
+    )
+    size = 256
+    keyframes = keyframes_from_analysis(analysis, size)
+    plan = plan_render(keyframes, RenderSettings(size=size, caption="none", background="soft"))
+    plan.apply_background()
+    h, w = group.shape[:2]
+    corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
+    differ = 0
+    for chosen, kf in enumerate(plan.keyframes):
+        matrix = ffhq_transform(found[chosen].landmarks, size)
+        np.testing.assert_allclose(
+            transform_points(matrix, found[chosen].landmarks), kf.landmarks, atol=0.5
+        )
+        others = kf.extra["other_faces"]
+        expected = [
+            transform_points(matrix, f.landmarks) for i, f in enumerate(found) if i != chosen
+        ]
+        assert len(others) == len(expected) == len(found) - 1
+        for got, want in zip(others, expected):
+            np.testing.assert_allclose(got, want, atol=1e-3)
+        np.testing.assert_allclose(
+            kf.extra["photo_corners"], transform_points(matrix, corners), atol=1e-3
+        )
+        with_them = person_matte(kf.image, kf.landmarks, others=others, photo=corners_of(kf))
+        np.testing.assert_array_equal(kf.matte, with_them)
+        differ += not np.array_equal(kf.matte, person_matte(kf.image, kf.landmarks))
+    assert differ >= 1  # a neighbour reaches into one of these crops: there they count
+
+
+def corners_of(kf) -> np.ndarray:
+    return kf.extra["photo_corners"]
