@@ -161,7 +161,9 @@ class RenderPlan:
         assert self.backdrop is not None
         a, b = self.keyframes[j].landmarks, self.keyframes[j + 1].landmarks
         landmarks = (1.0 - lam) * a + lam * b  # generated faces stay near the aligned pose
-        return composite(frame, person_matte(frame, landmarks), self.backdrop)
+        # No colour model: this runs on every generated frame, not once per photo.
+        matte = person_matte(frame, landmarks, colour_model=False)
+        return composite(frame, matte, self.backdrop)
 
     def frames(self, method: TransitionMethod | None = None) -> Iterator[np.ndarray]:
         """Every frame of the video in order, as [size, size, 3] uint8 RGB.
