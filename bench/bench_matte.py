@@ -5,9 +5,10 @@ Run from the repository root::
     .venv/bin/python bench/bench_matte.py [--size 512] [--frames 48]
 
 Prints:
-  * the matte's cost per keyframe (network and post-processing, model loaded;
-    median of the Edison album's three photos, five rounds), and the model's
-    one-off load time;
+  * the matte's cost per keyframe, wall and CPU (network, colour model and edge
+    refinement, model loaded; median of the Edison album's three photos, five
+    rounds), also without the colour model (photo-a-day), and the model's one-off
+    load time;
   * the morph's in-between frames/s at the given size with the photos' own
     backgrounds (``original``) and with the matte and the soft backdrop
     (outline points, matte warp and composite included), keyframe copies
@@ -48,21 +49,25 @@ def edison(size: int) -> list[Keyframe]:
     return out
 
 
-def matte_cost(keyframes: list[Keyframe]) -> None:
+def matte_cost(keyframes: list[Keyframe], **options: object) -> None:
+    """Median wall and CPU milliseconds of one keyframe's matte (five rounds of the album)."""
     t0 = time.perf_counter()
     matte_net()
     load = time.perf_counter() - t0
-    times = []
+    walls, cpus = [], []
     for _ in range(5):
         for kf in keyframes:
-            t0 = time.perf_counter()
-            kf.matte = person_matte(kf.image, kf.landmarks)
-            times.append(time.perf_counter() - t0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            kf.matte = person_matte(kf.image, kf.landmarks, **options)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
     side = keyframes[0].image.shape[0]
+    what = ", ".join(f"{k}={v}" for k, v in options.items()) or "default"
     print(f"matte model load: {load:.2f} s (once per thread)")
     print(
-        f"matte per keyframe, {side} px crop: median {statistics.median(times) * 1000:.0f} ms, "
-        f"best {min(times) * 1000:.0f} ms ({len(times)} runs)"
+        f"matte per keyframe ({what}), {side} px crop: median {statistics.median(walls) * 1000:.0f} ms "
+        f"wall, {statistics.median(cpus) * 1000:.0f} ms CPU; best {min(walls) * 1000:.0f} ms wall "
+        f"({len(walls)} runs)"
     )
 
 
@@ -100,6 +105,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     keyframes = edison(args.size)
+    matte_cost(keyframes, colour_model=False)  # as photo-a-day makes them
     matte_cost(keyframes)
     for matted in (False, True):
         rate, cpu = morph_rate(keyframes, args.size, args.frames, matted)

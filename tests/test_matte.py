@@ -16,6 +16,7 @@ from PIL import Image
 
 from pipeline import faces
 from pipeline.errors import UsageError
+from pipeline.faces import ffhq_transform, transform_points
 from pipeline.matte import (
     extend_colours,
     face_region,
@@ -40,6 +41,13 @@ def _aligned(image: np.ndarray, face=None, size: int = SIZE) -> tuple[np.ndarray
     return faces.align_face(image, face.landmarks, size)
 
 
+def _photo_corners(image: np.ndarray, face, size: int = SIZE) -> np.ndarray:
+    """The photo's corners in its aligned crop (as the renderer passes them to the matte)."""
+    h, w = image.shape[:2]
+    corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
+    return transform_points(ffhq_transform(face.landmarks, size), corners)
+
+
 def _album(paths: list[Path], size: int = SIZE, matte: bool = True) -> list[Keyframe]:
     out = []
     for i, path in enumerate(paths):
@@ -49,7 +57,7 @@ def _album(paths: list[Path], size: int = SIZE, matte: bool = True) -> list[Keyf
         aligned, landmarks = _aligned(image, found[0], size)
         kf = Keyframe(aligned, landmarks, float(i), label=path.name)
         if matte:
-            kf.matte = person_matte(aligned, landmarks)
+            kf.matte = person_matte(aligned, landmarks, photo=_photo_corners(image, found[0], size))
         out.append(kf)
     return out
 
@@ -122,7 +130,9 @@ def test_a_second_person_in_a_group_photo_is_not_in_the_targets_matte(group):
         scale = SIZE / side
         mine = (target.landmarks - (x0, y0) + 0.5) * scale - 0.5
         theirs = (near.landmarks - (x0, y0) + 0.5) * scale - 0.5
-        matte = person_matte(crop, mine)
+        # The analysis knows every face of the photo: the others keep their people out.
+        all_others = [(f.landmarks - (x0, y0) + 0.5) * scale - 0.5 for f in others]
+        matte = person_matte(crop, mine, others=all_others)
         assert matte[_inner_face(mine)].min() == 1.0
         region = face_region(theirs, SIZE) > 0
         if region.sum() < 200:

@@ -217,7 +217,8 @@ class PhotoWindow:
 
     def _unpack(self, i: int) -> np.ndarray:
         if i not in self._packed:
-            matte = person_matte(self.image(i), self._landmarks[i])
+            # No colour model: a thousand photos, each on screen for a few frames.
+            matte = person_matte(self.image(i), self._landmarks[i], colour_model=False)
             self._packed[i] = self._pack(matte)
             return matte
         flat = np.frombuffer(bytearray(zlib.decompress(self._packed[i])), np.float32)

@@ -89,8 +89,32 @@ def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
     )
 
 
+def other_faces(p: PhotoRecord, size: int) -> list[np.ndarray]:
+    """The other faces found in the photo as [68, 2] float32 landmarks in its aligned crop
+    at `size` (anywhere, also outside it): the matte keeps their people out."""
+    if p.face is None:
+        return []
+    matrix = ffhq_transform(p.face.landmarks, size)
+    return [
+        transform_points(matrix, f.landmarks).astype(np.float32)
+        for i, f in enumerate(p.faces)
+        if i != p.chosen_face
+    ]
+
+
+def photo_corners(p: PhotoRecord, size: int) -> np.ndarray | None:
+    """[4, 2] float32 corners of the photo in its aligned crop at `size` (beyond them the
+    crop holds the photo's reflection), or None when the photo's size is unknown."""
+    if p.face is None or p.width <= 0 or p.height <= 0:
+        return None
+    matrix = ffhq_transform(p.face.landmarks, size)
+    w, h = p.width - 0.5, p.height - 0.5  # the outer edges of the corner pixels
+    corners = np.array([[-0.5, -0.5], [w, -0.5], [w, h], [-0.5, h]])
+    return transform_points(matrix, corners).astype(np.float32)
+
+
 def _photo_keyframe(
-    analysis: Analysis, p: PhotoRecord, image: np.ndarray, landmarks: np.ndarray
+    analysis: Analysis, p: PhotoRecord, image: np.ndarray, landmarks: np.ndarray, size: int
 ) -> Keyframe:
     assert p.age is not None
     return Keyframe(
@@ -101,7 +125,12 @@ def _photo_keyframe(
         date=p.date,
         label=p.file,
         key=p.sha256,
-        extra={"birth_date": analysis.birth_date, "date_precision": p.date_precision},
+        extra={
+            "birth_date": analysis.birth_date,
+            "date_precision": p.date_precision,
+            "other_faces": other_faces(p, size),
+            "photo_corners": photo_corners(p, size),
+        },
     )
 
 
@@ -129,7 +158,7 @@ def keyframes_from_analysis(
     out = []
     for p in usable:
         image, landmarks = crop_at(p, sources.get(p.file), size)
-        out.append(fit_keyframe(_photo_keyframe(analysis, p, image, landmarks), size))
+        out.append(fit_keyframe(_photo_keyframe(analysis, p, image, landmarks, size), size))
     return out
 
 
@@ -189,7 +218,7 @@ def lazy_keyframes(
         sources = _sources(analysis)
         for p in analysis.usable:
             source = sources.get(p.file)
-            kf = _photo_keyframe(analysis, p, _PLACEHOLDER, _landmarks_at(p, source, size))
+            kf = _photo_keyframe(analysis, p, _PLACEHOLDER, _landmarks_at(p, source, size), size)
 
             def load(p: PhotoRecord = p, source: PhotoSource | None = source) -> np.ndarray:
                 image, _ = crop_at(p, source, size)

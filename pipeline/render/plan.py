@@ -113,7 +113,12 @@ class RenderPlan:
         t0 = time.perf_counter()
         for kf in self.keyframes:
             if kf.matte is None:
-                kf.matte = person_matte(kf.image, kf.landmarks)
+                kf.matte = person_matte(
+                    kf.image,
+                    kf.landmarks,
+                    others=kf.extra.get("other_faces", ()),
+                    photo=kf.extra.get("photo_corners"),
+                )
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
         assert self.backdrop is not None
@@ -156,7 +161,9 @@ class RenderPlan:
         assert self.backdrop is not None
         a, b = self.keyframes[j].landmarks, self.keyframes[j + 1].landmarks
         landmarks = (1.0 - lam) * a + lam * b  # generated faces stay near the aligned pose
-        return composite(frame, person_matte(frame, landmarks), self.backdrop)
+        # No colour model: this runs on every generated frame, not once per photo.
+        matte = person_matte(frame, landmarks, colour_model=False)
+        return composite(frame, matte, self.backdrop)
 
     def frames(self, method: TransitionMethod | None = None) -> Iterator[np.ndarray]:
         """Every frame of the video in order, as [size, size, 3] uint8 RGB.
