@@ -348,7 +348,8 @@ def _metadata_outcome(
             digest,
         )
     if source.sha256 is None and digest is None:
-        return False, _no_hub_digest(source, f"its ETag is {etag[:12] or 'missing'}"), None
+        why = f"its ETag is {etag[:12]}: not an LFS file" if etag else "no ETag"
+        return False, _no_hub_digest(source, why), None
     return True, "", digest
 
 
@@ -356,7 +357,7 @@ def _no_hub_digest(source: CheckpointSource, why: str) -> str:
     """The reason a file with no pinned digest is refused: no SHA-256 to check it against."""
     return (
         f"the Hub's metadata for {source.filename} at {source.repo_id}@{source.revision[:12]} "
-        f"gives no SHA-256 ({why}), so the file cannot be checked"
+        f"gives no SHA-256 to check it against ({why})"
     )
 
 
@@ -438,7 +439,7 @@ def weights_availability(name: str) -> tuple[bool, str]:
                 )
             ok, detail = probe_file(source)
             if not ok:
-                return False, f"{found} (cached) cannot be checked: {detail}; set {var}."
+                return False, f"{found} (cached): {detail}; set {var} to a file you trust."
         return True, f"{source.name}: cached {source.describe()}"
     where = f"{source.filename} ({source.repo_id}) is not in the Hugging Face cache"
     if hub_offline():
@@ -496,7 +497,7 @@ def hub_digest(source: CheckpointSource, path: Path) -> str:
         )
     _, detail, digest = _probe(source)
     if digest is None:
-        raise MethodUnavailableError(f"{path} cannot be checked: {detail}; {todo}")
+        raise MethodUnavailableError(f"{path}: {detail}; {todo}")
     return digest
 
 
