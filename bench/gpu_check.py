@@ -105,6 +105,14 @@ class Device:
         takes minutes for what a GPU does in milliseconds (the CPU test emulates it instead)."""
         return bool(torch.cuda.is_bf16_supported()) if self.gpu else False
 
+    def timed_precisions(self) -> tuple[str, ...]:
+        """The precisions whose speed means something here: all the GPU runs natively;
+        on the CPU fp32 only, since torch's fp16/bf16 convolutions there are slow
+        fallbacks (the precision check above still runs fp16 once)."""
+        if not self.gpu:
+            return ("fp32",)
+        return tuple(p for p in PRECISIONS if p != "bf16" or self.has_bf16())
+
     def empty_cache(self) -> None:
         if self.gpu:
             torch.cuda.empty_cache()
@@ -173,10 +181,11 @@ def measure_speed(models_by_encoder: dict, faces: list[np.ndarray], scale: Scale
     lam = torch.linspace(0, 1, scale.frames)[:, None, None]
     wplus = ((1 - lam) * w[0] + lam * w[1]).numpy()
     side = scale.resolution
-    for precision in PRECISIONS:
-        if precision == "bf16" and not dev.has_bf16():
-            print(f"generate bf16: not supported on {dev.name()} (skipped)")
-            continue
+    timed = dev.timed_precisions()
+    if timed != PRECISIONS:
+        skipped = ", ".join(p for p in PRECISIONS if p not in timed)
+        print(f"generate {skipped}: not timed on {dev.name()} (no native kernels)")
+    for precision in timed:
         run = dataclasses.replace(models, precision=models.generator.precision_for(precision))
         for batch in scale.batches:
             render_wplus(run, wplus[:batch], size=side, batch_size=batch)  # warm-up
@@ -286,14 +295,17 @@ def check_timelapse(workdir: Path, scale: Scale, compare: bool) -> list[str]:
         app.demo.close()
     if not video or not Path(video).is_file() or Path(video).stat().st_size == 0:
         failures.append("/timelapse returned no video")
+    if report.get("method") != "stylegan":
+        failures.append(f"/timelapse rendered with {report.get('method')!r}, not stylegan")
     verdict = "not compared (smoke run)"
     if compare:  # the call also scans the album, which a Space does outside the GPU window
         verdict = "ok" if measured <= requested + 30 else "FAILED: longer than its window"
         if "FAILED" in verdict:
             failures.append(f"/timelapse took {measured:.1f} s, window {requested} s")
     print(
-        f"/timelapse (stylegan, {scale.out_size} px, app's GPU wrapper): "
-        f"{report.get('frame_count')} frames in {measured:.1f} s including upload and "
+        f"/timelapse ({report.get('method')}, {scale.out_size} px, app's GPU wrapper): "
+        f"{report.get('frame_count')} frames ({sum(report['timing']['transition_frames'])} "
+        f"generated) in {measured:.1f} s including upload and "
         f"analysis; GPU time asked for the render: {requested} s -> {verdict}"
     )
     return failures
