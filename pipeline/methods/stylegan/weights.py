@@ -12,8 +12,11 @@ order:
    unless ``HF_HUB_OFFLINE=1`` or a metadata request (HEAD) for that revision
    and file fails or disagrees with the pinned size or digest.
 
-Files are checked by size and SHA-256 where known (the pinned row, or
-``TIMELAPSE_<NAME>_SHA256``) before anything is unpickled. A verified digest
+Files are checked by size and SHA-256 before anything is unpickled. The digest is
+the pinned row's, or ``TIMELAPSE_<NAME>_SHA256``; a Hub file with neither is
+checked against the SHA-256 that the Hub's metadata gives for the pinned revision
+(the LFS ETag: a revision is a commit, so it pins the content), and refused when
+that metadata has none. A verified digest
 is remembered in a small marker file beside the checkpoint, keyed by its size
 and modification time, so other processes (ZeroGPU workers, restarts) do not
 hash 1.2 GB again. Checkpoints are read with ``torch.load(weights_only=True)``
@@ -25,39 +28,39 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.errors import MethodUnavailableError, UsageError
 
-# The file checks, the checkpoint reader and the Hub settings live in their own modules;
-# their names stay importable from here.
+# The file checks, the checkpoint reader, the Hub settings and the Hub probe live in their
+# own modules; their names stay importable from here.
 from pipeline.methods.stylegan.checkpoint import (  # noqa: F401
     CheckpointParts,
     load_checkpoint_file,
     split_checkpoint,
 )
-from pipeline.methods.stylegan.digest import MARKER_SUFFIX, sha256_of, verify_file  # noqa: F401
+from pipeline.methods.stylegan.digest import (  # noqa: F401
+    HUB_METADATA,
+    MARKER_SUFFIX,
+    marker_record,
+    sha256_of,
+    verify_file,
+)
 from pipeline.methods.stylegan.hub import hub_cache_dir, hub_endpoint, hub_offline  # noqa: F401
+from pipeline.methods.stylegan.probe import (  # noqa: F401
+    PROBE_RETRY_S,
+    PROBE_TIMEOUT_S,
+    clear_probe_cache,
+    hub_digest,
+    probe_file,
+    recorded_hub_digest,
+)
 
 log = logging.getLogger(__name__)
 
 ENCODERS = ("e4e", "psp")
-
-# Metadata probe: time budget (seconds) and per-process cache
-# {(endpoint, repo, file, revision): (ok, detail, monotonic time)}. A success is kept
-# for the process's life; a failure for PROBE_RETRY_S, so a transient outage does not
-# disable the method until a restart.
-PROBE_TIMEOUT_S = 2.5
-PROBE_RETRY_S = 300.0
-_probe_cache: dict[tuple[str, str, str, str], tuple[bool, str, float]] = {}
-_probe_lock = threading.Lock()
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,10 @@ register_weights(
 
 # The authors publish SAM (age transformation: its age encoder, a pSp encoder and the same
 # generator) on Google Drive only; this mirror states that its file is byte-identical to
-# that release. No SHA-256 is published for it, so the size of the authors' file
-# (2,270,547,237 bytes) pins it; set TIMELAPSE_SAM_SHA256 to pin the content.
+# that release (2,270,547,237 bytes). No SHA-256 is published beside it, and the Hub
+# cannot be reached from the machines this was written on, so none is pinned here: the
+# file is checked against the SHA-256 in the Hub's metadata for the pinned revision
+# (a commit, so the digest cannot change under it). TIMELAPSE_SAM_SHA256 pins one.
 register_weights(
     WeightsSpec(
         name="sam",
@@ -154,6 +159,8 @@ class CheckpointSource:
         revision (str): branch, tag or commit.
         sha256 (str | None): expected digest, if known.
         size (int | None): expected size in bytes, if known.
+        digest_origin (str): where `sha256` comes from, for messages and the marker:
+            ``pinned``, ``TIMELAPSE_<NAME>_SHA256`` or :data:`HUB_METADATA`.
     """
 
     encoder: str
@@ -163,6 +170,7 @@ class CheckpointSource:
     revision: str
     sha256: str | None
     size: int | None
+    digest_origin: str = ""
 
     @property
     def name(self) -> str:
@@ -181,6 +189,10 @@ class CheckpointSource:
     def size_text(self) -> str:
         """The download size for messages ("about 1.2 GB")."""
         return f"about {self.size / 1e9:.1f} GB" if self.size else "size unknown"
+
+    def hub_key(self) -> str:
+        """``repo/file@revision`` in full: what a digest from the Hub's metadata belongs to."""
+        return f"{self.repo_id}/{self.filename}@{self.revision}"
 
 
 def check_encoder(encoder: str) -> str:
@@ -222,8 +234,9 @@ def weights_source(name: str) -> CheckpointSource:
         default.revision,
     )
     sha = env.get(f"{prefix}_SHA256", "").strip().lower() or None
-    if sha is None and is_default and not local:
-        sha = default.sha256
+    origin = f"{prefix}_SHA256" if sha else ""
+    if sha is None and is_default and not local and default.sha256:
+        sha, origin = default.sha256, "pinned"
     size = default.size if is_default and not local else None
     return CheckpointSource(
         encoder=key,
@@ -233,6 +246,7 @@ def weights_source(name: str) -> CheckpointSource:
         revision=revision,
         sha256=sha,
         size=size,
+        digest_origin=origin,
     )
 
 
@@ -272,87 +286,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:160] if text else exc.__class__.__name__
 
 
-def _metadata_outcome(source: CheckpointSource, endpoint: str, timeout: float) -> tuple[bool, str]:
-    """One HEAD request for the file at its revision, compared with what is pinned."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    url = hf_hub_url(source.repo_id, source.filename, revision=source.revision, endpoint=endpoint)
-    try:
-        meta = get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint)
-    except RevisionNotFoundError:
-        return False, f"the Hub has no revision {source.revision[:12]} of {source.repo_id}"
-    except EntryNotFoundError:
-        return False, f"the Hub has no {source.filename} in {source.repo_id}@{source.revision[:12]}"
-    except RepositoryNotFoundError:
-        return False, f"the Hub has no repository {source.repo_id}"
-    except Exception as exc:  # connection refused, DNS, timeout, HTTP 5xx
-        return False, f"the Hub at {endpoint} did not answer ({exc.__class__.__name__})"
-    if (
-        _COMMIT.fullmatch(source.revision)
-        and meta.commit_hash
-        and meta.commit_hash != source.revision
-    ):
-        return False, (
-            f"the Hub answered commit {meta.commit_hash[:12]} for pinned revision {source.revision[:12]}"
-        )
-    if source.size is not None and meta.size is not None and meta.size != source.size:
-        return False, (f"the Hub's {source.filename} has {meta.size} bytes, expected {source.size}")
-    etag = (meta.etag or "").lower()
-    if source.sha256 and _SHA256.fullmatch(etag) and etag != source.sha256:
-        return (
-            False,
-            f"the Hub's {source.filename} has SHA-256 {etag[:12]}, expected {source.sha256[:12]}",
-        )
-    return True, ""
-
-
-def probe_file(
-    source: CheckpointSource, endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S
-) -> tuple[bool, str]:
-    """Does the Hub serve this revision of the file (with the pinned size and digest)?
-
-    A metadata (HEAD) request, cached per process: a success is kept, a failure
-    retried after ``PROBE_RETRY_S``. It runs in a daemon thread joined with
-    `timeout`, so a slow DNS lookup cannot hold the caller longer than that.
-
-    Returns:
-        tuple[bool, str]: served, and a short reason when not.
-    """
-    endpoint = (endpoint or hub_endpoint()).rstrip("/")
-    key = (endpoint, source.repo_id, source.filename, source.revision)
-    with _probe_lock:
-        cached = _probe_cache.get(key)
-        if cached is not None and (cached[0] or time.monotonic() - cached[2] < PROBE_RETRY_S):
-            return cached[0], cached[1]
-    result: list[tuple[bool, str]] = []
-
-    def attempt() -> None:
-        result.append(_metadata_outcome(source, endpoint, timeout))
-
-    start = time.monotonic()
-    worker = threading.Thread(target=attempt, name="hub-probe", daemon=True)
-    worker.start()
-    worker.join(timeout + 0.5)
-    outcome = (
-        result[0] if result else (False, f"the Hub at {endpoint} did not answer in {timeout:g} s")
-    )
-    log.debug("Hub probe %s -> %s in %.2f s", key, outcome, time.monotonic() - start)
-    with _probe_lock:
-        _probe_cache[key] = (*outcome, time.monotonic())
-    return outcome
-
-
-def clear_probe_cache() -> None:
-    """Forget probe results (e.g. after the network configuration changed)."""
-    with _probe_lock:
-        _probe_cache.clear()
-
-
 def weights_availability(name: str) -> tuple[bool, str]:
     """Whether a weights file is usable here, without downloading it.
 
@@ -369,7 +302,17 @@ def weights_availability(name: str) -> tuple[bool, str]:
             False,
             f"{var}={source.local_path} is not a file; point it at a local {source.filename}.",
         )
-    if cached_file(source) is not None:
+    found = cached_file(source)
+    if found is not None:
+        if source.sha256 is None and recorded_hub_digest(source, found) is None:
+            if hub_offline():
+                return False, (
+                    f"{found} (cached) has no recorded SHA-256 from the Hub and HF_HUB_OFFLINE=1; "
+                    f"set {source.env_prefix}_SHA256 to its digest or {var} to a file you trust."
+                )
+            ok, detail = probe_file(source)
+            if not ok:
+                return False, f"{found} (cached): {detail}; set {var} to a file you trust."
         return True, f"{source.name}: cached {source.describe()}"
     where = f"{source.filename} ({source.repo_id}) is not in the Hugging Face cache"
     if hub_offline():
@@ -385,11 +328,24 @@ def encoder_availability(name: str) -> tuple[bool, str]:
     return weights_availability(check_checkpoint(name))
 
 
+def _with_hub_digest(source: CheckpointSource, path: Path) -> CheckpointSource:
+    """`source` with the Hub's SHA-256 where nothing pins one (a Hub file only)."""
+    if source.sha256 is not None or source.local_path is not None:
+        return source  # a pinned or user-given digest wins; a local file is the user's own
+    digest = hub_digest(source, path)
+    log.debug("%s: SHA-256 %s from the Hub's metadata", source.describe(), digest)
+    return replace(source, sha256=digest, digest_origin=HUB_METADATA)
+
+
 def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
     """Find a weights file, downloading it from the Hub if needed and possible.
 
+    The returned source carries the SHA-256 to check the file against before it is
+    read (pinned, set by the user, or the Hub's for the pinned revision).
+
     Raises:
-        MethodUnavailableError: no local/cached file and no way to download it.
+        MethodUnavailableError: no local/cached file and no way to download it, or a
+            Hub file with no SHA-256 to check it against.
     """
     source = weights_source(name)
     if source.local_path is not None:
@@ -401,7 +357,7 @@ def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
         return source.local_path, source
     found = cached_file(source)
     if found is not None:
-        return found, source
+        return found, _with_hub_digest(source, found)
     ok, reason = weights_availability(source.name)
     if not ok:
         raise MethodUnavailableError(f"{source.name} weights unavailable: {reason}")
@@ -425,7 +381,7 @@ def resolve_weights(name: str) -> tuple[Path, CheckpointSource]:
             f"set {source.env_prefix}_PATH to a local file."
         ) from exc
     log.info("Downloaded %s in %.1f s", source.describe(), time.monotonic() - start)
-    return Path(path), source
+    return Path(path), _with_hub_digest(source, Path(path))
 
 
 def resolve_checkpoint(name: str) -> tuple[Path, CheckpointSource]:
