@@ -62,13 +62,15 @@ CONTESTED = 0.35
 SURE_IN = 0.95
 SURE_OUT = 0.05
 SURE_MARGIN = 6
-# The colour model's first guess of the person: only where the network is fairly sure. A
-# plateau of middling probability (a dark backdrop beside dark hair, the blurred padding)
-# then starts as background, so the background's own colours are in its colour model.
+# The colour model's first guess of the person: where the network is fairly sure, near the
+# face or below the chin. A plateau of middling probability (a dark backdrop beside dark
+# hair, the blurred padding) and whatever beside or above the head is far from the face
+# start as background, so the background's own colours are in its colour model; hair there
+# joins the person by its colour (the hair near the face is in the person's model).
 GUESS_IN = 0.75
-# The network's confident core is sure person only this many jaw widths around the face
-# or below the chin (neck and shoulders); beside and above the head (a lit wall beside the
-# cheek the network took for a person, a dark backdrop beside the hair) colours decide.
+# Near the face: this many jaw widths round it. There (and below the chin: neck and
+# shoulders) the network's confident core is sure person; a lit wall beside the cheek the
+# network took for a person, further out, is left to the colours.
 SURE_NEAR_FACE = 0.2
 GRABCUT_ROUNDS = 4  # the colour models settle within a few rounds on the small copy
 GRABCUT_SEED = 21  # any fixed value: what matters is that every call starts alike
@@ -220,15 +222,16 @@ def _colour_cut(
     round it (`SURE_NEAR_FACE`) are the person, the network's confident far
     background and other people's territory are not; the undecided rest (hair
     against a dark backdrop, the gap between arm and body, a wall the network took
-    for a shoulder) goes to whichever colour model fits it better, starting from
-    the network's fairly sure pixels (`GUESS_IN`) as the person.
+    for a person) goes to whichever colour model fits it better, starting from the
+    network's fairly sure pixels near the face or below the chin (`GUESS_IN`).
     """
     person = prob >= THRESHOLD
-    mask = np.where(prob >= GUESS_IN, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    trusted = _near_face_or_below(face, lm)
+    mask = np.where((prob >= GUESS_IN) & trusted, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     near = cv2.dilate(person.astype(np.uint8), disk(SURE_MARGIN)) > 0
     mask[(prob < SURE_OUT) & ~near] = cv2.GC_BGD
     core = cv2.erode((prob >= SURE_IN).astype(np.uint8), disk(SURE_MARGIN)) > 0
-    core &= _near_face_or_below(face, lm)
+    core &= trusted
     mask[core | face] = cv2.GC_FGD
     # Nearer a neighbour than the target: theirs unless this photo's colours and edges
     # join it to the target (hair reaching over the split); far on their side: theirs.
