@@ -74,7 +74,7 @@ GUESS_IN = 0.75
 # shoulders) the network's confident core is sure person; a lit wall beside the cheek the
 # network took for a person, further out, is left to the colours.
 SURE_NEAR_FACE = 0.2
-GRABCUT_ROUNDS = 4  # the colour models settle within a few rounds on the small copy
+GRABCUT_ROUNDS = 3  # the colour models settle within a few rounds on the small copy
 GRABCUT_SEED = 21  # any fixed value: what matters is that every call starts alike
 # GrabCut runs on a copy this many pixels square: its cost grows with the pixels (a 256 px
 # copy costs about 2.5 times as much), and the guided filter puts the edge back on the photo.
