@@ -130,19 +130,27 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     soft = (a > 0.0) & (a < 1.0)
     if not soft.any():
         return image
-    rgb = image.astype(np.float32)
-    outside = (a <= 0.0).astype(np.float32)
-    radius = max(1, round(BACKGROUND_REACH * image.shape[0]))
+    # The local means are smooth: worked out on a half-size copy (a quarter of the cost).
+    side = image.shape[0]
+    half = (max(1, side // 2), max(1, side // 2))
+    rgb = cv2.resize(image, half, interpolation=cv2.INTER_AREA).astype(np.float32)
+    outside = cv2.resize((a <= 0.0).astype(np.float32), half, interpolation=cv2.INTER_AREA)
+    radius = max(1, round(BACKGROUND_REACH * half[0]))
     near, near_var, count = _outside_stats(rgb, outside, radius)
     far, far_var, far_count = _outside_stats(rgb, outside, 4 * radius)
     close = count > 0.5
     background = np.where(close[..., None], near, far)
     var = np.where(close, near_var, far_var)
-    known = soft & (close | (far_count > 0.5))
+    found = (close | (far_count > 0.5)).astype(np.float32)
+    full = (side, side)
+    background = cv2.resize(background, full, interpolation=cv2.INTER_LINEAR)
+    var = cv2.resize(var, full, interpolation=cv2.INTER_LINEAR)
+    known = soft & (cv2.resize(found, full, interpolation=cv2.INTER_LINEAR) > 0.99)
+    colours = image[known].astype(np.float32)
     av = a[known][:, None]
-    fg = (rgb[known] - (1.0 - av) * background[known]) / av
+    fg = (colours - (1.0 - av) * background[known]) / av
     trust = (SMOOTH * SMOOTH / (SMOOTH * SMOOTH + var[known]))[:, None]
     out = image.copy()
-    mixed = rgb[known] + trust * (np.clip(fg, 0.0, 255.0) - rgb[known])
+    mixed = colours + trust * (np.clip(fg, 0.0, 255.0) - colours)
     out[known] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     return out
