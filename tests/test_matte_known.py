@@ -99,7 +99,7 @@ def test_the_matte_finds_the_known_person_on_a_busy_background_beside_another(pe
     found, known = matte >= 0.5, truth >= 0.5
     iou = (found & known).sum() / (found | known).sum()
     assert iou >= 0.95, (background, iou)
-    # The issue asks for 2 px; measured 1.2 (coffee), 2.8 (cat), 1.8 (bricks), 1.6 px
+    # The issue asks for 2 px; measured 1.2 (coffee), 2.6 (cat), 1.8 (bricks), 1.5 px
     # (grass); the cat's fur takes some of the hair where it meets the neighbour: held at 3.
     assert _boundary_error(found, known) <= BOUNDARY_PX, background
     neighbour = (n_alpha >= 0.5) & ~known
