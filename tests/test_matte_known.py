@@ -21,6 +21,7 @@ from pipeline import faces
 from pipeline.crop_store import AlignedCrop
 from pipeline.faces import ffhq_transform, transform_points
 from pipeline.matte import face_region, person_matte
+from pipeline.matte_edges import foreground_colours
 from pipeline.render import RenderSettings, plan_render
 from pipeline.render.keyframes import keyframes_from_analysis
 from pipeline.types import Analysis, FaceRecord, PhotoRecord
@@ -28,7 +29,7 @@ from pipeline.types import Analysis, FaceRecord, PhotoRecord
 SIZE = 512
 EDISON = Path(__file__).resolve().parent.parent.parent / "shared" / "examples" / "edison"
 ZOOM = 1.25  # the astronaut enlarged about the crop's centre: her hair then leaves the frame
-BOUNDARY_PX = 4.0  # mean px between the found and the known outline (see the test)
+BOUNDARY_PX = 3.0  # mean px between the found and the known outline (see the test)
 
 
 def _zoomed(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +99,8 @@ def test_the_matte_finds_the_known_person_on_a_busy_background_beside_another(pe
     found, known = matte >= 0.5, truth >= 0.5
     iou = (found & known).sum() / (found | known).sum()
     assert iou >= 0.95, (background, iou)
-    # The issue asks for 2 px; measured 1.7 (coffee), 2.8, 3.6 (cat), 3.3 px, the network's
-    # misses where the hair meets the neighbour and at the collar: held at 4.
+    # The issue asks for 2 px; measured 1.2 (coffee), 2.6 (cat), 1.8 (bricks), 1.5 px
+    # (grass); the cat's fur takes some of the hair where it meets the neighbour: held at 3.
     assert _boundary_error(found, known) <= BOUNDARY_PX, background
     neighbour = (n_alpha >= 0.5) & ~known
     assert neighbour.sum() > 5000
@@ -175,6 +176,8 @@ def test_the_renderer_gives_the_matte_the_other_faces_of_the_photo():
     size = 256
     keyframes = keyframes_from_analysis(analysis, size)
     plan = plan_render(keyframes, RenderSettings(size=size, caption="none", background="soft"))
+    # The photos as the matte saw them (the backdrop then recolours their soft edge pixels).
+    photos = [kf.image for kf in plan.keyframes]
     plan.apply_background()
     h, w = group.shape[:2]
     corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
@@ -194,11 +197,30 @@ def test_the_renderer_gives_the_matte_the_other_faces_of_the_photo():
         np.testing.assert_allclose(
             kf.extra["photo_corners"], transform_points(matrix, corners), atol=1e-3
         )
-        with_them = person_matte(kf.image, kf.landmarks, others=others, photo=corners_of(kf))
+        photo = photos[chosen]
+        with_them = person_matte(photo, kf.landmarks, others=others, photo=corners_of(kf))
         np.testing.assert_array_equal(kf.matte, with_them)
-        differ += not np.array_equal(kf.matte, person_matte(kf.image, kf.landmarks))
+        differ += not np.array_equal(kf.matte, person_matte(photo, kf.landmarks))
     assert differ >= 1  # a neighbour reaches into one of these crops: there they count
 
 
 def corners_of(kf) -> np.ndarray:
     return kf.extra["photo_corners"]
+
+
+@pytest.mark.parametrize(("background", "share"), [("cat", 0.6), ("grass", 1.0)])
+def test_soft_edge_pixels_get_the_persons_colour_not_the_old_backgrounds(people, background, share):
+    # The astronaut composited with her known (soft-edged) alpha onto a new background: at
+    # the edge the photo mixes her colours with the background's; the estimate takes the
+    # background back out (measured: about half the error left on the cat, coffee and
+    # bricks; on the busy grass, whose local mean is not what lies behind, a little less).
+    image, _, alpha = people["astronaut"]
+    scene = _over(image, alpha, _background(background))
+    soft = (alpha > 0.2) & (alpha < 0.8)
+    assert soft.sum() > 500
+    estimate = foreground_colours(scene, alpha)
+    error = np.abs(estimate[soft].astype(float) - image[soft]).mean()
+    mixed = np.abs(scene[soft].astype(float) - image[soft]).mean()
+    assert error < share * mixed, (error, mixed)
+    outside_band = (alpha == 0.0) | (alpha == 1.0)
+    np.testing.assert_array_equal(estimate[outside_band], scene[outside_band])

@@ -21,6 +21,7 @@ import numpy as np
 from pipeline.allocator import retain_freed_memory
 from pipeline.errors import NotEnoughPhotosError, UsageError
 from pipeline.matte import person_matte
+from pipeline.matte_edges import foreground_colours
 from pipeline.methods.base import Keyframe, TransitionMethod
 from pipeline.render.backdrop import Background, composite, make_backdrop, parse_background
 from pipeline.render.captions import Captioner
@@ -126,6 +127,8 @@ class RenderPlan:
             window.backdrop = self.backdrop
             self._shown = ShownPhotos(window)
         else:
+            for kf in self.keyframes:  # strands at the soft edge lose the old background's colour
+                kf.image = foreground_colours(kf.image, kf.matte)
             self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
         log.debug(
             "mattes for %d keyframes in %.2f s; background %s",
