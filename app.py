@@ -41,10 +41,12 @@ UPLOAD_TYPES = [
 os.environ.setdefault(
     "GRADIO_EXAMPLES_CACHE", str(examples_cache_dir())
 )  # not the working directory
+SCROLL_TO_BUTTON = "() => document.querySelector('#render-btn')?.scrollIntoView({block: 'start'})"
 CSS = (
     cards.CSS
     + """
 #render-btn { min-height: 3em; }
+#make { max-width: 760px; margin: 0 auto; }
 #limits { font-size: .85em; color: var(--body-text-color-subdued); }
 #download-links a { margin: 0 .3em; }
 .toast-body:not(:has(.toast-text:not(:empty))) { display: none; }
@@ -103,30 +105,18 @@ with gr.Blocks(
                     headers=table.HEADERS, datatype=table.DATATYPES, static_columns=table.STATIC_COLUMNS, type="array",
                     interactive=True, wrap=True, max_height=420, elem_id="review-table", show_label=False,
                 )  # fmt: skip
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=300):
-            gr.Markdown("### 3 · Settings")
-            controls = settings_controls()  # by name; the render handler reads them by name
-            render_btn = gr.Button("Render time-lapse", variant="primary", elem_id="render-btn")
-        with gr.Column(scale=3, min_width=320):
-            gr.Markdown("### 4 · Time-lapse")
-            video = gr.Video(
-                label="Time-lapse",
-                autoplay=True,
-                loop=True,
-                interactive=False,
-                height=440,
-                elem_id="video",
-            )
-            report = gr.Markdown(elem_id="report")
-            downloads = gr.HTML(visible=False, elem_id="downloads")
-            sheet = gr.Image(
-                label="Contact sheet",
-                type="filepath",
-                interactive=False,
-                visible=False,
-                elem_id="sheet",
-            )
+    # Phone first: the render button right after the review, the video just under it (where
+    # the visitor is looking), then the few choices most visitors make, the rest collapsed.
+    with gr.Column(elem_id="make"):
+        gr.Markdown("### 3 · Time-lapse")
+        render_btn = gr.Button("Render time-lapse", variant="primary", elem_id="render-btn")
+        video = gr.Video(label="Time-lapse", autoplay=True, loop=True, interactive=False, height=440,
+                         visible=False, elem_id="video")  # fmt: skip
+        report = gr.Markdown(elem_id="report")
+        downloads = gr.HTML(visible=False, elem_id="downloads")
+        controls = settings_controls()  # by name; the render handler reads them by name
+        sheet = gr.Image(label="Contact sheet", type="filepath", interactive=False, visible=False,
+                         elem_id="sheet")  # fmt: skip
 
     # The API: typed functions, documented by their docstrings (see pipeline/webapp/api.py).
     api.register(
@@ -203,11 +193,15 @@ with gr.Blocks(
         timing_outputs, queue=False, **private,
     ))  # fmt: skip
     album = {"files": files, "table": grid, "birth": birth, "state": state}
-    render_btn.click(
+    # The button's place at the top of the screen: the progress and the video appear under it.
+    render_btn.click(None, js=SCROLL_TO_BUTTON, queue=False, **private)
+    rendered = render_btn.click(
         page.make_render_handler(album, controls, render_album), {*album.values(), *controls.values()},
         [video, downloads, sheet, report, state], concurrency_id="render", concurrency_limit=RENDER_CONCURRENCY,
         **private,
     )  # fmt: skip
+    # The player shows once there is a video to play (until then it would push the choices down).
+    rendered.then(page.show_if_set, [video], [video], queue=False, **private)
     demo.load(page.method_choices, None, [controls["method"]], **private)
     summary.change(page.age_photo_choices, [state], [controls["age_photo"]], queue=False, **private)
 

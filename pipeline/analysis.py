@@ -22,48 +22,31 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models, timeline
 from pipeline import scan as scan_ops
-from pipeline.crop_store import AlignedCrop, CropStore
+from pipeline.codes import Status
+from pipeline.crop_store import AlignedCrop
 from pipeline.dates import filename_date
 from pipeline.duplicates import DuplicateFinder, keep_best_copies
 from pipeline.edits import Edits
 from pipeline.errors import BadImageError, NotEnoughPhotosError, UsageError
 from pipeline.identity import choose_target
-from pipeline.photos import PhotoSource, collect_sources, load_photo
+from pipeline.photos import collect_sources, load_photo
 from pipeline.progress import Progress
 from pipeline.scan import ScanSettings
 from pipeline.scan_cache import DiskScanCache, content_hash
 from pipeline.sizes import SCAN_SIZE
-from pipeline.types import STATUS_OK, Analysis, PhotoRecord
+from pipeline.types import STATUS_OK, Analysis, PhotoRecord, ScanState
 
 log = logging.getLogger(__name__)
 
 IDENTITY_THRESHOLD = 0.6
 # Crops aged per call of the age model when finalize ages faces the scan did not.
 AGE_BATCH = 16
-
-
-@dataclass
-class ScanState:
-    """What `finalize` needs besides the records: sources and aligned crops per face."""
-
-    sources: dict[str, PhotoSource] = field(default_factory=dict)
-    # Where the crops' pixels live (dropped with the last crop handle).
-    store: CropStore = field(default_factory=CropStore)
-    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
-    ages: dict[tuple[str, int], float] = field(default_factory=dict)
-    date_precision: dict[str, str] = field(default_factory=dict)
-    matched: dict[str, bool] = field(default_factory=dict)
-    # (date, source, precision) as the scan found them, so that a date edit
-    # taken back restores them.
-    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
-    use_cnn: bool = False
 
 
 def analyze(
@@ -209,7 +192,7 @@ def _apply_scan(
         dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces
     ]
     if not rec.faces:
-        rec.status = "no_face"
+        rec.status = Status.NO_FACE
         rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
         rec.include = False
         return
@@ -233,7 +216,9 @@ def finalize(
     Raises:
         UsageError: an edit names a face that does not exist.
     """
-    state: ScanState = analysis.state
+    state = analysis.state
+    if state is None:  # records made by hand, not by `scan`: nothing to finalize from
+        raise ValueError("finalize needs an analysis made by scan (its state holds the faces)")
     edits = edits or Edits()
     t0 = time.perf_counter()
     analysis.birth_date = birth_date or edits.birth_date
@@ -254,9 +239,11 @@ def finalize(
         threshold=IDENTITY_THRESHOLD,
         preferred=preferred,
     )
-    for p, chosen, dist, matched in zip(ok, choice.chosen, choice.distances, choice.matched):
+    # Whether each face matches the person: this finalize's own finding, not kept in the state.
+    matched: dict[str, bool] = {}
+    for p, chosen, dist, same in zip(ok, choice.chosen, choice.distances, choice.matched):
         p.chosen_face, p.identity_distance = chosen, dist
-        state.matched[p.file] = matched
+        matched[p.file] = same
 
     _align_chosen(analysis, state, progress)
     _estimate_ages(analysis, state)
@@ -264,12 +251,12 @@ def finalize(
     for p in analysis.photos:
         _apply_edits(p, edits, state)
     limit = timeline.check_identity(
-        ok, state.matched, birth=analysis.birth_date,
+        ok, matched, birth=analysis.birth_date,
         chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
     )  # fmt: skip
     keep_best_copies(analysis.photos)
     for p in analysis.photos:
-        _flag(p, edits, state, len(ok), limit)
+        _flag(p, edits, matched, len(ok), limit)
     analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
     timeline.order_photos(analysis)
     analysis.timings["finalize"] = time.perf_counter() - t0
@@ -327,7 +314,9 @@ def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
     )
 
 
-def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: float | None) -> None:
+def _flag(
+    p: PhotoRecord, edits: Edits, matched: dict[str, bool], n_ok: int, limit: float | None
+) -> None:
     """Removal recommendations (another person, a duplicate, no usable face) and
     warnings (small or side-on face: the photo stays in); then include."""
     reasons: list[str] = []
@@ -335,7 +324,7 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
     if p.status != STATUS_OK:
         reasons.append(p.message or p.status)
     elif p.chosen_face is not None:
-        if not state.matched.get(p.file, True) and n_ok > 1:
+        if not matched.get(p.file, True) and n_ok > 1:
             how = (
                 "the photos of similar age"
                 if limit is not None
@@ -350,7 +339,7 @@ def _flag(p: PhotoRecord, edits: Edits, state: ScanState, n_ok: int, limit: floa
         p.warnings.extend(p.faces[p.chosen_face].reasons)
     if p.duplicate_of:
         reasons.append(f"duplicate of {p.duplicate_of} (the better copy is kept)")
-    p.recommended_remove = bool(reasons) and p.status in (STATUS_OK, "no_face")
+    p.recommended_remove = bool(reasons) and p.status in (Status.OK, Status.NO_FACE)
     p.reason = "; ".join(reasons)
     edit = edits.get(p.file)
     usable = p.status == STATUS_OK and p.chosen_face is not None and p.crop is not None

@@ -27,7 +27,7 @@ class BadImageError(PipelineError):
     """A file that cannot be used as a photo.
 
     Attributes:
-        code (str): Machine-readable status, e.g. ``unreadable``, ``empty``,
+        code (str): Machine-readable status (a `codes.Status`), e.g. ``unreadable``, ``empty``,
             ``truncated``, ``not_image``, ``too_large``.
     """
 

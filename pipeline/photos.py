@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pipeline.codes import Status
 from pipeline.errors import BadImageError, UsageError
 
 log = logging.getLogger(__name__)
@@ -190,15 +191,15 @@ def load_photo(
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
-        raise BadImageError("unreadable", f"{name}: file not found.") from None
+        raise BadImageError(Status.UNREADABLE, f"{name}: file not found.") from None
     except OSError as exc:
         raise BadImageError(
-            "unreadable",
+            Status.UNREADABLE,
             f"{name}: cannot be read ({exc.strerror or exc}); check the file's permissions.",
         ) from None
     if not raw:
         raise BadImageError(
-            "empty", f"{name}: the file is empty (0 bytes); upload the photo again."
+            Status.EMPTY, f"{name}: the file is empty (0 bytes); upload the photo again."
         )
     digest = hashlib.sha256(raw).hexdigest()
     try:
@@ -227,18 +228,18 @@ def load_photo(
         raise
     except UnidentifiedImageError:
         raise BadImageError(
-            "not_image",
+            Status.NOT_IMAGE,
             f"{name}: not an image this tool can read; use JPEG, PNG, WebP, AVIF, HEIC, BMP, TIFF or GIF.",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         text = str(exc).lower()
         if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError):
             raise BadImageError(
-                "truncated",
+                Status.TRUNCATED,
                 f"{name}: the image data is cut short (incomplete download or copy); upload the full file again.",
             ) from None
         raise BadImageError(
-            "unreadable", f"{name}: the image is damaged and cannot be decoded ({exc})."
+            Status.UNREADABLE, f"{name}: the image is damaged and cannot be decoded ({exc})."
         ) from None
     if image is None:
         image = to_rgb8(img, name)
@@ -331,10 +332,10 @@ def _fast_jpeg(
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
     w, h = size
     if w <= 0 or h <= 0:
-        raise BadImageError("unreadable", f"{name}: the image has no pixels.")
+        raise BadImageError(Status.UNREADABLE, f"{name}: the image has no pixels.")
     if w * h > max_pixels:
         raise BadImageError(
-            "too_large",
+            Status.TOO_LARGE,
             f"{name}: {w}x{h} pixels is over the limit of {max_pixels / 1e6:.0f} megapixels; "
             "downscale the photo and try again.",
         )
@@ -364,7 +365,7 @@ def to_rgb8_array(arr: np.ndarray, name: str = "image") -> np.ndarray:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] == 0 or a.shape[1] == 0:
         raise BadImageError(
-            "unreadable", f"{name}: an image array must be HxW, HxWx3 or HxWx4, not {a.shape}."
+            Status.UNREADABLE, f"{name}: an image array must be HxW, HxWx3 or HxWx4, not {a.shape}."
         )
     if a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating):

@@ -54,6 +54,7 @@ import numpy as np
 from pipeline import age as age_model
 from pipeline import faces as face_ops
 from pipeline import models
+from pipeline.codes import Status
 from pipeline.dates import exif_date
 from pipeline.duplicates import signature
 from pipeline.errors import BadImageError
@@ -203,7 +204,8 @@ def _decode(source: PhotoSource) -> LoadedPhoto | BadImageError:
         return exc
     except MemoryError:
         return BadImageError(
-            "too_large", f"{source.name}: not enough memory to decode this photo; downscale it."
+            Status.TOO_LARGE,
+            f"{source.name}: not enough memory to decode this photo; downscale it.",
         )
 
 

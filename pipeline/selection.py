@@ -11,12 +11,16 @@ last. The user reviews the proposal and can swap photos in and out.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
+from pipeline.analysis import finalize
+from pipeline.edits import Edits, PhotoEdit
+from pipeline.errors import UsageError
 from pipeline.types import Analysis, PhotoRecord
 
 # Weights of the face-quality score (each part is in [0, 1]).
@@ -108,17 +112,55 @@ def propose_selection(photos: Sequence[PhotoRecord], n: int) -> list[PhotoRecord
 DEFAULT_TRANSITION_PHOTOS = 30
 
 
-def apply_selection(analysis: Analysis, n: int) -> list[PhotoRecord]:
-    """Leave out the usable photos `propose_selection` does not keep; returns those left out.
+def selection_limit(
+    *, every_photo: bool, asked: int | None = None, keep_all: bool = False
+) -> int | None:
+    """Most photos one video keeps (None: all of them): the one policy of the CLI, page and API.
 
-    They stay in the analysis with ``include`` off and a reason, like any photo left out.
+    Args:
+        every_photo: a photo-a-day video shows every kept photo: no automatic selection.
+        asked: the number asked for (the command line's ``--select N``), which always applies.
+        keep_all: no automatic selection (the command line's ``--all``).
+
+    Raises:
+        UsageError: fewer than 2 photos asked for.
     """
-    usable = analysis.usable
-    kept = {id(p) for p in propose_selection(usable, n)}
-    dropped = [p for p in usable if id(p) not in kept]
-    for p in dropped:
-        p.include = False
-        p.reason = "; ".join(
-            filter(None, [p.reason, f"not among the {n} photos selected along the timeline"])
+    if asked is not None and asked < 2:
+        raise UsageError(f"--select needs at least 2 photos; got {asked}.")
+    if asked is None and not keep_all and not every_photo:
+        return DEFAULT_TRANSITION_PHOTOS
+    return asked
+
+
+def select_photos(
+    analysis: Analysis,
+    limit: int | None,
+    *,
+    birth_date: dt.date | None = None,
+    edits: Edits | None = None,
+) -> tuple[Analysis, list[str]]:
+    """The finalized `analysis` with at most `limit` usable photos, and the files left out.
+
+    The photos `propose_selection` does not keep are left out as if by the
+    user's edits (a photo the user chose to keep stays), and the album is
+    finalized again so that ages and order are those of the photos shown.
+    """
+    if limit is None or len(analysis.usable) <= limit:
+        return analysis, []
+    kept = {p.file for p in propose_selection(analysis.usable, limit)}
+    chosen = {n for n, e in (edits.photos if edits else {}).items() if e.include}
+    left = [p.file for p in analysis.usable if p.file not in kept and p.file not in chosen]
+    return finalize(analysis, birth_date=birth_date, edits=leave_out(edits, left)), left
+
+
+def leave_out(edits: Edits | None, files: list[str]) -> Edits:
+    """`edits` plus "leave out" for `files` (the photos the proposed selection does not keep)."""
+    out = Edits(
+        birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {}
+    )
+    for name in files:
+        e = out.photos.get(name)
+        out.photos[name] = (
+            PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
         )
-    return dropped
+    return out

@@ -14,22 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.crop_store import AlignedCrop
+from pipeline.codes import Status
+from pipeline.crop_store import AlignedCrop, CropStore
 from pipeline.errors import NotEnoughPhotosError
 
-# Per-photo status codes. "ok" means the photo was read; whether a face was
+# Per-photo status codes (`codes.Status`). "ok" means the photo was read; whether a face was
 # found is in `faces` / `chosen_face`, and whether it should be used is in
 # `recommended_remove` and `include`.
-STATUS_OK = "ok"
-STATUS_CODES = (
-    STATUS_OK,
-    "unreadable",  # the file could not be opened
-    "empty",  # zero bytes
-    "truncated",  # the image data ends early
-    "not_image",  # not an image format we read
-    "too_large",  # over the pixel budget (decompression bomb)
-    "no_face",  # read fine, but no face was found
-)
+STATUS_OK = Status.OK
+STATUS_CODES = tuple(Status)
 
 
 @dataclass
@@ -231,6 +224,32 @@ class BirthEstimate:
 
 
 @dataclass
+class ScanState:
+    """What the scan found besides the records, which `analysis.finalize` reads again on each run.
+
+    Owned by `pipeline.analysis`: the scan fills it; finalize adds the crops and age estimates
+    of faces the scan did not align (a cache of the scan's own work), nothing else.
+
+    Attributes:
+        sources (dict[str, PhotoSource]): the photos by file name.
+        store (CropStore): where the crops' pixels live (dropped with the last crop handle).
+        crops, ages (dict[tuple[str, int], ...]): aligned crop and age estimate per (file, face).
+        date_precision (dict[str, str]): ``day`` or ``year`` per dated file.
+        scan_dates (dict[str, tuple]): (date, source, precision) as the scan found them, so
+            that a date edit taken back restores them.
+        use_cnn (bool): the scan ran dlib's CNN detector too.
+    """
+
+    sources: dict[str, Any] = field(default_factory=dict)
+    store: CropStore = field(default_factory=CropStore)
+    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
+    ages: dict[tuple[str, int], float] = field(default_factory=dict)
+    date_precision: dict[str, str] = field(default_factory=dict)
+    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
+    use_cnn: bool = False
+
+
+@dataclass
 class Analysis:
     """The analysed album, records sorted in video order (included first, by age, then date).
 
@@ -250,7 +269,13 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     # Scan results that re-finalising needs (sources, aligned crops per face);
     # owned by pipeline.analysis, never serialised.
-    state: Any = field(default=None, repr=False, compare=False)
+    state: ScanState | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        """The photos by file name (`photos.PhotoSource`), where a render reads full-resolution
+        pixels for crops larger than the scan's (empty for records made without a scan)."""
+        return self.state.sources if self.state is not None else {}
 
     @property
     def usable(self) -> list[PhotoRecord]:

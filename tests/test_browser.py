@@ -2,7 +2,8 @@
 
 Phone (390 x 844): upload photos through the file input, edit an age and
 remove a photo on their cards, render and play, with every card and note
-readable without sideways scrolling; the example album and the name search
+readable without sideways scrolling, the render button close under the
+review (the settings most visitors keep collapsed) and the video under it; the example album and the name search
 (recorded Wikimedia answers served from 127.0.0.1). Desktop (1280 x 900): the
 full table, an edit there, render.
 Screenshots are saved in the test's temp folder.
@@ -110,6 +111,23 @@ def layout_problems(page: Page) -> list[str]:
     )
 
 
+def open_more_settings(page: Page) -> None:
+    """Open the collapsed "More settings" section (size, caption, background...)."""
+    page.locator("#more-settings").get_by_text("More settings").click()
+
+
+def render_button_distance(page: Page) -> float:
+    """Screens (viewport heights) from the bottom of the last review card to the render button."""
+    return page.evaluate(
+        """() => {
+            const cards = document.querySelectorAll('#cards .card');
+            const last = cards[cards.length - 1].getBoundingClientRect();
+            const button = document.querySelector('#render-btn').getBoundingClientRect();
+            return (button.top - last.bottom) / window.innerHeight;
+        }"""
+    )
+
+
 def wait_for_video(page: Page) -> dict[str, Any]:
     page.wait_for_function(
         "() => { const v = document.querySelector('#video video'); return v && v.src; }",
@@ -165,10 +183,20 @@ def test_phone_upload_edit_remove_render(
         and removed.get_by_role("button").inner_text() == "Keep"
     )
     assert page.locator("#cards .note").count() >= 1 and layout_problems(page) == []
+    # Phone first: the render button at most about two screens below the last card, the
+    # settings most visitors never change collapsed.
+    assert 0 < render_button_distance(page) <= 2
+    assert not page.get_by_label("256").is_visible()
 
+    open_more_settings(page)
     page.get_by_label("256").check()
     page.locator("#render-btn").click()
     state = wait_for_video(page)
+    # The video appears where the visitor is looking: on the screen, under the button.
+    video_box = page.locator("#video").bounding_box()
+    button_box = page.locator("#render-btn").bounding_box()
+    assert video_box is not None and button_box is not None
+    assert button_box["y"] < video_box["y"] < 844, (button_box, video_box)
     assert state["error"] is None and state["ready"] >= 1 and state["duration"] > 0, state
     assert (state["width"], state["height"]) == (256, 256)
     assert "from 2 photos" in page.locator("#report").inner_text()
@@ -201,6 +229,7 @@ def test_desktop_table_and_render(
     page.wait_for_function(
         "() => document.querySelector('#cards .card').dataset.file === '3_edison_c1922.png'"
     )
+    open_more_settings(page)
     page.get_by_label("256").check()
     page.locator("#render-btn").click()
     state = wait_for_video(page)
@@ -274,6 +303,7 @@ def test_phone_photo_a_day_choice(
     assert visible(page, "#per-photo") and visible(page, "#blend") and visible(page, "#average")
     hidden = page.get_by_label("Frames between two photos", exact=True)
     assert hidden.count() == 0 or not hidden.first.is_visible()
+    open_more_settings(page)
     assert page.get_by_label("Date", exact=True).is_checked()  # photo-a-day captions by date
     assert layout_problems(page) == []
     for elem, value in (("#per-photo", "2"), ("#blend", "1")):

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "pipeline",
             "pipeline.types",
+            "pipeline.codes",
             "pipeline.errors",
             "pipeline.progress",
             "pipeline.sizes",
@@ -71,6 +72,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("encoding", ["pipeline.render.encode"]),
     ("methods", ["pipeline.methods"]),
     ("rendering", ["pipeline.render"]),
+    # The pipeline object: analyse, then render; the front ends' one entry.
+    ("pipeline object", ["pipeline.timelapse"]),
     ("cli", ["pipeline.cli", "pipeline.commands", "pipeline.__main__"]),
     ("webapp", ["pipeline.webapp", "app"]),
 ]

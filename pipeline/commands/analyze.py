@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     with TqdmProgress(enabled=not args.quiet) as progress:
-        analysis = analysis_from_args(args, progress=progress)
+        analysis = analysis_from_args(args, progress=progress).analysis
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

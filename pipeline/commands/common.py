@@ -6,14 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline.analysis import Progress, analyze
 from pipeline.dates import parse_date
 from pipeline.edits import Edits, load_edits
 from pipeline.errors import UsageError
-from pipeline.scan import ScanSettings
-from pipeline.scan_cache import DiskScanCache, default_cache_dir
+from pipeline.progress import Progress
+from pipeline.scan_cache import default_cache_dir
 from pipeline.search.album import fetch_album
-from pipeline.types import Analysis
+from pipeline.timelapse import Analysed, Timelapse
 
 log = logging.getLogger(__name__)
 
@@ -60,44 +59,51 @@ def add_album_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def scan_cache_from_args(args: argparse.Namespace) -> DiskScanCache | None:
-    """The on-disk scan cache the arguments ask for (None with --no-cache)."""
-    if args.no_cache:
-        if args.cache_dir:
-            raise UsageError("--cache-dir and --no-cache contradict each other; give one.")
-        return None
+def pipeline_from_args(args: argparse.Namespace) -> Timelapse:
+    """The pipeline the arguments ask for: its scan cache (none with --no-cache), CNN, workers.
+
+    Raises:
+        UsageError: contradicting cache options, a file as cache folder, a bad --workers.
+    """
+    if args.no_cache and args.cache_dir:
+        raise UsageError("--cache-dir and --no-cache contradict each other; give one.")
     folder = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    if folder.exists() and not folder.is_dir():
+    if not args.no_cache and folder.exists() and not folder.is_dir():
         raise UsageError(f"--cache-dir {folder} is a file; give a folder.")
-    return DiskScanCache(folder, ScanSettings(use_cnn=args.cnn))
+    if args.workers is not None and not 0 <= args.workers <= 64:
+        raise UsageError(f"--workers must be from 0 to 64; got {args.workers}.")
+    return Timelapse.create(
+        cache_dir=folder, cache=not args.no_cache, use_cnn=args.cnn, workers=args.workers
+    )
 
 
-def analysis_from_args(args: argparse.Namespace, progress: Progress | None = None) -> Analysis:
-    """Run the analysis an `add_album_arguments` parser describes.
+def analysis_from_args(
+    args: argparse.Namespace,
+    progress: Progress | None = None,
+    limit: int | None = None,
+    pipe: Timelapse | None = None,
+) -> Analysed:
+    """Run the analysis an `add_album_arguments` parser describes (at most `limit` photos kept).
 
     Raises:
         UsageError: neither or both of ALBUM and --name, or a bad date/edits file.
     """
     if bool(args.album) == bool(args.name):
         raise UsageError('Give either an ALBUM folder or --name "Person\'s name" (not both).')
-    if args.workers is not None and not 0 <= args.workers <= 64:
-        raise UsageError(f"--workers must be from 0 to 64; got {args.workers}.")
-    scan = {"cache": scan_cache_from_args(args), "workers": args.workers}
+    pipe = pipe or pipeline_from_args(args)
     edits: Edits | None = load_edits(args.edits) if args.edits else None
     birth = parse_date(args.birth_date, "--birth-date") if args.birth_date else None
     if args.album:
         album = Path(args.album)
         if not album.exists():
             raise UsageError(f"{album}: no such folder or file.")
-        return analyze(
-            album, birth_date=birth, edits=edits, use_cnn=args.cnn, progress=progress, **scan
-        )
+        return pipe.analyse(album, birth_date=birth, edits=edits, limit=limit, progress=progress)
     if args.limit < 1:
         raise UsageError("--limit must be at least 1.")
     sources, person_birth, metadata = fetch_album(
         args.name, limit=args.limit, qid=args.qid, progress=progress
     )
-    return analyze(
-        sources, birth_date=birth or person_birth, edits=edits,
-        use_cnn=args.cnn, metadata=metadata, progress=progress, **scan,
+    return pipe.analyse(
+        sources, birth_date=birth or person_birth, edits=edits, metadata=metadata,
+        limit=limit, progress=progress,
     )  # fmt: skip

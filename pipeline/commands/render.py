@@ -6,16 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.commands.common import add_album_arguments, analysis_from_args
+from pipeline.commands.common import add_album_arguments, analysis_from_args, pipeline_from_args
 from pipeline.credits import write_credits_beside
 from pipeline.errors import UsageError
-from pipeline.methods.base import method_names
 from pipeline.progress import TqdmProgress
-from pipeline.render import RenderResult, RenderSettings, preflight, render
-from pipeline.render.backdrop import DEFAULT_BACKGROUND
-from pipeline.render.captions import CAPTION_MODES
-from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, apply_selection
-from pipeline.sizes import DEFAULT_SIZE, SIZES
+from pipeline.render import RenderResult, RenderSettings, preflight
+from pipeline.render.options import BY_NAME, OPTIONS
+from pipeline.selection import DEFAULT_TRANSITION_PHOTOS, selection_limit
+from pipeline.timelapse import Analysed
 from pipeline.types import Analysis
 
 
@@ -31,122 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_album_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the MP4 to write")
-    p.add_argument(
-        "--size",
-        type=int,
-        default=DEFAULT_SIZE,
-        choices=SIZES,
-        help=f"video side in pixels (default {DEFAULT_SIZE})",
-    )
-    p.add_argument(
-        "--method",
-        choices=method_names(),
-        default="morph",
-        help="in-between frames: morph (default, landmark morph), crossfade (pixel blend), "
-        "stylegan (needs the StyleGAN weights)",
-    )
-    p.add_argument(
-        "--encoder", choices=("e4e", "psp"), help="StyleGAN encoder (only with --method stylegan)"
-    )
-    p.add_argument("--fps", type=int, default=30, help="frames per second, 24-60 (default 30)")
-    timing = p.add_mutually_exclusive_group()
-    timing.add_argument(
-        "--frames-between",
-        type=int,
-        metavar="N",
-        help="frames per transition between two photos (default 24)",
-    )
-    timing.add_argument(
-        "--seconds-per-year",
-        type=float,
-        metavar="S",
-        help="make each transition last S seconds per year of age gap instead",
-    )
-    p.add_argument(
-        "--min-transition",
-        type=float,
-        default=0.5,
-        metavar="SECONDS",
-        help="with --seconds-per-year: shortest transition (default 0.5)",
-    )
-    p.add_argument(
-        "--max-transition",
-        type=float,
-        default=4.0,
-        metavar="SECONDS",
-        help="with --seconds-per-year: longest transition (default 4)",
-    )
-    p.add_argument(
-        "--hold", type=float, default=0.0, metavar="SECONDS", help="hold each photo (default 0)"
-    )
-    p.add_argument(
-        "--gamma",
-        type=float,
-        help="largest share (0-1) of the real photo blended in near each photo "
-        "(default: 0 for morph/crossfade, 0.5 for stylegan)",
-    )
-    p.add_argument(
-        "--caption", choices=CAPTION_MODES, default="age", help="burned-in caption (default age)"
-    )
-    ages = p.add_argument_group(
-        "ages beyond the photos (SAM age model; needs its weights, a GPU makes it fast)"
-    )
-    ages.add_argument(
-        "--extend-before",
-        type=float,
-        metavar="AGE",
-        help="add imagined faces before the first photo, down to this age (e.g. 2)",
-    )
-    ages.add_argument(
-        "--extend-after",
-        type=float,
-        metavar="AGE",
-        help="add imagined faces after the last photo, up to this age (e.g. 80)",
-    )
-    ages.add_argument(
-        "--lifespan",
-        type=float,
-        nargs=2,
-        metavar=("FROM", "TO"),
-        help="with a single usable photo: the ages its lifespan video spans (default 5 80)",
-    )
-    ages.add_argument(
-        "--age-step",
-        type=float,
-        default=10.0,
-        metavar="YEARS",
-        help="about this many years between imagined faces (default 10)",
-    )
-    daily = p.add_argument_group(
-        "photo-a-day mode (every photo briefly, in timeline order, eyes locked)"
-    )
-    daily.add_argument(
-        "--per-photo",
-        type=int,
-        metavar="N",
-        help="show every photo N frames instead of transitions between keyframes",
-    )
-    daily.add_argument(
-        "--blend",
-        type=int,
-        default=2,
-        metavar="N",
-        help="with --per-photo: blend frames between photos (default 2)",
-    )
-    daily.add_argument(
-        "--smooth",
-        type=int,
-        default=3,
-        metavar="N",
-        help="with --per-photo: smooth the eye placement over N photos either side (default 3)",
-    )
-    daily.add_argument(
-        "--average",
-        type=int,
-        default=1,
-        metavar="N",
-        help="with --per-photo: average each photo with the next N-1 (default 1: off)",
-    )
+    add_setting_options(p)
     pick = p.add_mutually_exclusive_group()
     pick.add_argument(
         "--select",
@@ -160,23 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pick.add_argument(
         "--all", action="store_true", help="keep every usable photo (no automatic selection)"
     )
-    p.add_argument(
-        "--background",
-        default=DEFAULT_BACKGROUND,
-        metavar="original|soft|COLOUR",
-        help="behind the person: soft = one blurred backdrop in the photos' colours for the "
-        "whole video (default), original = each photo's own background, or a plain colour "
-        "(#rrggbb, white, black, grey, cream, blue)",
-    )
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report")
     p.add_argument("--gif", metavar="OUT.gif", help="also write a GIF")
-    p.add_argument(
-        "--gif-max-mb",
-        type=float,
-        default=8.0,
-        metavar="MB",
-        help="shrink the GIF until it is at most this many megabytes (default 8)",
-    )
     p.add_argument(
         "--contact-sheet", metavar="OUT.png", help="write the ordered photos with their ages as PNG"
     )
@@ -184,44 +52,69 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+# The option groups of `render --help`; a setting not named here sits with the general ones.
+TIMING = ("frames_between", "seconds_per_year")  # one or the other
+AGES = ("extend_before", "extend_after", "lifespan", "age_step")
+DAILY = ("per_photo", "blend", "smooth", "average")
+MB = 1_000_000  # --gif-max-mb is in megabytes, `gif_max_bytes` in bytes
+
+
+def add_setting_options(p: argparse.ArgumentParser) -> None:
+    """One option per render setting the command line offers, made from `options.OPTIONS`."""
+    timing = p.add_mutually_exclusive_group()
+    ages = p.add_argument_group(
+        "ages beyond the photos (SAM age model; needs its weights, a GPU makes it fast)"
+    )
+    daily = p.add_argument_group(
+        "photo-a-day mode (every photo briefly, in timeline order, eyes locked)"
+    )
+    for opt in OPTIONS:
+        if not opt.cli_flag:
+            continue
+        group = timing if opt.name in TIMING else ages if opt.name in AGES else daily
+        if opt.name not in TIMING + AGES + DAILY:
+            group = p
+        kind, default = opt.type, opt.default
+        if opt.name == "gif_max_bytes":
+            kind, default = float, opt.default / MB
+        unit = ", in megabytes" if opt.name == "gif_max_bytes" else ""
+        shown = " ".join(f"{v:g}" for v in default) if opt.name == "lifespan" else default
+        extra: dict = {"choices": opt.choices} if opt.choices else {}
+        if opt.name == "lifespan":
+            extra = {"nargs": 2, "metavar": tuple(opt.metavar.split())}
+        elif opt.metavar:
+            extra["metavar"] = opt.metavar
+        group.add_argument(
+            opt.cli_flag,
+            type=float if kind is tuple else kind,
+            default=None if opt.name in TIMING + ("lifespan",) else default,
+            help=opt.help + unit + (f" (default {shown:g})" if isinstance(shown, float) else
+                                    f" (default {shown})" if shown is not None else ""),
+            **extra,
+        )  # fmt: skip
+
+
 def settings_from_args(args: argparse.Namespace) -> RenderSettings:
     """The render settings an `add_parser` command line describes."""
-    options: dict = {}
-    if args.encoder:
-        if args.method != "stylegan":
-            raise UsageError("--encoder only applies to --method stylegan.")
-        options["encoder"] = args.encoder
-    if args.per_photo is None and (args.blend, args.smooth, args.average) != (2, 3, 1):
+    given = {o.name: getattr(args, o.cli_flag[2:].replace("-", "_")) for o in OPTIONS if o.cli_flag}
+    values = {name: BY_NAME[name].default if v is None else v for name, v in given.items()}
+    encoder = values.pop("encoder")
+    if encoder and values["method"] != "stylegan":
+        raise UsageError("--encoder only applies to --method stylegan.")
+    if values["per_photo"] is None and any(values[n] != BY_NAME[n].default for n in DAILY):
         raise UsageError("--blend, --smooth and --average only apply with --per-photo N.")
-    if args.per_photo is not None and (args.frames_between or args.seconds_per_year or args.hold):
+    if values["per_photo"] is not None and (
+        given["frames_between"] or given["seconds_per_year"] or given["hold"]
+    ):
         raise UsageError(
             "--per-photo sets the timing itself; drop --frames-between, --seconds-per-year and --hold."
         )
-    if not 0.05 <= args.gif_max_mb <= 1000:
-        raise UsageError(f"--gif-max-mb must be between 0.05 and 1000; got {args.gif_max_mb:g}.")
-    return RenderSettings(
-        method=args.method,
-        size=args.size,
-        fps=args.fps,
-        frames_between=args.frames_between if args.frames_between is not None else 24,
-        seconds_per_year=args.seconds_per_year,
-        min_transition_s=args.min_transition,
-        max_transition_s=args.max_transition,
-        hold=args.hold,
-        gamma=args.gamma,
-        caption=args.caption,
-        background=args.background,
-        method_options=options,
-        gif_max_bytes=round(args.gif_max_mb * 1_000_000),
-        extend_before=args.extend_before,
-        extend_after=args.extend_after,
-        lifespan=tuple(args.lifespan) if args.lifespan else (5.0, 80.0),
-        age_step=args.age_step,
-        per_photo=args.per_photo,
-        blend=args.blend,
-        smooth=args.smooth,
-        average=args.average,
-    )
+    mb = values["gif_max_bytes"]
+    if not 0.05 <= mb <= 1000:
+        raise UsageError(f"--gif-max-mb must be between 0.05 and 1000; got {mb:g}.")
+    values["gif_max_bytes"] = round(mb * MB)
+    values["lifespan"] = tuple(values["lifespan"])
+    return RenderSettings(**values, method_options={"encoder": encoder} if encoder else {})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,33 +127,25 @@ def run(args: argparse.Namespace) -> int:
     }
     # Bad settings, an unavailable method or a bad output path stop here, before the analysis.
     preflight(settings, **outputs)
+    limit = selection_limit(
+        every_photo=settings.per_photo is not None, asked=args.select, keep_all=args.all
+    )
+    pipe = pipeline_from_args(args)
     with TqdmProgress(enabled=not args.quiet) as progress:
-        analysis = analysis_from_args(args, progress=progress)
-        select_photos(analysis, args, settings)
-        result = render(analysis, settings=settings, progress=progress, **outputs)
+        analysed = analysis_from_args(args, progress=progress, limit=limit, pipe=pipe)
+        if analysed.not_selected:
+            print(
+                f"selected {limit} of {len(analysed.not_selected) + len(analysed.analysis.usable)} "
+                "usable photos along the timeline (--select N to change, --all for every photo)",
+                file=sys.stderr,
+            )
+        result = pipe.render(analysed, settings, progress=progress, **outputs)
+    analysis = analysed.analysis
     print_summary(result, outputs["report"])
-    print_left_out(analysis)
+    print_left_out(analysis, analysed)
     if result.video and (credits := write_credits_beside(analysis, result.video)):
         print(f"wrote {credits} (photo credits)")
     return 0
-
-
-def select_photos(analysis: Analysis, args: argparse.Namespace, settings: RenderSettings) -> None:
-    """--select N, or the automatic selection of a long transition video (unless --all)."""
-    n = args.select
-    if n is not None and n < 2:
-        raise UsageError(f"--select needs at least 2 photos; got {n}.")
-    automatic = not args.all and settings.per_photo is None
-    if n is None and automatic and len(analysis.usable) > DEFAULT_TRANSITION_PHOTOS:
-        n = DEFAULT_TRANSITION_PHOTOS
-    if n is None or len(analysis.usable) <= n:
-        return
-    dropped = apply_selection(analysis, n)
-    print(
-        f"selected {n} of {len(dropped) + n} usable photos along the timeline "
-        "(--select N to change, --all for every photo)",
-        file=sys.stderr,
-    )
 
 
 def print_summary(result: RenderResult, report: Path | None) -> None:
@@ -290,7 +175,7 @@ def print_summary(result: RenderResult, report: Path | None) -> None:
         print(f"wrote {report}")
 
 
-def print_left_out(analysis: Analysis) -> None:
+def print_left_out(analysis: Analysis, analysed: Analysed) -> None:
     """Photos that are not in the video, each with why (stderr): nothing is dropped silently."""
     left = [p for p in analysis.photos if not p.usable]
     if left:
@@ -302,4 +187,7 @@ def print_left_out(analysis: Analysis) -> None:
         if p.status != "ok":  # the message names the file
             print(f"  {p.message}", file=sys.stderr)
         else:
-            print(f"  {p.file}: {p.reason or 'excluded by your edits'}", file=sys.stderr)
+            why = p.reason or "excluded by your edits"
+            if p.file in analysed.not_selected:
+                why = f"not among the {analysed.limit} photos selected along the timeline"
+            print(f"  {p.file}: {why}", file=sys.stderr)

@@ -135,7 +135,7 @@ def _photo_keyframe(
 
 
 def _sources(analysis: Analysis) -> dict[str, PhotoSource]:
-    return getattr(analysis.state, "sources", None) or {}
+    return analysis.sources
 
 
 def keyframes_from_analysis(

@@ -1,9 +1,12 @@
 """The app's API: three typed functions, each an endpoint (`gr.api`) documented by its own docstring.
 
 Parameter names, types and defaults come from the signatures (the page's
-defaults, `render.DEFAULTS`); descriptions and the labels of the returned
-values come from the docstrings, so the API page, `gradio_client.view_api()`
-and the README say the same thing.
+defaults, `render.DEFAULTS`, from the settings' one description,
+`pipeline.render.options`); the render settings' descriptions come from that
+description too, the other parameters' and the labels of the returned values
+from the docstrings, so the API page, `gradio_client.view_api()` and the
+README say the same thing. `tests/test_options.py` checks the signatures
+against the description.
 """
 
 from __future__ import annotations
@@ -21,20 +24,16 @@ from gradio.context import get_blocks_context
 
 from pipeline import face_crops
 from pipeline.errors import PipelineError
+from pipeline.render.options import Option, api_options
+from pipeline.selection import selection_limit
 from pipeline.webapp import messages, review
 from pipeline.webapp import render as rendering
 from pipeline.webapp.files import request_dir
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.table import caption, edits_from_api
-from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS
 
 log = logging.getLogger(__name__)
 
-D = rendering.DEFAULTS
-Method = Literal["morph", "crossfade", "stylegan"]
-Caption = Literal["age", "year", "date", "none"]
-Encoder = Literal["e4e", "psp"]
-Timing = Literal["transitions", "every_photo"]
 Files = list[FileData]
 Report = dict[str, Any]
 RenderFn = Callable[[review.Review, Any, bool, Any], rendering.RenderOutputs]
@@ -126,7 +125,7 @@ def _render(
     parsed = edits_from_api(edits)
     files, birth_date, metadata = _album(files, birth_date, name, limit)
     # A photo-a-day video shows every kept photo, not the proposed selection.
-    max_photos = None if s.per_photo is not None else MAX_VIDEO_PHOTOS
+    max_photos = selection_limit(every_photo=s.per_photo is not None)
     r = review.review_album(
         files,
         birth_date=birth_date,
@@ -145,56 +144,54 @@ def _render(
     )
 
 
+POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+FILES = inspect.Parameter("files", POSITIONAL, annotation=Files)
+EDITS = inspect.Parameter(
+    "edits", POSITIONAL, default=None, annotation=list[dict[str, Any]] | str | None
+)
+BIRTH = inspect.Parameter("birth_date", POSITIONAL, default="", annotation=str)
+NAME = inspect.Parameter("name", POSITIONAL, default="", annotation=str)
+LIMIT = inspect.Parameter("limit", POSITIONAL, default=DEFAULT_LIMIT, annotation=int)
+Outputs = tuple[FileData, FileData | None, FileData, Report]
+
+
+def setting_parameter(o: Option) -> inspect.Parameter:
+    """A render setting as an API parameter: its type (its choices as a `Literal` for text)
+    and the page's default, from its one description."""
+    kind: Any = Literal[tuple(o.choices)] if o.type is str and o.choices else o.type
+    if o.web_default is None:
+        kind = kind | None
+    return inspect.Parameter(o.name, POSITIONAL, default=o.web_default, annotation=kind)
+
+
+def endpoint(fn: Callable, params: list[inspect.Parameter]) -> Callable:
+    """`fn(**values)` as an endpoint with the signature `params` (Gradio reads the signature and
+    the types; callers may pass the values by position, in that order)."""
+    signature = inspect.Signature(params, return_annotation=Outputs)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Outputs:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return fn(**bound.arguments)
+
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in params} | {"return": Outputs}
+    del call.__wrapped__  # the signature above, not `fn`'s, is the endpoint's
+    return call
+
+
 def make_render(render_fn: RenderFn) -> Callable[..., Any]:
     """The /render endpoint, rendering through `render_fn` (the app's GPU-aware render)."""
 
-    def render(
-        files: Files,
-        edits: list[dict[str, Any]] | str | None = None,
-        birth_date: str = "",
-        method: Method = D["method"],
-        size: int = D["size"],
-        frames_between: int = D["frames_between"],
-        seconds_per_year: float = D["seconds_per_year"],
-        hold: float = D["hold"],
-        gamma: float = D["gamma"],
-        fps: int = D["fps"],
-        caption: Caption = D["caption"],
-        gif: bool = D["gif"],
-        encoder: Encoder = D["encoder"],
-        background: str = D["background"],
-        extend_before: float | None = None,
-        extend_after: float | None = None,
-        timing: Timing = D["timing"],
-        per_photo: int = D["per_photo"],
-        blend: int = D["blend"],
-        smooth: int = D["smooth"],
-        average: int = D["average"],
-    ) -> tuple[FileData, FileData | None, FileData, Report]:
+    def render(files: Files, edits: Any, birth_date: str, gif: bool, **settings: Any) -> Outputs:
         """Render a time-lapse from photos and your corrections (faces, ages and order as /analyze finds them).
 
         Args:
             files: the photos.
             edits: corrections, as a list of rows [{"file": "a.jpg", "age": 3.5, "include": false, "date": "2015-09-01", "face": 1}] or that list as JSON text; the "photos" of an /analyze answer can be sent back unchanged.
             birth_date: optional, YYYY-MM-DD.
-            method: morph (warps the faces into each other), crossfade (blends the photos) or stylegan (when this server has its weights).
-            size: output side in pixels: 256, 512 or 1024.
-            frames_between: frames per transition between two photos (1 to 600).
-            seconds_per_year: above 0, each transition lasts this many seconds per year of age gap instead of frames_between.
-            hold: seconds to hold each photo.
-            gamma: stylegan only: largest share of the real photo blended in near each photo, 0 to 1.
-            fps: frames per second, 24 to 60.
-            caption: age, year, date (e.g. "24 Apr 2008") or none.
-            gif: also make a GIF.
-            encoder: stylegan only: e4e (smooth) or psp (faithful).
-            background: soft (one still backdrop in the photos' own colours, the default), original (each photo's own background) or a plain colour such as #336699 or white.
-            extend_before: optional age (0 to 100) below the first photo's: faces at younger ages imagined by the SAM age model (when this server has it) open the video; they are marked "imagined" in captions and the report.
-            extend_after: optional age (0 to 100) above the last photo's, e.g. 80: imagined older faces close the video (SAM age model).
-            timing: transitions (a smooth morph between the selected photos, timed by frames_between, seconds_per_year and hold) or every_photo (every kept photo in timeline order, like a photo-a-day video: dated photos by date, undated ones where their age puts them, as /analyze orders them; no selection of photos, eyes held in place, timed by per_photo and blend).
-            per_photo: every_photo only: frames each photo stays on screen (1 to 120).
-            blend: every_photo only: in-between frames from one photo to the next (0 to 60; 0 cuts).
-            smooth: every_photo only: photos either side over which the eye placement is smoothed, so the face does not jitter (0 to 30).
-            average: every_photo only: each photo mixed with the next average - 1 photos to soften flicker (1 = off, up to 10).
+            (the render settings are described once, in `pipeline.render.options`)
 
         Returns:
             video: the MP4 (H.264, plays in browsers).
@@ -202,69 +199,26 @@ def make_render(render_fn: RenderFn) -> Callable[..., Any]:
             contact_sheet: PNG of the photos in video order with their captions.
             report: {"frame_count", "duration", "timing", "keyframes", "photos": [{"file", "order", "age", "age_source", "date", "caption", "frame"}], "warnings": [{"file", "reason"}] for every photo left out, "credits": [{"file", "title", "author", "licence", "licence_url", "page_url"}], "method", "size", "fps", "video", "gif", "contact_sheet"}.
         """
-        return _render(
-            render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, method=method, size=size,
-            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
-            blend=blend, smooth=smooth, average=average,
-        )  # fmt: skip
+        return _render(render_fn, files, edits, birth_date, "", DEFAULT_LIMIT, gif, **settings)
 
-    return render
+    settings = [setting_parameter(o) for o in api_options()]
+    return endpoint(render, [FILES, EDITS, BIRTH, *settings])
 
 
 def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
     """The /timelapse endpoint: photos (or a name) in, video out, with the analysis's own choices."""
 
     def timelapse(
-        files: Files | None = None,
-        birth_date: str = "",
-        method: Method = D["method"],
-        size: int = D["size"],
-        frames_between: int = D["frames_between"],
-        seconds_per_year: float = D["seconds_per_year"],
-        hold: float = D["hold"],
-        gamma: float = D["gamma"],
-        fps: int = D["fps"],
-        caption: Caption = D["caption"],
-        gif: bool = D["gif"],
-        encoder: Encoder = D["encoder"],
-        name: str = "",
-        limit: int = DEFAULT_LIMIT,
-        background: str = D["background"],
-        extend_before: float | None = None,
-        extend_after: float | None = None,
-        timing: Timing = D["timing"],
-        per_photo: int = D["per_photo"],
-        blend: int = D["blend"],
-        smooth: int = D["smooth"],
-        average: int = D["average"],
-    ) -> tuple[FileData, FileData | None, FileData, Report]:
+        files: Files | None, birth_date: str, name: str, limit: int, gif: bool, **settings: Any
+    ) -> Outputs:
         """Photos in, time-lapse out, in one call: the analysis's own choices (doubtful photos left out).
 
         Args:
             files: the photos; may be empty when a name is given.
             birth_date: optional, YYYY-MM-DD.
-            method: morph, crossfade or stylegan (as /render).
-            size: output side in pixels: 256, 512 or 1024.
-            frames_between: frames per transition between two photos.
-            seconds_per_year: above 0, seconds per year of age gap instead of frames_between.
-            hold: seconds to hold each photo.
-            gamma: stylegan only: largest share of the real photo near each photo, 0 to 1.
-            fps: frames per second, 24 to 60.
-            caption: age, year, date (e.g. "24 Apr 2008") or none.
-            gif: also make a GIF.
-            encoder: stylegan only: e4e or psp.
             name: optional, a well-known person's name or Wikidata ID; their photos from Wikimedia Commons.
             limit: with a name, how many photos to fetch (2 to 30).
-            background: soft (default), original or a plain colour (as /render).
-            extend_before: optional younger age to imagine before the first photo (as /render).
-            extend_after: optional older age to imagine after the last photo (as /render).
-            timing: transitions (a smooth morph between selected photos) or every_photo (every photo in timeline order, like a photo-a-day video; as /render).
-            per_photo: every_photo only: frames per photo (as /render).
-            blend: every_photo only: in-between frames from one photo to the next (as /render).
-            smooth: every_photo only: photos either side the eye placement is smoothed over (as /render).
-            average: every_photo only: photos mixed into each one against flicker (1 = off; as /render).
+            (the render settings as /render)
 
         Returns:
             video: the MP4.
@@ -272,15 +226,13 @@ def make_timelapse(render_fn: RenderFn) -> Callable[..., Any]:
             contact_sheet: PNG of the photos in video order.
             report: as /render (photos, warnings, credits, frames, timing).
         """
-        return _render(
-            render_fn, files, None, birth_date, name, limit, gif, method=method, size=size,
-            frames_between=frames_between, seconds_per_year=seconds_per_year, hold=hold, gamma=gamma, fps=fps,
-            caption=caption, encoder=encoder, background=background,
-            extend_before=extend_before, extend_after=extend_after, timing=timing, per_photo=per_photo,
-            blend=blend, smooth=smooth, average=average,
-        )  # fmt: skip
+        return _render(render_fn, files, None, birth_date, name, limit, gif, **settings)
 
-    return timelapse
+    settings = [setting_parameter(o) for o in api_options()]
+    # The name search came after the encoder; positional callers rely on that place.
+    cut = [p.name for p in settings].index("encoder") + 1
+    files = FILES.replace(default=None, annotation=Files | None)
+    return endpoint(timelapse, [files, BIRTH, *settings[:cut], NAME, LIMIT, *settings[cut:]])
 
 
 def _docs(fn: Callable) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -308,6 +260,14 @@ def _docs(fn: Callable) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return params, returns
 
 
+def setting_doc(o: Option) -> str:
+    """A render setting's API description, from its one description."""
+    only = " or ".join(o.methods) + " only: " if o.methods else ""
+    if o.video == "every_photo":
+        only = "every_photo only: "
+    return only + o.help + "."
+
+
 def register(fn: Callable, api_name: str, **kwargs: Any) -> None:
     """Add `fn` as the endpoint `/api_name` of the Blocks being built, with its documentation."""
     fn.__annotations__ = typing.get_type_hints(fn)  # gr.api reads resolved types, not strings
@@ -315,6 +275,7 @@ def register(fn: Callable, api_name: str, **kwargs: Any) -> None:
     dep = gr.api(wrapped, api_name=api_name, **kwargs)
     block_fn = get_blocks_context().fns[dep["id"]]
     params, returns = _docs(fn)
+    params = {**{o.name: setting_doc(o) for o in api_options()}, **params}
     names = [n for n in inspect.signature(fn).parameters]
     for comp, pname in zip(block_fn.inputs, names):
         comp.label = pname

@@ -22,22 +22,13 @@ from PIL import Image
 
 from pipeline.dates import format_age
 from pipeline.types import PhotoRecord
-from pipeline.webapp.messages import photo_note
+from pipeline.webapp.messages import AGE_SOURCES, ORDER_SOURCES, photo_note
 from pipeline.webapp.review import Review
-from pipeline.webapp.table import ORDER_SOURCES
 from pipeline.webapp.uploads import preview
 
 CARD_SIDE = 160
 STRIP_SIDE = 48
 
-# Older analyses only say where the age comes from.
-AGE_SOURCES = {
-    "date": "birth date + photo date",
-    "year": "birth date + photo year",
-    "estimate": "age estimated from the face",
-    "edit": "your edit",
-    "inferred": "photo date + estimated birth date",
-}
 
 TEMPLATE = "${(typeof value === 'string' ? JSON.parse(value || '{}') : (value || {})).html || ''}"
 # Event delegation: a keep/remove tap or an age change becomes the value's `edit`, sent as `input`.

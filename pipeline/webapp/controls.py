@@ -1,6 +1,9 @@
 """The page's render settings: one control per setting, by name, and the settings they make.
 
-To add a setting: add its control here and read it in `settings_from_page`.
+Each control's label, default, range and choices come from the settings' one
+description (`pipeline.render.options`); this module only says which control
+shows a setting and where. To offer a described setting on the page: add its
+control here and read it in `settings_from_page`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from typing import Any
 
 import gradio as gr
 
-from pipeline.sizes import SIZES
+from pipeline.render.options import BY_NAME
 from pipeline.webapp.messages import METHOD_LABELS
-from pipeline.webapp.render import DEFAULTS, make_settings
+from pipeline.webapp.render import DEFAULTS, WEB_SETTINGS, make_settings
 from pipeline.webapp.state import PageState
 
 TIMING_LABELS = {
@@ -26,158 +29,161 @@ TRANSITIONS_ONLY = (
     "extend_before", "extend_after", "age_photo", "lifespan_from", "lifespan_to",
 )  # fmt: skip
 EVERY_PHOTO_ONLY = ("per_photo", "blend", "average")
+LIFESPAN = BY_NAME["lifespan"]
+
+
+def _opt(name: str) -> Any:
+    return BY_NAME[name]
+
+
+def slider(name: str, **kw: Any) -> Any:
+    """The slider of a described setting: its page range and step, default and label."""
+    opt = _opt(name)
+    low, high, step = opt.page
+    kw = {"value": opt.web_default, "step": step, "label": opt.label, **kw}
+    return gr.Slider(low, high, **kw)
+
+
+def age_box(name: str, info: str) -> Any:
+    """The number box of an optional age (empty is off), in the described range."""
+    opt = _opt(name)
+    elem_id = name.replace("_", "-")
+    return gr.Number(
+        None, label=opt.label, minimum=opt.low, maximum=opt.high, info=info, elem_id=elem_id
+    )
 
 
 def settings_controls() -> dict[str, Any]:
-    """Build the settings controls (inside the page's Blocks) and return them by name."""
-    return {
+    """Build the settings controls (inside the page's Blocks) and return them by name.
+
+    First the few choices most visitors make (the kind of video, the method, the speed),
+    then the others in a collapsed "More settings" section, so that on a phone the render
+    button stays close to the review.
+    """
+    quick = {
         "timing": gr.Radio(
             [(label, name) for name, label in TIMING_LABELS.items()],
             value=DEFAULTS["timing"],
-            label="Video",
+            label=_opt("timing").label,
             elem_id="timing",
             info="Every photo: each kept photo in date order (undated ones by their age) for a few frames, the eyes held in place.",
         ),  # fmt: skip
-        "per_photo": gr.Slider(
-            1,
-            30,
-            value=DEFAULTS["per_photo"],
-            step=1,
-            label="Frames per photo",
+        "per_photo": slider(
+            "per_photo",
             info="How long each photo stays on screen (30 frames = 1 second).",
             visible=False,
             elem_id="per-photo",
-        ),  # fmt: skip
-        "blend": gr.Slider(
-            0,
-            12,
-            value=DEFAULTS["blend"],
-            step=1,
-            label="Blend frames between photos",
-            info="0 cuts straight to the next photo.",
-            visible=False,
-            elem_id="blend",
-        ),  # fmt: skip
-        "average": gr.Slider(
-            1,
-            5,
-            value=DEFAULTS["average"],
-            step=1,
-            label="Soften flicker: photos mixed into each",
+        ),
+        "blend": slider(
+            "blend", info="0 cuts straight to the next photo.", visible=False, elem_id="blend"
+        ),
+        "average": slider(
+            "average",
             info="1 is off; 2 or more mixes each photo with the next ones (steadier light).",
             visible=False,
             elem_id="average",
-        ),  # fmt: skip
+        ),
         "method": gr.Radio(
             [(label, n) for n, label in METHOD_LABELS.items()],
             value=DEFAULTS["method"],
-            label="Method",
+            label=_opt("method").label,
             elem_id="method",
         ),  # fmt: skip
         "encoder": gr.Radio(
             [("e4e (smooth)", "e4e"), ("pSp (faithful)", "psp")],
             value=DEFAULTS["encoder"],
-            label="StyleGAN encoder",
+            label=_opt("encoder").label,
             visible=False,
         ),  # fmt: skip
-        "gamma": gr.Slider(
-            0,
-            1,
-            value=DEFAULTS["gamma"],
-            step=0.05,
-            label="Blend strength (gamma)",
+        "gamma": slider(
+            "gamma",
             visible=False,
             info="Largest share of the real photo near each photo: higher keeps identity.",
         ),  # fmt: skip
-        "size": gr.Radio(list(SIZES), value=DEFAULTS["size"], label="Size (pixels)"),
         "speed": gr.Radio(
             [("Frames per transition", "frames"), ("Seconds per year of age", "age")],
             value="frames",
             label="Speed",
         ),  # fmt: skip
-        "frames_between": gr.Slider(
-            2,
-            120,
-            value=DEFAULTS["frames_between"],
-            step=1,
-            label="Frames between two photos",
-        ),
-        "seconds_per_year": gr.Slider(
-            0.05, 3, value=0.3, step=0.05, label="Seconds per year of age", visible=False
-        ),
-        "hold": gr.Slider(
-            0, 3, value=DEFAULTS["hold"], step=0.1, label="Hold at each photo (seconds)"
-        ),
-        "fps": gr.Slider(24, 60, value=DEFAULTS["fps"], step=1, label="Frames per second"),
-        "caption": gr.Radio(
-            [("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")],
-            value=DEFAULTS["caption"],
-            label="Caption",
-        ),  # fmt: skip
-        # Ages beyond the photos (SAM age model): 0 / empty is off.
-        "extend_before": gr.Number(
-            None,
-            label="Imagine younger, down to age",
-            minimum=0,
-            maximum=100,
-            info="Faces imagined before the first photo (needs the GPU age model).",
-            elem_id="extend-before",
-        ),  # fmt: skip
-        "extend_after": gr.Number(
-            None,
-            label="Imagine older, up to age",
-            minimum=0,
-            maximum=100,
-            info="Faces imagined after the last photo, e.g. 80.",
-            elem_id="extend-after",
-        ),  # fmt: skip
-        "age_photo": gr.Dropdown(
-            [("No: use all the photos", "")],
-            value="",
-            label="Age this photo",
-            info="A lifespan video imagined from one photo.",
-            elem_id="age-photo",
-        ),  # fmt: skip
-        "lifespan_from": gr.Number(
-            5, label="Lifespan from age", minimum=0, maximum=95, elem_id="lifespan-from"
-        ),
-        "lifespan_to": gr.Number(
-            80, label="Lifespan to age", minimum=5, maximum=100, elem_id="lifespan-to"
-        ),
-        "background": gr.Radio(
-            [
-                ("Soft backdrop", "soft"),
-                ("Original backgrounds", "original"),
-                ("Plain colour", "colour"),
-            ],
-            value=DEFAULTS["background"],
-            label="Background",
-            elem_id="background",
-            info="Soft: one still backdrop in the photos' colours behind the person.",
-        ),  # fmt: skip
-        "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
-        "formats": gr.CheckboxGroup(
-            [("MP4", "mp4"), ("GIF", "gif")],
-            value=["mp4"],
-            label="Format",
-            info="The MP4 is always made (it plays in the page).",
-        ),  # fmt: skip
+        "frames_between": slider("frames_between"),
+        "seconds_per_year": slider("seconds_per_year", value=0.3, visible=False),
     }
+    # Everything else, collapsed: most visitors never open it.
+    with gr.Accordion("More settings", open=False, elem_id="more-settings"):
+        more = {
+            "size": gr.Radio(
+                list(_opt("size").choices), value=DEFAULTS["size"], label=_opt("size").label
+            ),
+            "hold": slider("hold"),
+            "fps": slider("fps"),
+            "caption": gr.Radio(
+                [("Age", "age"), ("Year", "year"), ("Date", "date"), ("None", "none")],
+                value=DEFAULTS["caption"],
+                label=_opt("caption").label,
+            ),  # fmt: skip
+            # Ages beyond the photos (SAM age model): 0 / empty is off.
+            "extend_before": age_box(
+                "extend_before", "Faces imagined before the first photo (needs the GPU age model)."
+            ),
+            "extend_after": age_box(
+                "extend_after", "Faces imagined after the last photo, e.g. 80."
+            ),
+            "age_photo": gr.Dropdown(
+                [("No: use all the photos", "")],
+                value="",
+                label="Age this photo",
+                info="A lifespan video imagined from one photo.",
+                elem_id="age-photo",
+            ),  # fmt: skip
+            # The two ends of `lifespan`, at least 5 years apart (`RenderSettings.validate`).
+            "lifespan_from": gr.Number(
+                LIFESPAN.default[0],
+                label=LIFESPAN.label,
+                minimum=LIFESPAN.low,
+                maximum=LIFESPAN.high - 5,
+                elem_id="lifespan-from",
+            ),  # fmt: skip
+            "lifespan_to": gr.Number(
+                LIFESPAN.default[1],
+                label="Lifespan to age",
+                minimum=LIFESPAN.low + 5,
+                maximum=LIFESPAN.high,
+                elem_id="lifespan-to",
+            ),  # fmt: skip
+            "background": gr.Radio(
+                [
+                    ("Soft backdrop", "soft"),
+                    ("Original backgrounds", "original"),
+                    ("Plain colour", "colour"),
+                ],
+                value=DEFAULTS["background"],
+                label=_opt("background").label,
+                elem_id="background",
+                info="Soft: one still backdrop in the photos' colours behind the person.",
+            ),  # fmt: skip
+            "background_colour": gr.ColorPicker("#ffffff", label="Backdrop colour", visible=False),
+            "formats": gr.CheckboxGroup(
+                [("MP4", "mp4"), ("GIF", "gif")],
+                value=["mp4"],
+                label="Format",
+                info="The MP4 is always made (it plays in the page).",
+            ),  # fmt: skip
+        }
+    return {**quick, **more}
 
 
 def settings_from_page(form: dict[str, Any]) -> tuple[Any, bool]:
-    """`RenderSettings` and the GIF choice from the settings controls' values, by control name."""
-    speed = form.get("speed", "frames")
-    daily = {k: form[k] for k in ("timing", *EVERY_PHOTO_ONLY) if k in form}
-    settings = make_settings(
-        method=form["method"], size=form["size"], fps=form["fps"], frames_between=form["frames_between"],
-        seconds_per_year=form["seconds_per_year"] if speed == "age" else None, hold=form["hold"],
-        gamma=form.get("gamma"), caption=form["caption"], encoder=form.get("encoder"),
-        extend_before=form.get("extend_before"), extend_after=form.get("extend_after"),
-        lifespan=(form.get("lifespan_from") or 5, form.get("lifespan_to") or 80),
-        background=background_from_page(form), **daily,
-    )  # fmt: skip
-    return settings, "gif" in (form.get("formats") or [])
+    """`RenderSettings` and the GIF choice from the settings controls' values, by control name.
+
+    A control named after a setting gives its value; the speed choice, the lifespan's two
+    ends, the backdrop colour and the formats are read here."""
+    values = {name: form[name] for name in WEB_SETTINGS if name in form}
+    if form.get("speed", "frames") != "age":
+        values["seconds_per_year"] = None
+    lo, hi = LIFESPAN.default
+    values["lifespan"] = (form.get("lifespan_from") or lo, form.get("lifespan_to") or hi)
+    values["background"] = background_from_page(form)
+    return make_settings(**values), "gif" in (form.get("formats") or [])
 
 
 def background_from_page(form: dict[str, Any]) -> str:

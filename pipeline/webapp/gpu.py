@@ -7,6 +7,7 @@ from typing import Any
 from pipeline.methods.stylegan import startup
 from pipeline.methods.stylegan.zerogpu import gpu_task
 from pipeline.render import gpu as render_gpu
+from pipeline.timelapse import imagines_ages
 from pipeline.webapp.render import RenderOutputs, render_review
 from pipeline.webapp.review import Review
 
@@ -19,7 +20,7 @@ def gpu_seconds(
     Imagined ages count as keyframes too (about one per `age_step` years of a lifespan or extension).
     """
     photos = max(2, len(review.analysis.usable))
-    if settings.extends or age_photo or len(review.analysis.usable) == 1:
+    if imagines_ages(review.analysis, settings, age_photo):
         lo, hi = settings.lifespan
         photos += int((hi - lo) // settings.age_step) + 2
     rough = int(min(300, 30 + photos * 3 + photos * (settings.frames_between or 24) * 0.15))
@@ -40,15 +41,11 @@ def render_album(
 ) -> RenderOutputs:
     """Render `review` with `settings`; StyleGAN goes through the GPU slot."""
     # StyleGAN, and SAM's imagined ages (an extension or a one-photo lifespan), need the GPU.
-    if (
-        settings.method == "stylegan"
-        or settings.extends
-        or age_photo
-        or len(review.analysis.usable) == 1
-    ):
+    imagined = imagines_ages(review.analysis, settings, age_photo)
+    if settings.method == "stylegan" or imagined:
         if settings.method == "stylegan" and not age_photo:  # weights ready before the GPU window
             render_gpu.prepare_gpu_render(review.analysis, settings, gif=gif, progress=progress)
-        if settings.extends or age_photo or len(review.analysis.usable) == 1:
+        if imagined:
             # SAM's file downloaded and verified before the GPU window (a no-op off a Space).
             startup.wait_until_ready("sam", progress=progress)
         return render_on_gpu(review, settings, gif, progress, age_photo)

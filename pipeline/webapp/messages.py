@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pipeline.codes import AgeSource, OrderSource, Status
 from pipeline.errors import (
     BadImageError,
     MethodUnavailableError,
@@ -34,13 +35,28 @@ UNEXPECTED = (
 )
 SEARCH_UNAVAILABLE = "Photo search is unavailable right now; upload photos instead."
 
-STATUS_NOTES = {
-    "unreadable": "This file could not be read; upload it again.",
-    "empty": "The file is empty; upload the photo again.",
-    "truncated": "The file is cut short (an incomplete download or copy); upload the full photo again.",
-    "not_image": "Not a photo this app can read; use JPEG, PNG, HEIC, WebP, AVIF, TIFF, BMP or GIF.",
-    "too_large": f"Too large: over {MAX_PIXELS // 1_000_000} megapixels; upload a smaller copy of the photo.",
-    "no_face": "No face found; use a photo where the face is clearly visible and roughly facing the camera.",
+# The visitor's words for the records' codes (`pipeline.codes`): one table per code.
+STATUS_NOTES: dict[str, str] = {
+    Status.UNREADABLE: "This file could not be read; upload it again.",
+    Status.EMPTY: "The file is empty; upload the photo again.",
+    Status.TRUNCATED: "The file is cut short (an incomplete download or copy); upload the full photo again.",
+    Status.NOT_IMAGE: "Not a photo this app can read; use JPEG, PNG, HEIC, WebP, AVIF, TIFF, BMP or GIF.",
+    Status.TOO_LARGE: f"Too large: over {MAX_PIXELS // 1_000_000} megapixels; upload a smaller copy of the photo.",
+    Status.NO_FACE: "No face found; use a photo where the face is clearly visible and roughly facing the camera.",
+}  # fmt: skip
+AGE_SOURCES: dict[str, str] = {
+    AgeSource.DATE: "exact (birth + photo date)",
+    AgeSource.YEAR: "birth + photo year",
+    AgeSource.INFERRED: "photo date + estimated birth date",
+    AgeSource.ESTIMATE: "estimated from the face",
+    AgeSource.EDIT: "your edit",
+}
+# Where each photo's place in the video comes from (`PhotoRecord.order_source`).
+ORDER_SOURCES: dict[str, str] = {
+    OrderSource.EDIT: "your edit",
+    OrderSource.DATE: "its date",
+    OrderSource.LIKENESS: "likeness to the other photos",
+    OrderSource.ESTIMATE: "the estimated age",
 }
 
 

@@ -18,16 +18,18 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.codes import AgeSource
 from pipeline.errors import PipelineError
 from pipeline.methods.base import available_methods
 from pipeline.progress import Progress, clamp_fraction
 from pipeline.search import AmbiguousNameError
+from pipeline.selection import selection_limit
 from pipeline.webapp import cards, messages, review, table
 from pipeline.webapp import render as rendering
 from pipeline.webapp.controls import settings_from_page
 from pipeline.webapp.search import DEFAULT_LIMIT, find_by_name
 from pipeline.webapp.state import PageState
-from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, path_of
+from pipeline.webapp.uploads import path_of
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,9 @@ def summary_markdown(r: review.Review, every_photo: bool = False) -> str:
             f"Birth date: {a.birth_estimate.describe()}; "
             "type the real date in the birth date box for exact ages."
         )
-    if a.birth_date is None and any(p.age_source in ("estimate", "inferred") for p in usable):
+    if a.birth_date is None and any(
+        p.age_source in (AgeSource.ESTIMATE, AgeSource.INFERRED) for p in usable
+    ):
         lines.append(
             "Ages marked ~ are estimates: correct them on the cards, or give a birth date."
         )
@@ -158,7 +162,7 @@ def _review(
     files: list[str], birth: str, state: PageState, progress: Any, **kw: Any
 ) -> review.Review:
     # A photo-a-day video shows every kept photo: no proposed selection then.
-    kw.setdefault("max_photos", None if state.every_photo else MAX_VIDEO_PHOTOS)
+    kw.setdefault("max_photos", selection_limit(every_photo=state.every_photo))
     return review.review_album(
         files, birth_date=_birth_or_warn(birth), edits=table.to_edits(state.edits),
         metadata=state.metadata, progress=reporter(progress), **kw,
@@ -380,6 +384,12 @@ def make_render_handler(
         )
 
     return render_page
+
+
+def show_if_set(value: Any) -> Any:
+    """Show an output once it has a value (the player, once there is a video: a render that
+    failed leaves it hidden)."""
+    return gr.update(visible=bool(value))
 
 
 _METHODS: dict[str, tuple[bool, str]] = {}

@@ -17,45 +17,30 @@ from typing import Any
 from pipeline.credits import credits_json, used_credits, write_credits
 from pipeline.errors import MethodUnavailableError, UsageError
 from pipeline.progress import Progress
-from pipeline.render import RenderSettings, check_method, keyframes_from_analysis, render
-from pipeline.render.backdrop import DEFAULT_BACKGROUND
-from pipeline.render.imagined import sam_status
+from pipeline.render import RenderSettings, check_method
+from pipeline.render.options import BY_NAME, OPTIONS, VIDEO_KINDS, WEB_ONLY, Option, web_defaults
 from pipeline.render.report import write_report
-from pipeline.sizes import DEFAULT_SIZE, coerce_size
-from pipeline.types import Analysis, Keyframe
+from pipeline.sizes import coerce_size
 from pipeline.webapp.files import request_dir
-from pipeline.webapp.review import Review
+from pipeline.webapp.review import PIPELINE, Review
 
 log = logging.getLogger(__name__)
 
-# Defaults shared by the page's controls and the API's parameters.
-DEFAULTS: dict[str, Any] = {
-    "method": "morph",
-    "size": DEFAULT_SIZE,
-    "frames_between": 24,
-    "seconds_per_year": 0.0,
-    "hold": 0.5,
-    "gamma": 0.5,
-    "fps": 30,
-    "caption": "age",
-    "background": DEFAULT_BACKGROUND,
-    "gif": False,
-    "encoder": "e4e",
-    "timing": "transitions",
-    "per_photo": 3,
-    "blend": 2,
-    "smooth": 3,
-    "average": 1,
-}
-# The two kinds of video: a smooth morph between the selected photos, or every photo in
-# turn (a photo-a-day video: every kept photo in the review's order, eyes locked in place).
-TIMINGS = ("transitions", "every_photo")
+# Defaults shared by the page's controls and the API's parameters (`options.OPTIONS` says them).
+DEFAULTS: dict[str, Any] = web_defaults()
+TIMINGS = VIDEO_KINDS
 REPORT_KEYS = (
     "method", "size", "fps", "frame_count", "duration", "timing", "keyframes", "video", "gif",
     "contact_sheet", "photos", "warnings", "credits", "background",
 )  # fmt: skip
 PHOTO_KEYS = ("file", "order", "age", "age_source", "date", "caption", "frame")
 WARNING_KEYS = ("file", "reason")
+
+
+# What the page and the API may set: the settings both offer (the GIF is a file, not a setting).
+WEB_SETTINGS = {o.name: o for o in OPTIONS + WEB_ONLY if o.on_web and o.name != "gif"}
+# Settings of the photo-a-day video; a transition video leaves them at their defaults.
+DAILY = tuple(o.name for o in OPTIONS if o.video == "every_photo")
 
 
 def _whole(v: Any) -> Any:
@@ -66,65 +51,57 @@ def _whole(v: Any) -> Any:
     return v
 
 
-def make_settings(
-    *,
-    method: str = DEFAULTS["method"],
-    size: int = DEFAULTS["size"],
-    fps: int = DEFAULTS["fps"],
-    frames_between: int | None = DEFAULTS["frames_between"],
-    seconds_per_year: float | None = None,
-    hold: float = DEFAULTS["hold"],
-    gamma: float | None = None,
-    caption: str = DEFAULTS["caption"],
-    background: str = DEFAULTS["background"],
-    encoder: str | None = None,
-    extend_before: float | None = None,
-    extend_after: float | None = None,
-    lifespan: tuple[float, float] | None = None,
-    timing: str = DEFAULTS["timing"],
-    per_photo: int = DEFAULTS["per_photo"],
-    blend: int = DEFAULTS["blend"],
-    smooth: int = DEFAULTS["smooth"],
-    average: int = DEFAULTS["average"],
-) -> RenderSettings:
-    """Validated `RenderSettings` from page or API values (numbers may arrive as floats or text).
+def _coerce(opt: Option, value: Any) -> Any:
+    """A page or API value as the setting's type (numbers may arrive as floats or text; empty
+    is the library's default, and so is 0 where it means "off")."""
+    if opt.name == "size":
+        return coerce_size(value)
+    if opt.name == "lifespan":
+        return (float(value[0]), float(value[1])) if value else opt.default
+    if opt.type is int:
+        return _whole(value)
+    if opt.type is float:
+        off = opt.zero_off and isinstance(value, (int, float)) and value == 0
+        return opt.default if value in (None, "") or off else float(value)
+    if value in (None, "") and opt.default is None:  # e.g. the encoder: the method's own
+        return None
+    text = str(value or opt.web_default)
+    return text.lower() if opt.choices else text
 
-    `gamma` and `encoder` only apply to StyleGAN; `seconds_per_year` of 0 means "off", and so does
-    an empty `extend_before` / `extend_after` (ages imagined by SAM before / after the photos).
-    `timing` ``every_photo`` is the photo-a-day video: `per_photo` frames of each photo,
-    `blend` frames to the next, eye placement smoothed over `smooth` photos either side,
-    `average` photos averaged into each one; the transition timing (`frames_between`,
-    `seconds_per_year`, `hold`) then does not apply.
+
+def make_settings(**values: Any) -> RenderSettings:
+    """Validated `RenderSettings` from page or API values, by setting name (`WEB_SETTINGS`).
+
+    A setting left out gets the page's default (`options.OPTIONS`), except those of one method
+    (`gamma`, `encoder`: StyleGAN's), which are then the method's own; they only apply to that
+    method. `seconds_per_year` of 0 means "off", and so does an empty `extend_before` /
+    `extend_after` (ages imagined by SAM before / after the photos). `timing` ``every_photo``
+    is the photo-a-day video: `per_photo` frames of each photo, `blend` frames to the next, eye
+    placement smoothed over `smooth` photos either side, `average` photos averaged into each
+    one; the transition timing (`frames_between`, `seconds_per_year`, `hold`) then does not apply.
 
     Raises:
         UsageError: a bad setting.
+        TypeError: a name that is not a setting of the page or the API.
     """
-    method = str(method or "morph").lower()
-    stylegan = method == "stylegan"
-    every = timing_of(timing) == "every_photo"
+    unknown = sorted(set(values) - set(WEB_SETTINGS))
+    if unknown:
+        raise TypeError(f"not render settings of the page or the API: {', '.join(unknown)}")
+    given = {
+        n: values.get(n, None if o.methods else o.web_default) for n, o in WEB_SETTINGS.items()
+    }
+    every = timing_of(given.pop("timing")) == "every_photo"
+    out = {name: _coerce(BY_NAME[name], value) for name, value in given.items()}
     if every:  # the photo-a-day timing replaces the transition timing, whose values are unused
-        frames_between, seconds_per_year, hold = DEFAULTS["frames_between"], None, 0.0
-    settings = RenderSettings(
-        method=method,
-        size=coerce_size(size),
-        fps=_whole(fps),
-        frames_between=_whole(frames_between),
-        seconds_per_year=float(seconds_per_year)
-        if seconds_per_year not in (None, 0, 0.0, "")
-        else None,
-        hold=float(hold or 0.0),
-        gamma=float(gamma) if stylegan and gamma not in (None, "") else None,
-        caption=str(caption or "age").lower(),
-        background=str(background or DEFAULTS["background"]),
-        method_options={"encoder": str(encoder).lower()} if stylegan and encoder else {},
-        extend_before=_age_or_none(extend_before),
-        extend_after=_age_or_none(extend_after),
-        lifespan=(float(lifespan[0]), float(lifespan[1])) if lifespan else (5.0, 80.0),
-        per_photo=_whole(per_photo) if every else None,
-        blend=_whole(blend) if every else DEFAULTS["blend"],
-        smooth=_whole(smooth) if every else DEFAULTS["smooth"],
-        average=_whole(average) if every else DEFAULTS["average"],
-    )
+        out.update(frames_between=BY_NAME["frames_between"].default, seconds_per_year=None)
+        out["hold"] = 0.0
+    else:
+        out.update({name: BY_NAME[name].default for name in DAILY})
+    for name, opt in WEB_SETTINGS.items():  # a method's own settings only apply to it
+        if opt.methods and out["method"] not in opt.methods:
+            out[name] = None
+    encoder = out.pop("encoder")
+    settings = RenderSettings(**out, method_options={"encoder": encoder} if encoder else {})
     settings.validate()
     return settings
 
@@ -142,13 +119,6 @@ def timing_of(value: Any) -> str:
             "or every_photo (every photo in turn, like a photo-a-day video)."
         )
     return text
-
-
-def _age_or_none(value: Any) -> float | None:
-    """An optional age from a page or API field: empty (None, "", 0 from an empty number box) is off."""
-    if value in (None, "") or (isinstance(value, (int, float)) and value == 0):
-        return None
-    return float(value)
 
 
 def check_can_render(settings: RenderSettings) -> None:
@@ -203,35 +173,12 @@ def render_review(
         UsageError, MethodUnavailableError: bad settings (before any work).
     """
     analysis = review.analysis
-    photos: Analysis | list[Keyframe] = analysis
-    if settings.per_photo is not None:  # every photo in turn: no lifespan from one photo
-        if len(analysis.usable) < 2:
-            raise analysis.shortage()
-    elif age_photo:
-        # "Age this photo": a lifespan video from that photo alone.
-        photos = [
-            kf
-            for kf in keyframes_from_analysis(analysis, settings.size, allow_one=True)
-            if kf.label == age_photo
-        ]
-        if not photos:
-            raise analysis.shortage(needed=1)
-    elif len(analysis.usable) < 2:
-        ok, reason = sam_status()
-        if len(analysis.usable) != 1 or not ok:
-            if len(analysis.usable) == 1:
-                log.info("one usable photo and no SAM for a lifespan video: %s", reason)
-            raise analysis.shortage(needs_age_model=len(analysis.usable) == 1)
     outdir = outdir or request_dir("render")
-    result = render(
-        photos,
-        settings=settings,
-        video=outdir / "timelapse.mp4",
-        gif=outdir / "timelapse.gif" if gif else None,
-        contact_sheet=outdir / "contact_sheet.png",
-        report=None,
-        progress=progress,
-    )
+    result = PIPELINE.render(
+        analysis, settings, video=outdir / "timelapse.mp4",
+        gif=outdir / "timelapse.gif" if gif else None, contact_sheet=outdir / "contact_sheet.png",
+        age_photo=age_photo, progress=progress,
+    )  # fmt: skip
     report = public_report(result.report, review)
     credits_path = write_credits(used_credits(analysis), outdir / "credits.txt")
     report_path = outdir / "report.json"

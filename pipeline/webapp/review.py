@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.analysis import finalize, scan
 from pipeline.dates import parse_date
-from pipeline.edits import Edits, PhotoEdit
+from pipeline.edits import Edits
 from pipeline.errors import UsageError
 from pipeline.progress import Progress
-from pipeline.selection import propose_selection
+from pipeline.timelapse import Timelapse
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 from pipeline.webapp.cache import ScanCache, album_key, snapshot
 from pipeline.webapp.table import prune_edits
@@ -30,6 +29,9 @@ from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
 log = logging.getLogger(__name__)
 
 CACHE = ScanCache(max_entries=8, ttl_s=3600)
+# The page's pipeline: its scans are kept in `CACHE` (in memory, per album), not on disk, and
+# run in this process (worker processes would import the app's main script).
+PIPELINE = Timelapse(cache=None, workers=0)
 # dlib's models are shared; scans run one at a time (finalize and renders do not wait).
 _SCAN_LOCK = threading.Lock()
 NOT_SELECTED = "not in the proposed selection"
@@ -118,7 +120,8 @@ def review_album(
     """Scan an album (or take its scan from the cache) and finalize it with the visitor's choices.
 
     With more usable photos than `max_photos`, the others are left out as a
-    proposed selection (`propose_selection`); an edit that keeps a photo wins.
+    proposed selection (`selection.select_photos`, the CLI's too); an edit that
+    keeps a photo wins.
 
     Args:
         files: uploaded file paths (or Gradio file dicts).
@@ -149,37 +152,17 @@ def review_album(
         with _SCAN_LOCK:
             ran = True
             # In this process: worker processes would import the app's main script.
-            return scan(sources, metadata=meta, progress=progress, workers=0)
+            return PIPELINE.scan(sources, metadata=meta, progress=progress)
 
-    not_selected: list[str] = []
     with CACHE.use(key, do_scan) as shared:
         if prune and edits and edits.photos:
-            edits = prune_edits(edits, finalize(shared, birth_date=birth))
-        finalize(shared, birth_date=birth, edits=edits, progress=progress)
-        if max_photos is not None and len(shared.usable) > max_photos:
-            kept = {p.file for p in propose_selection(shared.usable, max_photos)}
-            chosen_by_visitor = {n for n, e in (edits.photos if edits else {}).items() if e.include}
-            not_selected = [
-                p.file
-                for p in shared.usable
-                if p.file not in kept and p.file not in chosen_by_visitor
-            ]
-            finalize(shared, birth_date=birth, edits=_leave_out(edits, not_selected))
-        result = snapshot(shared)
-    return Review(result, key, album.skipped, not_selected, ran)
-
-
-def _leave_out(edits: Edits | None, files: list[str]) -> Edits:
-    """`edits` plus "leave out" for `files` (the photos the proposed selection does not keep)."""
-    out = Edits(
-        birth_date=edits.birth_date if edits else None, photos=dict(edits.photos) if edits else {}
-    )
-    for name in files:
-        e = out.photos.get(name)
-        out.photos[name] = (
-            PhotoEdit(False, e.age, e.face, e.date) if e else PhotoEdit(include=False)
+            # Edits equal to the automatic values (an /analyze answer sent back) are no edits.
+            edits = prune_edits(edits, PIPELINE.finalize(shared, birth_date=birth).analysis)
+        done = PIPELINE.finalize(
+            shared, birth_date=birth, edits=edits, limit=max_photos, progress=progress
         )
-    return out
+        result = snapshot(shared)
+    return Review(result, key, album.skipped, list(done.not_selected), ran)
 
 
 def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from pipeline.dates import format_age, format_date
 from pipeline.edits import Edits, PhotoEdit, parse_json, parse_row
 from pipeline.errors import UsageError
 from pipeline.types import Analysis, PhotoRecord
+from pipeline.webapp import messages
 
 if TYPE_CHECKING:
     from pipeline.webapp.review import Review
@@ -32,21 +33,8 @@ COL_USE, COL_FILE, COL_AGE, COL_DATE, COL_SOURCE, COL_FACE = range(6)
 # Ages closer than this count as unchanged (the table shows one decimal).
 _AGE_TOLERANCE = 0.051
 
-AGE_SOURCES = {
-    "date": "exact (birth + photo date)",
-    "year": "birth + photo year",
-    "inferred": "photo date + estimated birth date",
-    "estimate": "estimated from the face",
-    "edit": "your edit",
-}
-
-# Where each photo's place in the video comes from (`PhotoRecord.order_source`).
-ORDER_SOURCES = {
-    "edit": "your edit",
-    "date": "its date",
-    "likeness": "likeness to the other photos",
-    "estimate": "the estimated age",
-}
+# The visitor's words for where an age and a place come from (one table, `messages`).
+AGE_SOURCES, ORDER_SOURCES = messages.AGE_SOURCES, messages.ORDER_SOURCES
 
 PhotoEdits = dict[str, dict[str, Any]]
 

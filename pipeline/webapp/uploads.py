@@ -19,15 +19,18 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from pipeline.codes import Status
 from pipeline.dates import exif_date, filename_date
 from pipeline.errors import BadImageError, NotEnoughPhotosError
 from pipeline.photos import MAX_PIXELS, PhotoSource, collect_sources
+from pipeline.selection import DEFAULT_TRANSITION_PHOTOS
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_MB = 40  # per file; Gradio refuses larger uploads before they reach the app
 MAX_FILES = 120  # photos checked per album; more are thinned out evenly (see `limit_album`)
-MAX_VIDEO_PHOTOS = 30  # photos in one video; more are a proposed selection to review
+# Photos in one video; more are a proposed selection to review (the CLI's limit too).
+MAX_VIDEO_PHOTOS = DEFAULT_TRANSITION_PHOTOS
 PREVIEW_SIDE = 160
 # Previews decode a non-JPEG photo in full, so only up to this size (JPEG decodes at 1/8 scale).
 PREVIEW_MAX_PIXELS = 30_000_000
@@ -115,10 +118,10 @@ def peek(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
             warnings.simplefilter("ignore")
             w, h = im.size
     except Exception:
-        raise BadImageError("not_image", f"{name}: not an image this tool can read.") from None
+        raise BadImageError(Status.NOT_IMAGE, f"{name}: not an image this tool can read.") from None
     if w * h > max_pixels:
         raise BadImageError(
-            "too_large",
+            Status.TOO_LARGE,
             f"{name}: {w}x{h} pixels is over the limit of {max_pixels // 1_000_000} megapixels.",
         )
     return w, h
