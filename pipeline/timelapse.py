@@ -1,6 +1,6 @@
 """The pipeline object: photos (and optional edits) in, a time-lapse out, in one call.
 
-    from pipeline import Timelapse
+    from pipeline.timelapse import Timelapse
 
     timelapse = Timelapse.create()                       # components: scan cache, detector options
     result = timelapse("album/", output="out.mp4", size=256)
