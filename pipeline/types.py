@@ -9,6 +9,7 @@ endpoint returns.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,6 +306,19 @@ class Analysis:
         }
 
 
+@dataclass(frozen=True)
+class ImaginedFrom:
+    """Where an imagined keyframe comes from: the real photo SAM aged to make it.
+
+    Attributes:
+        source_key (str): the source photo's `Keyframe.key`.
+        source (str): the source photo's label (file name), for reports.
+    """
+
+    source_key: str
+    source: str
+
+
 @dataclass
 class Keyframe:
     """One photo of the time-lapse, aligned and ready to render.
@@ -317,9 +331,24 @@ class Keyframe:
         date (datetime.date | None): capture date, if known.
         label (str): the photo's file name.
         key (str): stable identifier of the source photo (content hash), for caches.
-        extra (dict): per-render values the renderer sets (``time``, ``birth_date``).
         matte (np.ndarray | None): [S, S] float32 person matte in [0, 1], set by
             the renderer when the video uses a steady backdrop.
+        birth_date (datetime.date | None): the person's birth date, when known
+            (captions count age from it).
+        date_precision (str): how precise `date` is: ``day``, ``year`` or ``""``
+            (unknown; captions read it as ``day``).
+        other_faces (Sequence[np.ndarray]): [68, 2] float32 landmarks, in `image`
+            pixels, of the photo's other faces: the matte keeps their people out.
+        photo_corners (np.ndarray | None): [4, 2] float32 corners of the photo in
+            `image` (beyond them the crop holds the photo's reflection).
+        time (float | None): seconds into the video, set by the renderer before a
+            method's `prepare` so motion can be smooth in video time.
+        eye_ratio (float | None): photo-a-day: the eye distance (share of the
+            side) the photo is aligned to.
+        imagined (ImaginedFrom | None): set on a face generated at an age no photo
+            shows: the photo it was imagined from.
+        wplus (np.ndarray | None): [n_latent, 512] float32 SAM latent, set by
+            `imagine_keyframes` on imagined keyframes and on their sources.
     """
 
     image: np.ndarray
@@ -329,10 +358,17 @@ class Keyframe:
     date: dt.date | None = None
     label: str = ""
     key: str = ""
-    extra: dict = field(default_factory=dict)
     matte: np.ndarray | None = None
+    birth_date: dt.date | None = None
+    date_precision: str = ""
+    other_faces: Sequence[np.ndarray] = ()
+    photo_corners: np.ndarray | None = None
+    time: float | None = None
+    eye_ratio: float | None = None
+    imagined: ImaginedFrom | None = None
+    wplus: np.ndarray | None = None
 
 
 def is_imagined(kf: Keyframe) -> bool:
-    """The keyframe is a face generated at an age no photo shows (``extra["imagined"]``)."""
-    return bool(kf.extra.get("imagined", False))
+    """The keyframe is a face generated at an age no photo shows (`Keyframe.imagined` set)."""
+    return kf.imagined is not None

@@ -63,7 +63,7 @@ def test_photo_a_day_render(daily_album: Path, tmp_path: Path) -> None:
         shown = frames[k * 5 : k * 5 + 3]  # 3 frames of the photo, then 2 blend frames
         for frame in shown:
             np.testing.assert_array_equal(frame, kf.image)
-        canonical = np.stack(faces.canonical_eye_positions(512, kf.extra["eye_ratio"]))
+        canonical = np.stack(faces.canonical_eye_positions(512, kf.eye_ratio))
         # The photo's own landmarks, carried through its alignment and the eye lock.
         np.testing.assert_allclose(np.stack(faces.eye_centres(kf.landmarks)), canonical, atol=1e-3)
         # And the pixels agree: landmarks found again in the shown frame put the eyes there too.

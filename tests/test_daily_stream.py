@@ -41,7 +41,6 @@ def album(faces: list[Keyframe], count: int) -> list[Keyframe]:
                 image=np.roll(kf.image, i % 5, axis=1).copy(),
                 date=dt.date(2020, 1, 1) + dt.timedelta(days=count - i),
                 label=f"day{i:03d}.jpg",
-                extra={},
             )
         )
     return out

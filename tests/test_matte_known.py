@@ -187,16 +187,14 @@ def test_the_renderer_gives_the_matte_the_other_faces_of_the_photo():
         np.testing.assert_allclose(
             transform_points(matrix, found[chosen].landmarks), kf.landmarks, atol=0.5
         )
-        others = kf.extra["other_faces"]
+        others = kf.other_faces
         expected = [
             transform_points(matrix, f.landmarks) for i, f in enumerate(found) if i != chosen
         ]
         assert len(others) == len(expected) == len(found) - 1
         for got, want in zip(others, expected):
             np.testing.assert_allclose(got, want, atol=1e-3)
-        np.testing.assert_allclose(
-            kf.extra["photo_corners"], transform_points(matrix, corners), atol=1e-3
-        )
+        np.testing.assert_allclose(kf.photo_corners, transform_points(matrix, corners), atol=1e-3)
         photo = photos[chosen]
         with_them = person_matte(photo, kf.landmarks, others=others, photo=corners_of(kf))
         np.testing.assert_array_equal(kf.matte, with_them)
@@ -205,7 +203,7 @@ def test_the_renderer_gives_the_matte_the_other_faces_of_the_photo():
 
 
 def corners_of(kf) -> np.ndarray:
-    return kf.extra["photo_corners"]
+    return kf.photo_corners
 
 
 @pytest.mark.parametrize(("background", "share"), [("cat", 0.6), ("grass", 1.0)])

@@ -248,7 +248,7 @@ def test_landmark_paths_do_not_kink_at_a_keyframe(astro, smooth):
     """The face moves about 4 px then 16 px: a smooth path changes speed gradually, a linear one jumps."""
     keyframes = _three_poses(astro)
     for i, kf in enumerate(keyframes):
-        kf.extra["time"] = float(i)
+        kf.time = float(i)
     morph = get_method("morph")(smooth=smooth)
     morph.prepare(keyframes, size=SIZE)
     d = 24
@@ -281,7 +281,7 @@ def test_colour_harmonisation_makes_lighting_flow(astro):
 
     def brightness(harmonize: bool) -> tuple[float, float]:
         for i, kf in enumerate(keyframes):
-            kf.extra["time"] = float(i)
+            kf.time = float(i)
         morph = get_method("morph")(harmonize=harmonize)
         morph.prepare(keyframes, size=SIZE)
         lams = np.array([1 - 1 / d, 1.0 - 1e-9])

@@ -84,7 +84,7 @@ def test_keyframes_from_analysis_scale_crops_and_landmarks(aligned, keyframes):
         halved = image.reshape(SIZE, 2, SIZE, 2, 3).mean(axis=(1, 3))
         assert np.abs(kf.image - halved).max() <= 1.0
         np.testing.assert_allclose(kf.landmarks, (landmarks + 0.5) / 2 - 0.5, atol=1e-4)
-        assert kf.age_exact and kf.extra["birth_date"] == BIRTH
+        assert kf.age_exact and kf.birth_date == BIRTH
     assert [kf.date for kf in keyframes] == [d for d, _ in DATES]
 
 

@@ -32,6 +32,7 @@ from pipeline.render import RenderSettings, plan_render, preflight, render
 from pipeline.render.captions import Captioner
 from pipeline.render.encode import read_frames
 from pipeline.render.imagined import add_imagined, ages_toward, keyframe_gammas, lifespan_ages
+from pipeline.types import ImaginedFrom
 from tests.support.recipe import recipe_state_dict, recipe_tensor
 
 pytestmark = pytest.mark.slow  # SAM networks on the CPU
@@ -128,10 +129,10 @@ def test_one_photo_becomes_a_lifespan_with_the_photo_at_its_own_age(
     ages = [kf.age for kf in kfs]
     # The grid 5, 14, 24, 33, ... 80 with the photo at 32 in place of 33 (too close to it).
     assert ages == [5.0, 14.0, 24.0, 32.0, 42.0, 52.0, 61.0, 71.0, 80.0]
-    assert [kf for kf in kfs if not kf.extra.get("imagined")] == [photo]
+    assert [kf for kf in kfs if kf.imagined is None] == [photo]
     for kf in kfs:
         if kf is not photo:
-            assert kf.extra["source_key"] == photo.key and kf.extra["source"] == "p0.jpg"
+            assert kf.imagined == ImaginedFrom(source_key=photo.key, source="p0.jpg")
     gammas = keyframe_gammas(kfs, 0.0)
     assert gammas[ages.index(32.0)] == 1.0
     assert all(g == 0.0 for kf, g in zip(kfs, gammas) if kf is not photo)
@@ -142,15 +143,15 @@ def test_extend_after_adds_only_after_the_last_photo(photo_keyframes: list[Keyfr
         photo_keyframes, extend_before=None, extend_after=80, lifespan=(5, 80), age_step=10
     )
     assert [kf.age for kf in kfs] == [30.0, 60.0, 70.0, 80.0]
-    assert [bool(kf.extra.get("imagined")) for kf in kfs] == [False, False, True, True]
-    assert {kf.extra["source_key"] for kf in kfs[2:]} == {"photo-1"}
+    assert [kf.imagined is not None for kf in kfs] == [False, False, True, True]
+    assert {kf.imagined.source_key for kf in kfs[2:] if kf.imagined} == {"photo-1"}
     # The photo next to the imagined faces is met exactly; the other keeps gamma.
     assert keyframe_gammas(kfs, 0.25) == [0.25, 1.0, 0.0, 0.0]
     both = add_imagined(
         photo_keyframes, extend_before=10, extend_after=None, lifespan=(5, 80), age_step=10
     )
     assert [kf.age for kf in both] == [10.0, 20.0, 30.0, 60.0]
-    assert both[0].extra["source_key"] == "photo-0"
+    assert both[0].imagined is not None and both[0].imagined.source_key == "photo-0"
     with pytest.raises(UsageError, match="above its age"):
         add_imagined(
             photo_keyframes, extend_before=None, extend_after=50, lifespan=(5, 80), age_step=10

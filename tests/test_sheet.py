@@ -39,7 +39,7 @@ def _coloured(n: int, times: list[float]) -> list[Keyframe]:
         image[:] = (i % 250, (i // 250) * 60, 128)
         out.append(
             Keyframe(image=image, landmarks=np.zeros((68, 2), np.float32), age=float(i),
-                     label=f"p{i:04d}.jpg", extra={"time": times[i]})
+                     label=f"p{i:04d}.jpg", time=times[i])
         )  # fmt: skip
     return out
 
@@ -96,7 +96,7 @@ def test_photo_a_day_sheet_of_a_big_album(tmp_path: Path) -> None:
     out = render(analysis, settings=settings, video=None, contact_sheet=tmp_path / "sheet.png")
     sheet = Image.open(out.contact_sheet).convert("RGB")
     plan = plan_render(analysis, settings)
-    picks = spread_picks([kf.extra["time"] for kf in plan.keyframes], MAX_TILES)
+    picks = spread_picks([kf.time for kf in plan.keyframes], MAX_TILES)
     assert len(picks) == MAX_TILES and picks[0] == 0 and picks[-1] == 59
     pixels = np.asarray(sheet)
     for tile in (0, 1, 20, MAX_TILES - 1):

@@ -56,7 +56,6 @@ def album(faces: list[Keyframe], count: int) -> list[Keyframe]:
             image=np.roll(faces[i % len(faces)].image, 1 + i // len(faces), axis=1).copy(),
             date=dt.date(2020, 1, 1) + dt.timedelta(days=i),
             label=f"day{i:03d}.jpg",
-            extra={},
         )
         for i in range(count)
     ]

@@ -365,7 +365,7 @@ def test_edison_renders_1878_1910s_1922_without_a_birth_date(
 def _kf(date: dt.date | None, age: float, precision: str = "day", exact: bool = False) -> Keyframe:
     image = np.zeros((64, 64, 3), np.uint8)
     return Keyframe(image, np.zeros((68, 2), np.float32), age, age_exact=exact, date=date,
-                    extra={"date_precision": precision})  # fmt: skip
+                    date_precision=precision)  # fmt: skip
 
 
 def test_date_captions_are_as_precise_as_the_dates() -> None:
@@ -384,7 +384,7 @@ def test_date_captions_are_as_precise_as_the_dates() -> None:
         _kf(dt.date(2009, 4, 24), 21.29, exact=True),
     ]
     for kf in exact:
-        kf.extra["birth_date"] = birth
+        kf.birth_date = birth
     assert Captioner(exact, "age", 256).keyframe_texts() == ["20 y 3 m", "21 y 3 m"]
     inferred = [_kf(dt.date(2008, 4, 24), 20.29), _kf(dt.date(2009, 4, 24), 21.29)]
     assert Captioner(inferred, "age", 256).keyframe_texts() == ["20 y", "21 y"]

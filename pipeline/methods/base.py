@@ -35,7 +35,7 @@ class TransitionMethod(ABC):
     interpolation positions in [0, 1) of that transition's frames, and
     finally `transition(n - 2, [1.0])` once for the video's last frame. The
     renderer applies holds and the cosine keyframe blend itself, for every
-    method. It sets ``keyframe.extra["time"]`` (seconds into the video) on
+    method. It sets ``keyframe.time`` (seconds into the video) on
     every keyframe before `prepare`, so a method can make motion smooth in
     video time.
     """

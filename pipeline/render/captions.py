@@ -31,16 +31,16 @@ def _lerp_date(a: dt.date, b: dt.date, lam: float) -> dt.date:
 
 
 def _precision(kf: Keyframe) -> str:
-    return str(kf.extra.get("date_precision") or "day") if kf.date is not None else ""
+    return (kf.date_precision or "day") if kf.date is not None else ""
 
 
 class Captioner:
     """Caption text per frame and its drawing.
 
     Args:
-        keyframes (Sequence[Keyframe]): in video order. ``extra["birth_date"]``
+        keyframes (Sequence[Keyframe]): in video order. `Keyframe.birth_date`
             (set from the analysis) gives calendar-exact ages;
-            ``extra["date_precision"]`` (``day`` or ``year``) how precise `date` is.
+            `Keyframe.date_precision` (``day`` or ``year``) how precise `date` is.
         mode (str): ``age``, ``year``, ``date`` or ``none``.
         size (int): frame side in pixels; the font scales with it.
 
@@ -55,7 +55,7 @@ class Captioner:
         self.mode = mode
         self.size = size
         self.birth: dt.date | None = next(
-            (kf.extra.get("birth_date") for kf in keyframes if kf.extra.get("birth_date")), None
+            (kf.birth_date for kf in keyframes if kf.birth_date), None
         )
         self._years: list[float] = []
         if mode in ("year", "date"):

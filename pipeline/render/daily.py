@@ -27,6 +27,7 @@ tens of kB each), so that no matte is computed twice.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import zlib
 from collections import OrderedDict
@@ -240,6 +241,20 @@ class PhotoWindow:
             )
 
 
+# Keyframe fields that are pixels or their geometry: a streamed keyframe builds or
+# gives its own; every other field is a fact about the photo that copies carry over.
+_PIXEL_FIELDS = frozenset({"image", "matte", "landmarks"})
+
+
+def _facts(kf: Keyframe) -> dict[str, Any]:
+    """The keyframe's fields other than its pixels, matte and landmarks, by name."""
+    return {
+        f.name: getattr(kf, f.name)
+        for f in dataclasses.fields(Keyframe)
+        if f.name not in _PIXEL_FIELDS
+    }
+
+
 class StreamedKeyframe(Keyframe):
     """A photo-a-day keyframe: its facts in memory, its pixels built by a `PhotoWindow` when read.
 
@@ -288,11 +303,10 @@ class StreamedKeyframe(Keyframe):
         return self._window
 
     def on_backdrop(self) -> StreamedKeyframe:
-        """The same photo (same facts, same `extra`) whose image is the one on the backdrop."""
+        """The same photo (same facts) whose image is the one on the backdrop."""
         return StreamedKeyframe(
             window=self._window, index=self._index, layer="shown", landmarks=self.landmarks,
-            age=self.age, age_exact=self.age_exact, date=self.date, label=self.label, key=self.key,
-            extra=self.extra,
+            **_facts(self),
         )  # fmt: skip
 
 
@@ -347,12 +361,7 @@ def lock_keyframes(
                 window=window,
                 index=i,
                 landmarks=lm,
-                age=kf.age,
-                age_exact=kf.age_exact,
-                date=kf.date,
-                label=kf.label,
-                key=kf.key,
-                extra={**kf.extra, "eye_ratio": ratio},
+                **{**_facts(kf), "eye_ratio": ratio},
             )  # fmt: skip
         )
     return out

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipeline.errors import MethodUnavailableError, UsageError
-from pipeline.types import Keyframe, is_imagined
+from pipeline.types import ImaginedFrom, Keyframe, is_imagined
 
 # A generated age this close to a real photo's age is left out (the photo is there).
 MIN_GAP_YEARS = 3.0
@@ -85,12 +85,8 @@ def imagined_from(source: Keyframe, age: float) -> Keyframe:
         date=None,
         label=f"imagined at {age:g} y from {source.label or 'the photo'}",
         key=f"{source.key}:sam@{age:g}",
-        extra={
-            "imagined": True,
-            "source_key": source.key,
-            "source": source.label,
-            "birth_date": source.extra.get("birth_date"),
-        },
+        birth_date=source.birth_date,
+        imagined=ImaginedFrom(source_key=source.key, source=source.label),
     )
 
 

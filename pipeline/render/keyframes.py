@@ -85,7 +85,6 @@ def fit_keyframe(kf: Keyframe, size: int) -> Keyframe:
         kf,
         image=_resized(image, size),
         landmarks=_scaled(landmarks, image.shape[0], size),
-        extra=dict(kf.extra),
     )
 
 
@@ -125,12 +124,10 @@ def _photo_keyframe(
         date=p.date,
         label=p.file,
         key=p.sha256,
-        extra={
-            "birth_date": analysis.birth_date,
-            "date_precision": p.date_precision,
-            "other_faces": other_faces(p, size),
-            "photo_corners": photo_corners(p, size),
-        },
+        birth_date=analysis.birth_date,
+        date_precision=p.date_precision,
+        other_faces=other_faces(p, size),
+        photo_corners=photo_corners(p, size),
     )
 
 
@@ -232,7 +229,6 @@ def lazy_keyframes(
             given,
             image=_PLACEHOLDER,
             landmarks=_scaled(landmarks, image.shape[0], size),
-            extra=dict(given.extra),
             matte=None,
         )
         out.append(LazyKeyframe(kf, lambda image=image: _resized(image, size)))

@@ -117,8 +117,8 @@ class RenderPlan:
                 kf.matte = person_matte(
                     kf.image,
                     kf.landmarks,
-                    others=kf.extra.get("other_faces", ()),
-                    photo=kf.extra.get("photo_corners"),
+                    others=kf.other_faces,
+                    photo=kf.photo_corners,
                 )
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
@@ -154,7 +154,7 @@ class RenderPlan:
             method.prepare([kf.on_backdrop() for kf in self.keyframes], size=size)  # type: ignore[attr-defined]
         else:
             shown = [
-                dataclasses.replace(kf, image=img, extra=kf.extra)
+                dataclasses.replace(kf, image=img)
                 for kf, img in zip(self.keyframes, self.shown_keyframes())
             ]
             method.prepare(shown, size=size)
@@ -316,7 +316,7 @@ def _finish_plan(
 ) -> RenderPlan:
     # Each keyframe's time in the video lets methods shape motion smoothly in video time.
     for kf, t in zip(keyframes, timing.keyframe_times):
-        kf.extra["time"] = float(t)
+        kf.time = float(t)
     captioner = Captioner(keyframes, settings.caption, settings.size)
     gamma = float(cls.default_gamma if settings.gamma is None else settings.gamma)
     background = parse_background(settings.background)

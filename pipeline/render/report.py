@@ -56,7 +56,7 @@ def build_report(
             "caption": captions[i],
             "frame": starts[i],
             "imagined": is_imagined(kf),
-            "source": kf.extra.get("source") if is_imagined(kf) else None,
+            "source": kf.imagined.source if kf.imagined is not None else None,
             "blend": round(plan.gammas[i], 3),
         }
         for i, kf in enumerate(kfs)

@@ -63,10 +63,10 @@ def contact_sheet(
         thumb (int): thumbnail side in pixels.
         columns (int | None): grid width; default about sqrt(n) * 1.5, at most 6.
         max_tiles (int): photos shown at most; beyond, `spread_picks` along the video's time
-            (``extra["time"]``, else their place), under a line saying so.
+            (`Keyframe.time`, else their place), under a line saying so.
     """
     total = len(keyframes)
-    times = [float(kf.extra.get("time", i)) for i, kf in enumerate(keyframes)]
+    times = [float(i if kf.time is None else kf.time) for i, kf in enumerate(keyframes)]
     picks = spread_picks(times, max(1, max_tiles))
     n = len(picks)
     cols = columns or max(1, min(6, n, math.ceil(math.sqrt(n) * 1.5)))

@@ -116,7 +116,7 @@ class MorphMethod(TransitionMethod):
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
         """Fit the shape, outline and colour paths.
 
-        Keyframe times come from ``keyframe.extra["time"]`` (seconds into the
+        Keyframe times come from ``keyframe.time`` (seconds into the
         video, set by the renderer) so that motion is smooth in video time;
         without them keyframes are spaced evenly. When `backdrop` is set,
         every keyframe must carry a matte.
@@ -124,7 +124,7 @@ class MorphMethod(TransitionMethod):
         check_keyframes(keyframes, size, "morph")
         self.keyframes = list(keyframes)
         self.size = size
-        times = [kf.extra.get("time") for kf in keyframes]
+        times = [kf.time for kf in keyframes]
         if any(t is None for t in times) or np.any(np.diff(np.asarray(times, np.float64)) <= 0):
             times = list(range(len(keyframes)))
         self.times = np.asarray(times, np.float64)

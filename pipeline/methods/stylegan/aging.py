@@ -1,7 +1,7 @@
 """Age beyond the photos: SAM keyframes and smooth W+ paths through them.
 
 An *imagined* keyframe is a face SAM generates from a real photo (its
-``extra["source_key"]``) at another age. :func:`imagine_keyframes` encodes
+``imagined.source_key``) at another age. :func:`imagine_keyframes` encodes
 every source photo at its own age and at all its imagined ages in one batched
 pass and renders the imagined faces; :class:`AgeExtendedMethod` then renders the
 video: transitions between two real photos come from the user's method, every
@@ -9,9 +9,9 @@ transition that touches an imagined keyframe follows a C1-smooth cubic path in
 W+ through the chain of SAM latents (not straight hops from one generated face
 to the next), parametrised by the keyframes' times in the video.
 
-Keyframe ``extra`` keys used here: ``imagined`` (bool), ``source_key``,
-``source`` (the source photo's label), ``wplus`` ([n_latent, 512] float32,
-set by :func:`imagine_keyframes` on imagined keyframes and on their sources).
+Keyframe fields used here: ``imagined`` (the source photo's key and label),
+``wplus`` ([n_latent, 512] float32, set by :func:`imagine_keyframes` on
+imagined keyframes and on their sources) and ``time``.
 """
 
 from __future__ import annotations
@@ -255,13 +255,13 @@ def imagine_keyframes(
 
     Args:
         keyframes (Sequence[Keyframe]): the video's keyframes; imagined ones name
-            their source photo by ``extra["source_key"]``, which must be among them.
+            their source photo by ``imagined.source_key``, which must be among them.
         size (int): output side in pixels.
         device (torch.device | str | None): default ``cuda`` when present, else ``cpu``.
         batch_size (int | None): frames per generator call.
 
     Returns:
-        tuple[list[Keyframe], str]: new keyframes (images and ``extra["wplus"]``
+        tuple[list[Keyframe], str]: new keyframes (images and ``wplus``
         filled) and the SAM checkpoint id.
 
     Raises:
@@ -269,13 +269,13 @@ def imagine_keyframes(
         UsageError: an imagined keyframe without its source photo.
     """
     dev = torch.device(device) if device is not None else default_device()
-    kfs = [dataclasses.replace(kf, extra=dict(kf.extra)) for kf in keyframes]
+    kfs = [dataclasses.replace(kf) for kf in keyframes]
     real = {kf.key: i for i, kf in enumerate(kfs) if not is_imagined(kf) and kf.key}
     wanted: list[tuple[int, int, float]] = []  # (keyframe index, source keyframe index, age)
     for i, kf in enumerate(kfs):
-        if not is_imagined(kf):
+        if kf.imagined is None:
             continue
-        src = real.get(kf.extra.get("source_key", ""))
+        src = real.get(kf.imagined.source_key)
         if src is None:
             raise UsageError(f"{kf.label}: the photo it is imagined from is not in the video.")
         wanted.append((i, src, float(kf.age)))
@@ -308,7 +308,7 @@ def imagine_keyframes(
             LATENT_CACHE.put(_cache_key(crop_digest(kfs[src].image), age, ckpt), code)
             latents[i] = code
     for i, latent in latents.items():
-        kfs[i].extra["wplus"] = np.asarray(latent, np.float32)
+        kfs[i].wplus = np.asarray(latent, np.float32)
     imagined = [i for i, _, _ in wanted if is_imagined(kfs[i])]
     batch = batch_size or default_batch_size(dev)
     faces = sam_render(str(dev), ckpt, np.stack([latents[i] for i in imagined]), int(size), batch)
@@ -407,11 +407,11 @@ class AgeExtendedMethod(TransitionMethod):
             return
         a, b = self._chain_of(j)
         chain = self._keyframes[a : b + 1]
-        missing = [kf.label for kf in chain if "wplus" not in kf.extra]
+        missing = [kf.label for kf in chain if kf.wplus is None]
         if missing:
             raise RuntimeError(f"no SAM latent for {', '.join(missing)}")
-        latents = np.stack([kf.extra["wplus"] for kf in chain])
-        knots = np.array([float(kf.extra.get("time", kf.age)) for kf in chain])
+        latents = np.stack([kf.wplus for kf in chain if kf.wplus is not None])
+        knots = np.array([float(kf.age if kf.time is None else kf.time) for kf in chain])
         lam = np.asarray(lambdas, np.float32).reshape(-1)
         if lam.size == 0:
             return
