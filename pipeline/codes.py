@@ -3,7 +3,8 @@
 They are `StrEnum`s, so a record's JSON keeps the plain words (``"ok"``,
 ``"estimate"``) and older cached scans that hold plain strings compare
 equal. Each audience words them in one table of its own: the visitor's in
-`pipeline.webapp.messages`, the terminal prints the codes as the JSON does.
+`pipeline.webapp.messages`, the terminal's in `pipeline.commands.messages`;
+the JSON keeps the codes.
 """
 
 from __future__ import annotations

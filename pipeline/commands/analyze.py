@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.codes import Status
 from pipeline.commands.common import add_album_arguments, analysis_from_args
+from pipeline.commands.messages import AGE_WORDS, ORDER_WORDS, status_words
 from pipeline.face_crops import write_face_crops
 from pipeline.progress import TqdmProgress
 from pipeline.types import Analysis
@@ -42,15 +44,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(analysis: Analysis) -> None:
-    """One line per photo on stdout, in video order, then the totals and the birth date used."""
+    """One line per photo on stdout, in video order, then the totals and the birth date used.
+
+    Codes are in the terminal's words (`pipeline.commands.messages`); ``--json`` keeps the codes.
+    """
     for p in analysis.photos:
         pos = f"{p.order + 1:>3}" if p.order is not None else "  -"
-        age = f"{p.age:5.1f} y ({p.age_source})" if p.age is not None else "    ?"
+        source = AGE_WORDS.get(p.age_source or "", p.age_source or "")
+        age = f"{p.age:5.1f} y ({source})" if p.age is not None else "    ?"
         date = p.date.isoformat() if p.date else "no date"
-        placed = f", placed by {p.order_source}" if p.order_source and p.order is not None else ""
-        flag = " [recommended remove: " + p.reason + "]" if p.recommended_remove else ""
+        order = ORDER_WORDS.get(p.order_source or "", p.order_source or "")
+        placed = f", placed by {order}" if order and p.order is not None else ""
+        # An unusable file's status already says why it is left out.
+        flagged = p.recommended_remove and p.status == Status.OK
+        flag = " [recommended remove: " + p.reason + "]" if flagged else ""
         notes = "".join(f" [note: {w}]" for w in p.warnings)
-        status = "" if p.status == "ok" else f" [{p.status}] {p.message}"
+        status = f" [{status_words(p)}]" if p.status != Status.OK else ""
         print(f"{pos} {p.file}: {age}, {date}{placed}{status}{flag}{notes}", file=sys.stdout)
     print(f"{len(analysis.usable)} of {len(analysis.photos)} photos usable", file=sys.stdout)
     if analysis.birth_date is None and analysis.birth_estimate is not None:

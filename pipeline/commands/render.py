@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.codes import Status
 from pipeline.commands.common import add_album_arguments, analysis_from_args, pipeline_from_args
+from pipeline.commands.messages import status_words
 from pipeline.credits import write_credits_beside
 from pipeline.errors import UsageError
 from pipeline.progress import TqdmProgress
@@ -184,8 +186,8 @@ def print_left_out(analysis: Analysis, analysed: Analysed) -> None:
             file=sys.stderr,
         )
     for p in left:
-        if p.status != "ok":  # the message names the file
-            print(f"  {p.message}", file=sys.stderr)
+        if p.status != Status.OK:
+            print(f"  {p.file}: {status_words(p)}", file=sys.stderr)
         else:
             why = p.reason or "excluded by your edits"
             if p.file in analysed.not_selected:
