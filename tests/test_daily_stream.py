@@ -47,7 +47,8 @@ def album(faces: list[Keyframe], count: int) -> list[Keyframe]:
 
 
 def test_keyframes_hold_no_pixels_until_read(faces: list[Keyframe]) -> None:
-    photos = album(faces, 12)
+    birth = dt.date(1990, 1, 1)
+    photos = [dataclasses.replace(p, birth_date=birth) for p in album(faces, 12)]
     settings = RenderSettings(
         method="crossfade", size=SIZE, per_photo=2, blend=1, caption="none", background="original"
     )
@@ -64,6 +65,15 @@ def test_keyframes_hold_no_pixels_until_read(faces: list[Keyframe]) -> None:
         kf.image  # noqa: B018 - reading builds pixels and pushes the first out of the window
     assert np.array_equal(plan.keyframes[0].image, first)
     np.testing.assert_array_equal(frames[0], first)
+    # A photo's facts travel with it (the renderer's time, the eye lock's ratio, the birth
+    # date given), also to its copy on the backdrop.
+    times = [kf.time for kf in plan.keyframes]
+    assert all(t is not None for t in times) and times == sorted(times)
+    for kf in plan.keyframes:
+        shown = kf.on_backdrop()
+        assert kf.eye_ratio is not None and kf.birth_date == birth
+        facts = ("label", "date", "birth_date", "time", "eye_ratio", "key")
+        assert [getattr(shown, f) for f in facts] == [getattr(kf, f) for f in facts]
     # An explicit image (dataclasses.replace) is kept as given.
     fixed = dataclasses.replace(plan.keyframes[3], image=np.zeros((SIZE, SIZE, 3), np.uint8))
     assert not fixed.image.any() and plan.keyframes[3].image.any()
