@@ -29,7 +29,7 @@ from pipeline.types import Analysis, FaceRecord, PhotoRecord
 SIZE = 512
 EDISON = Path(__file__).resolve().parent.parent.parent / "shared" / "examples" / "edison"
 ZOOM = 1.25  # the astronaut enlarged about the crop's centre: her hair then leaves the frame
-BOUNDARY_PX = 3.0  # mean px between the found and the known outline (see the test)
+BOUNDARY_PX = 2.0  # mean px between the found and the known outline, as the issue asks
 
 
 def _zoomed(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +99,8 @@ def test_the_matte_finds_the_known_person_on_a_busy_background_beside_another(pe
     found, known = matte >= 0.5, truth >= 0.5
     iou = (found & known).sum() / (found | known).sum()
     assert iou >= 0.95, (background, iou)
-    # The issue asks for 2 px; measured 1.2 (coffee), 2.6 (cat), 1.8 (bricks), 1.5 px
-    # (grass); the cat's fur takes some of the hair where it meets the neighbour: held at 3.
+    # Measured 1.0 (coffee), 1.8 (cat: hair tips against ginger fur and beside the
+    # neighbour), 1.5 (bricks), 1.3 px (grass).
     assert _boundary_error(found, known) <= BOUNDARY_PX, background
     neighbour = (n_alpha >= 0.5) & ~known
     assert neighbour.sum() > 5000
