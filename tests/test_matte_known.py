@@ -21,7 +21,7 @@ from pipeline import faces
 from pipeline.crop_store import AlignedCrop
 from pipeline.faces import ffhq_transform, transform_points
 from pipeline.matte import face_region, person_matte
-from pipeline.matte_edges import foreground_colours
+from pipeline.matte_edges import foreground_colours, settle_outline
 from pipeline.render import RenderSettings, plan_render
 from pipeline.render.keyframes import keyframes_from_analysis
 from pipeline.types import Analysis, FaceRecord, PhotoRecord
@@ -222,3 +222,46 @@ def test_soft_edge_pixels_get_the_persons_colour_not_the_old_backgrounds(people,
     assert error < share * mixed, (error, mixed)
     outside_band = (alpha == 0.0) | (alpha == 1.0)
     np.testing.assert_array_equal(estimate[outside_band], scene[outside_band])
+
+
+def _colour_model(means: list[tuple[float, float, float]], spread: float) -> np.ndarray:
+    """A GrabCut colour model in OpenCV's layout: equal weights, round Gaussians."""
+    k = 5
+    model = np.zeros((1, 65), np.float64)
+    model[0, : len(means)] = 1.0 / len(means)
+    model[0, k : k + 3 * len(means)] = np.ravel(means)
+    for i in range(len(means)):
+        model[0, 4 * k + 9 * i : 4 * k + 9 * (i + 1)] = (np.eye(3) * spread**2).ravel()
+    return model
+
+
+def test_at_the_outline_the_network_decides_where_colours_are_alike_and_colours_where_not():
+    # A brown person (columns < 16) against fur of nearly the same brown (top half) and a
+    # blue wall (bottom half).
+    n, edge = 32, 16
+    person_rgb, fur, wall = (120.0, 90.0, 60.0), (128.0, 96.0, 60.0), (60.0, 90.0, 160.0)
+    small = np.empty((n, n, 3), np.uint8)
+    small[:, :edge] = person_rgb
+    small[: n // 2, edge:] = fur
+    small[n // 2 :, edge:] = wall
+    models = (_colour_model([person_rgb], 8.0), _colour_model([fur, wall], 8.0))
+    undecided = np.ones((n, n), bool)
+    ratio = np.zeros((n, n), np.float32)
+    fur_rows, wall_rows = slice(4, n // 2 - 4), slice(n // 2 + 4, n - 4)
+    columns = np.arange(n)[None].repeat(n, 0)
+    # GrabCut's outline 2 px short; the network knows where the person ends: over the fur,
+    # where the colours cannot tell, it moves the outline there.
+    short = columns < edge - 2
+    prob = np.where(columns < edge, 0.99, 0.01).astype(np.float32)
+    out = settle_outline(small, prob, ratio, short, undecided, models)
+    assert out[fur_rows, :edge].all() and not out[fur_rows, edge:].any()
+    # GrabCut's outline 1 px beyond and the network sure of 2 px too many: against the wall
+    # the colours take them out; in the fur the network keeps them.
+    wide = columns < edge + 1
+    prob = np.where(columns < edge + 2, 0.99, 0.01).astype(np.float32)
+    out = settle_outline(small, prob, ratio, wide, undecided, models)
+    assert out[wall_rows, :edge].all() and not out[wall_rows, edge:].any()
+    assert out[fur_rows, : edge + 2].all() and not out[fur_rows, edge + 2 :].any()
+    # Pixels GrabCut was seeded with (not undecided) keep its answer.
+    out = settle_outline(small, prob, ratio, wide, np.zeros((n, n), bool), models)
+    np.testing.assert_array_equal(out, wide)
