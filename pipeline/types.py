@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -132,6 +132,19 @@ class PhotoRecord:
     crop: AlignedCrop | None = field(default=None, repr=False)
     credits: dict[str, Any] | None = None
 
+    def copy(self, **changes: Any) -> PhotoRecord:
+        """A copy with `changes` whose lists are its own (`warnings`, `faces` with their `flags`
+        and `reasons`, `credits`): changing the copy never changes this record, so a stage can
+        work on copies of the records it is handed. Arrays (descriptors, landmarks) and the crop
+        are shared, read-only."""
+        fresh: dict[str, Any] = {
+            "warnings": list(self.warnings),
+            "faces": [replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in self.faces],
+            "credits": dict(self.credits) if self.credits is not None else None,
+        }
+        fresh.update(changes)
+        return replace(self, **fresh)
+
     @property
     def aligned(self) -> np.ndarray | None:
         """[S, S, 3] uint8 FFHQ-aligned crop of the chosen face (read from the store if there)."""
@@ -226,27 +239,27 @@ class BirthEstimate:
 
 @dataclass
 class ScanState:
-    """What the scan found besides the records, which `analysis.finalize` reads again on each run.
+    """What the scan found, which `analysis.finalize` reads again on each run.
 
-    Owned by `pipeline.analysis`: the scan fills it; finalize adds the crops and age estimates
-    of faces the scan did not align (a cache of the scan's own work), nothing else.
+    Owned by `pipeline.analysis`: the scan fills it; finalize only adds the crops and age
+    estimates of faces the scan did not align (a cache of the scan's own work). The scan's
+    records are never changed after the scan: each finalize works on its own copies.
 
     Attributes:
         sources (dict[str, PhotoSource]): the photos by file name.
         store (CropStore): where the crops' pixels live (dropped with the last crop handle).
+        scanned (dict[str, PhotoRecord]): the scan's record of each photo by file name (size,
+            hash, faces, the date it came with and its precision, duplicates, unreadable or
+            faceless files), read-only: every finalize starts from copies of these.
         crops, ages (dict[tuple[str, int], ...]): aligned crop and age estimate per (file, face).
-        date_precision (dict[str, str]): ``day`` or ``year`` per dated file.
-        scan_dates (dict[str, tuple]): (date, source, precision) as the scan found them, so
-            that a date edit taken back restores them.
         use_cnn (bool): the scan ran dlib's CNN detector too.
     """
 
     sources: dict[str, Any] = field(default_factory=dict)
     store: CropStore = field(default_factory=CropStore)
+    scanned: dict[str, PhotoRecord] = field(default_factory=dict)
     crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
     ages: dict[tuple[str, int], float] = field(default_factory=dict)
-    date_precision: dict[str, str] = field(default_factory=dict)
-    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
     use_cnn: bool = False
 
 
