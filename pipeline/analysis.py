@@ -198,8 +198,9 @@ def _apply_scan(
         dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces
     ]
     if not rec.faces:
-        rec.status = Status.NO_FACE
-        rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
+        # The code says it all; each audience words it in its own table
+        # (`webapp.messages.STATUS_NOTES`, `commands.messages.STATUS_WORDS`).
+        rec.status, rec.message = Status.NO_FACE, ""
         rec.include = False
         return
     # The largest face was aligned (and aged) during the scan; another face is

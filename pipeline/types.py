@@ -73,7 +73,9 @@ class PhotoRecord:
         file (str): display name (the file name, unique within the album).
         path (str | None): where it was read from (None for in-memory images).
         status (str): one of `STATUS_CODES`.
-        message (str): human explanation of the status (empty when ok).
+        message (str): what the status code alone does not say: an unreadable file's
+            cause, or a note on its date (empty when there is nothing more, e.g. ``no_face``).
+            Front ends word the code from their own tables.
         width, height (int): size of the EXIF-rotated full-resolution photo.
         sha256 (str): hash of the file's bytes (or of the pixels for in-memory images).
         faces (list[FaceRecord]): every face found.

@@ -21,9 +21,11 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
+from pipeline import timeline
 from pipeline.analysis import analyze, finalize
 from pipeline.commands.analyze import print_summary
 from pipeline.dates import age_between
+from pipeline.duplicates import keep_best_copies
 from pipeline.edits import Edits, PhotoEdit
 from pipeline.errors import UsageError
 from pipeline.identity import check_through_time
@@ -31,7 +33,7 @@ from pipeline.render import RenderSettings, render
 from pipeline.render.captions import Captioner
 from pipeline.timeline import fit_birth, likeness_ages
 from pipeline.types import Analysis, Keyframe, PhotoRecord
-from tests.support.scans import changed_scan, undated_scan
+from tests.support.scans import changed_scan, frozen, undated_scan
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
@@ -275,6 +277,38 @@ def test_undated_photos_slot_between_the_dated_ones(dated) -> None:
     assert dated_order == [n for n in names if n not in undated_names]
     rho = spearmanr([p.order for p in used], [truth[p.file][0] for p in used])[0]
     assert rho > 0.95, rho  # measured 0.97
+
+
+@pytest.mark.slow
+def test_timeline_functions_return_new_values_and_leave_their_inputs(dated) -> None:
+    analysis, truth = dated
+    names = sorted(truth, key=lambda n: truth[n][0])
+    half = finalize(undated_scan(analysis, names[1:-1:2]))  # dated and undated photos
+    photos = list(reversed(half.photos))  # not in video order: order_photos has work to do
+    before = frozen(photos)
+    matched = {p.file: True for p in photos}
+    matched[names[0]] = False
+    check = timeline.check_identity(photos, matched, birth=None)
+    assert check is not None and set(check.distances) == {p.file for p in photos}
+    assert matched[names[0]] is False and check.matched[names[0]]  # the child is the person
+    placed = timeline.place_photos(photos, birth_date=None)
+    given = timeline.place_photos(photos, birth_date=BIRTH["002"])
+    ordered = timeline.order_photos(placed.photos)
+    kept = keep_best_copies(photos)
+    assert frozen(photos) == before  # nothing written into the records handed in
+    assert kept == {}  # no copies in this album
+    for result in (placed.photos, given.photos, ordered):
+        assert not {id(p) for p in result} & {id(p) for p in photos}
+        assert not {id(p.warnings) for p in result} & {id(p.warnings) for p in photos}
+    # The new values are the timeline finalize found (the same photos, the same ages).
+    assert [p.file for p in placed.photos] == [p.file for p in photos]
+    assert placed.birth_estimate == half.birth_estimate and given.birth_estimate is None
+    assert [p.file for p in ordered] == [p.file for p in half.photos]
+    # (the likeness fit's solution moves by 1e-4 years with the order the photos come in)
+    assert [p.age for p in ordered] == pytest.approx([p.age for p in half.photos], abs=1e-3)
+    assert [p.order for p in ordered] == [p.order for p in half.photos]
+    assert {p.order_source for p in given.photos} == {"date", "likeness"}
+    assert {p.age_source for p in given.photos if p.order_source == "date"} == {"date"}
 
 
 # ----------------------------------------------------------------- other people, duplicates, warnings
