@@ -23,6 +23,7 @@ from pipeline.progress import Progress
 from pipeline.timelapse import Timelapse
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
 from pipeline.webapp.cache import ScanCache, album_key
+from pipeline.webapp.messages import photo_note
 from pipeline.webapp.table import prune_edits
 from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
 
@@ -100,8 +101,6 @@ class Review:
 
     def left_out(self) -> list[tuple[str, str]]:
         """(file, why) for every photo that is not in the video, in a visitor's words."""
-        from pipeline.webapp.messages import photo_note
-
         out = [(p.file, photo_note(p, self)) for p in self.analysis.photos if not p.usable]
         out += [(name, "not checked: over the limit of photos per album") for name in self.skipped]
         return out
