@@ -43,7 +43,7 @@ from pipeline.progress import Progress
 from pipeline.scan import ScanSettings
 from pipeline.scan_cache import DiskScanCache, content_hash
 from pipeline.sizes import SCAN_SIZE
-from pipeline.types import STATUS_OK, Analysis, PhotoRecord, ScanState
+from pipeline.types import STATUS_OK, AlignedFace, Analysis, PhotoRecord, ScanState
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,7 @@ def _apply_scan(
     # The largest face was aligned (and aged) during the scan; another face is
     # aligned later only if it turns out to be the target (rare: group photos).
     if crop is not None:
-        state.crops[(rec.file, 0)] = crop
-        if found.age is not None:
-            state.ages[(rec.file, 0)] = found.age
+        state.faces[(rec.file, 0)] = AlignedFace(crop, found.age)
 
 
 def finalize(
@@ -306,7 +304,7 @@ def _align_chosen(
     crops, the scan's own cache); a photo that cannot be read again is marked so in `photos`."""
     todo = [
         p for p in photos
-        if p.chosen_face is not None and (p.file, p.chosen_face) not in state.crops
+        if p.chosen_face is not None and (p.file, p.chosen_face) not in state.faces
     ]  # fmt: skip
     for i, p in enumerate(todo):
         if progress:
@@ -317,19 +315,20 @@ def _align_chosen(
             p.status, p.message, p.chosen_face = exc.code, str(exc), None
             continue
         image, landmarks = face_ops.align_face(loaded.image, p.faces[p.chosen_face].landmarks, size)
-        state.crops[(p.file, p.chosen_face)] = state.store.put(image, landmarks)
+        state.faces[(p.file, p.chosen_face)] = AlignedFace(state.store.put(image, landmarks))
 
 
 def _estimate_ages(photos: list[PhotoRecord], state: ScanState) -> None:
     """Age estimates (into the state, beside the scan's) of chosen faces the scan did not age."""
     keys = [(p.file, p.chosen_face) for p in photos if p.chosen_face is not None]
-    todo = [k for k in keys if k not in state.ages and k in state.crops]
+    todo = [k for k in keys if k in state.faces and state.faces[k].age is None]
     # Few (faces other than the one the scan aged); in batches so that few crops are read at once.
     for start in range(0, len(todo), AGE_BATCH):
         batch = todo[start : start + AGE_BATCH]
-        crops = [state.crops[k] for k in batch]
+        crops = [state.faces[k].crop for k in batch]
         estimates = age_model.estimate_ages([c.image for c in crops], [c.landmarks for c in crops])
-        state.ages.update(zip(batch, estimates))
+        for k, age in zip(batch, estimates):
+            state.faces[k] = dataclasses.replace(state.faces[k], age=age)
 
 
 def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
@@ -338,9 +337,9 @@ def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
     edit = edits.get(p.file)
     p.crop, p.age_estimate = None, None
     if p.status == STATUS_OK and p.chosen_face is not None:
-        key = (p.file, p.chosen_face)
-        p.crop = state.crops.get(key)
-        p.age_estimate = state.ages.get(key)
+        face = state.faces.get((p.file, p.chosen_face))
+        if face is not None:
+            p.crop, p.age_estimate = face.crop, face.age
     if edit.date is not None:
         p.date, p.date_source, p.date_precision = edit.date, "edit", "day"
     p.age, p.age_source, p.order_source = (

@@ -239,6 +239,19 @@ class BirthEstimate:
         return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}"
 
 
+@dataclass(frozen=True)
+class AlignedFace:
+    """One face aligned for the video, as `ScanState` keeps it.
+
+    Attributes:
+        crop (AlignedCrop): the FFHQ-aligned crop and its landmarks (pixels in the store).
+        age (float | None): the age model's estimate of the face (None until it is made).
+    """
+
+    crop: AlignedCrop
+    age: float | None = None
+
+
 @dataclass
 class ScanState:
     """What the scan found, which `analysis.finalize` reads again on each run.
@@ -253,15 +266,15 @@ class ScanState:
         scanned (dict[str, PhotoRecord]): the scan's record of each photo by file name (size,
             hash, faces, the date it came with and its precision, duplicates, unreadable or
             faceless files), read-only: every finalize starts from copies of these.
-        crops, ages (dict[tuple[str, int], ...]): aligned crop and age estimate per (file, face).
+        faces (dict[tuple[str, int], AlignedFace]): the aligned faces per (file, face index):
+            face 0 (the largest) by the scan, another face once a finalize chooses it.
         use_cnn (bool): the scan ran dlib's CNN detector too.
     """
 
     sources: dict[str, Any] = field(default_factory=dict)
     store: CropStore = field(default_factory=CropStore)
     scanned: dict[str, PhotoRecord] = field(default_factory=dict)
-    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
-    ages: dict[tuple[str, int], float] = field(default_factory=dict)
+    faces: dict[tuple[str, int], AlignedFace] = field(default_factory=dict)
     use_cnn: bool = False
 
 
