@@ -42,6 +42,7 @@ from pipeline.analysis import analyze, finalize
 from pipeline.crop_store import AlignedCrop
 from pipeline.likeness import likeness_laplacian
 from pipeline.types import Analysis, FaceRecord, PhotoRecord
+from tests.support.scans import undated_scan
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 PEOPLE = ("001", "002", "004", "005", "012", "028", "048", "071")
@@ -85,11 +86,7 @@ def build(folder: Path, person: str, *, dated: bool, seed: int = 0) -> dict[str,
 
 def undate(analysis: Analysis) -> Analysis:
     """The same album with its dates taken off (placed by faces only)."""
-    a = copy.deepcopy(analysis)
-    for name in list(a.state.scan_dates):
-        a.state.scan_dates[name] = (None, None, "")
-    finalize(a)
-    return a
+    return finalize(undated_scan(analysis))
 
 
 def figures(photos: list[PhotoRecord], truth: dict[str, float]) -> dict[str, float]:
@@ -113,14 +110,14 @@ def figures(photos: list[PhotoRecord], truth: dict[str, float]) -> dict[str, flo
 
 
 def sub_albums(analysis: Analysis, truth: dict[str, float], count: int, seed: int) -> list[dict]:
-    """The four figures over random sub-albums of 6 photos or more (finalize rewrites the records)."""
+    """The four figures over random sub-albums of 6 photos or more."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
         a = copy.copy(analysis)
         k = int(rng.integers(6, len(analysis.photos) + 1))
-        a.photos = [copy.deepcopy(p) for p in rng.choice(analysis.photos, k, replace=False)]
-        finalize(a)
+        a.photos = list(rng.choice(analysis.photos, k, replace=False))
+        a = finalize(a)
         f = figures(a.photos, truth)
         if f["n"] >= 5:
             out.append(f)
@@ -237,17 +234,17 @@ def synthetic(n: int, seed: int = 0, *, dated: bool = True) -> list[PhotoRecord]
 def time_ordering(n: int, repeats: int = 5, *, dated: bool = True) -> tuple[float, float, float]:
     """Best wall and CPU time of the timeline step (identity check + placing + ordering), and its Spearman."""
     best = cpu = float("inf")
-    analysis = Analysis(photos=synthetic(n, dated=dated))
+    photos = synthetic(n, dated=dated)
+    ordered: list[PhotoRecord] = []
     for _ in range(repeats):
-        matched = {p.file: True for p in analysis.photos}
+        matched = {p.file: True for p in photos}
         t0, c0 = time.perf_counter(), time.process_time()
-        timeline.check_identity(analysis.photos, matched, birth=None)
-        timeline.place_photos(analysis.photos, birth_date=None)
-        timeline.order_photos(analysis)
+        timeline.check_identity(photos, matched, birth=None)
+        ordered = timeline.order_photos(timeline.place_photos(photos, birth_date=None).photos)
         best = min(best, time.perf_counter() - t0)
         cpu = min(cpu, time.process_time() - c0)
-    order = {p.file: p.order for p in analysis.photos}
-    true = {p.file: int(p.file[1:5]) for p in analysis.photos}
+    order = {p.file: p.order for p in ordered}
+    true = {p.file: int(p.file[1:5]) for p in ordered}
     return best, cpu, float(spearmanr([order[f] for f in order], [true[f] for f in order])[0])
 
 

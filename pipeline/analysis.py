@@ -12,6 +12,9 @@ Two phases:
 * `finalize` is cheap and can run again whenever the user changes something
   (birth date, ages, include, which face): it chooses the target person,
   flags photos, and hands dating, ageing and ordering to `pipeline.timeline`.
+  It returns a new `Analysis` made from copies of the scan's records: the
+  scan's result never changes after the scan, and two finalizes of one scan
+  (say, with different edits) are independent.
 
 `analyze` does both.
 """
@@ -40,7 +43,7 @@ from pipeline.progress import Progress
 from pipeline.scan import ScanSettings
 from pipeline.scan_cache import DiskScanCache, content_hash
 from pipeline.sizes import SCAN_SIZE
-from pipeline.types import STATUS_OK, Analysis, PhotoRecord, ScanState
+from pipeline.types import STATUS_OK, AlignedFace, Analysis, PhotoRecord, ScanState
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,8 @@ def scan(
                 crop = _keep_crop(outcome, state)
         else:
             outcome, crop = outcomes.pop(i)
+        # The record is being built here, by the scan that owns it; after `scan` returns
+        # nothing changes it (finalize works on copies).
         rec = PhotoRecord(file=src.name, path=str(src.path) if src.path else None)
         meta = metadata.get(src.name) or {}
         rec.credits = meta.get("credits")
@@ -146,6 +151,7 @@ def scan(
     timings["scan"] = time.perf_counter() - t1
     if cache is not None:
         timings["cached_photos"] = float(len(items) - len(todo))
+    state.scanned = {rec.file: rec for rec in records}
     return Analysis(photos=records, size=SCAN_SIZE, timings=timings, state=state)
 
 
@@ -185,23 +191,22 @@ def _apply_scan(
             rec.date, rec.date_source = d, "filename"
     if found.exif_note:
         rec.message = found.exif_note
-    state.date_precision[rec.file] = precision if rec.date else ""
+    rec.date_precision = precision if rec.date else ""
 
-    # Copies: finalize adds flags and reasons to the records' faces, never to the scan's.
+    # Copies: the record's faces are not the cached scan's (`PhotoScan`, kept on disk and reused).
     rec.faces = [
         dataclasses.replace(f, flags=list(f.flags), reasons=list(f.reasons)) for f in found.faces
     ]
     if not rec.faces:
-        rec.status = Status.NO_FACE
-        rec.message = f"{rec.file}: no face found; use a photo where the face is clearly visible."
+        # The code says it all; each audience words it in its own table
+        # (`webapp.messages.STATUS_NOTES`, `commands.messages.STATUS_WORDS`).
+        rec.status, rec.message = Status.NO_FACE, ""
         rec.include = False
         return
     # The largest face was aligned (and aged) during the scan; another face is
     # aligned later only if it turns out to be the target (rare: group photos).
     if crop is not None:
-        state.crops[(rec.file, 0)] = crop
-        if found.age is not None:
-            state.ages[(rec.file, 0)] = found.age
+        state.faces[(rec.file, 0)] = AlignedFace(crop, found.age)
 
 
 def finalize(
@@ -213,6 +218,14 @@ def finalize(
 ) -> Analysis:
     """Choose the target, flag, date, age and order the photos; cheap, safe to call again.
 
+    Works on fresh copies of the scan's records (`ScanState.scanned`) of the photos in
+    `analysis` (a scan, or an earlier finalize of it: its order is kept as the input order),
+    never on the records `analysis` holds: the scan stays as it was, and each call's result
+    is its own.
+
+    Returns:
+        Analysis: a new analysis (sharing the scan's read-only `state`) in video order.
+
     Raises:
         UsageError: an edit names a face that does not exist.
     """
@@ -221,11 +234,12 @@ def finalize(
         raise ValueError("finalize needs an analysis made by scan (its state holds the faces)")
     edits = edits or Edits()
     t0 = time.perf_counter()
-    analysis.birth_date = birth_date or edits.birth_date
-    for name in edits.unknown_files([p.file for p in analysis.photos]):
+    photos = [_from_scan(state, p.file) for p in analysis.photos]
+    birth = birth_date or edits.birth_date
+    for name in edits.unknown_files([p.file for p in photos]):
         log.warning("edits name %s, which is not in the album", name)
 
-    ok = [p for p in analysis.photos if p.status == STATUS_OK and p.faces]
+    ok = [p for p in photos if p.status == STATUS_OK and p.faces]
     preferred: list[int | None] = []
     for p in ok:
         face = edits.get(p.file).face
@@ -245,29 +259,52 @@ def finalize(
         p.chosen_face, p.identity_distance = chosen, dist
         matched[p.file] = same
 
-    _align_chosen(analysis, state, progress)
-    _estimate_ages(analysis, state)
+    _align_chosen(photos, analysis.size, state, progress)
+    _estimate_ages(photos, state)
 
-    for p in analysis.photos:
+    for p in photos:
         _apply_edits(p, edits, state)
-    limit = timeline.check_identity(
-        ok, matched, birth=analysis.birth_date,
+    check = timeline.check_identity(
+        ok, matched, birth=birth,
         chosen_by_user={p.file for p, face in zip(ok, preferred) if face is not None},
     )  # fmt: skip
-    keep_best_copies(analysis.photos)
-    for p in analysis.photos:
+    limit: float | None = None
+    if check is not None:
+        limit = check.limit
+        matched.update(check.matched)
+        for p in ok:
+            if p.file in check.distances:
+                p.identity_distance, p.identity_limit = check.distances[p.file], check.limit
+    kept = keep_best_copies(photos)
+    for p in photos:
+        p.duplicate_of = kept.get(p.file, p.duplicate_of)
         _flag(p, edits, matched, len(ok), limit)
-    analysis.birth_estimate = timeline.place_photos(analysis.photos, birth_date=analysis.birth_date)
-    timeline.order_photos(analysis)
-    analysis.timings["finalize"] = time.perf_counter() - t0
-    return analysis
+    placed = timeline.place_photos(photos, birth_date=birth)
+    return dataclasses.replace(
+        analysis,
+        photos=timeline.order_photos(placed.photos),
+        birth_date=birth,
+        birth_estimate=placed.birth_estimate,
+        timings={**analysis.timings, "finalize": time.perf_counter() - t0},
+    )
 
 
-def _align_chosen(analysis: Analysis, state: ScanState, progress: Progress | None) -> None:
-    """Align the chosen face where it is not the one aligned during the scan."""
+def _from_scan(state: ScanState, file: str) -> PhotoRecord:
+    """A copy of the scan's record of `file` that this finalize may change."""
+    scanned = state.scanned.get(file)
+    if scanned is None:
+        raise ValueError(f"finalize: {file} is not in the scan this analysis was made from")
+    return scanned.copy()
+
+
+def _align_chosen(
+    photos: list[PhotoRecord], size: int, state: ScanState, progress: Progress | None
+) -> None:
+    """Align the chosen face where it is not the one aligned during the scan (into the state's
+    crops, the scan's own cache); a photo that cannot be read again is marked so in `photos`."""
     todo = [
-        p for p in analysis.photos
-        if p.chosen_face is not None and (p.file, p.chosen_face) not in state.crops
+        p for p in photos
+        if p.chosen_face is not None and (p.file, p.chosen_face) not in state.faces
     ]  # fmt: skip
     for i, p in enumerate(todo):
         if progress:
@@ -277,38 +314,34 @@ def _align_chosen(analysis: Analysis, state: ScanState, progress: Progress | Non
         except BadImageError as exc:  # the file changed or vanished since the scan
             p.status, p.message, p.chosen_face = exc.code, str(exc), None
             continue
-        image, landmarks = face_ops.align_face(
-            loaded.image, p.faces[p.chosen_face].landmarks, analysis.size
-        )
-        state.crops[(p.file, p.chosen_face)] = state.store.put(image, landmarks)
+        image, landmarks = face_ops.align_face(loaded.image, p.faces[p.chosen_face].landmarks, size)
+        state.faces[(p.file, p.chosen_face)] = AlignedFace(state.store.put(image, landmarks))
 
 
-def _estimate_ages(analysis: Analysis, state: ScanState) -> None:
-    keys = [(p.file, p.chosen_face) for p in analysis.photos if p.chosen_face is not None]
-    todo = [k for k in keys if k not in state.ages and k in state.crops]
+def _estimate_ages(photos: list[PhotoRecord], state: ScanState) -> None:
+    """Age estimates (into the state, beside the scan's) of chosen faces the scan did not age."""
+    keys = [(p.file, p.chosen_face) for p in photos if p.chosen_face is not None]
+    todo = [k for k in keys if k in state.faces and state.faces[k].age is None]
     # Few (faces other than the one the scan aged); in batches so that few crops are read at once.
     for start in range(0, len(todo), AGE_BATCH):
         batch = todo[start : start + AGE_BATCH]
-        crops = [state.crops[k] for k in batch]
+        crops = [state.faces[k].crop for k in batch]
         estimates = age_model.estimate_ages([c.image for c in crops], [c.landmarks for c in crops])
-        state.ages.update(zip(batch, estimates))
+        for k, age in zip(batch, estimates):
+            state.faces[k] = dataclasses.replace(state.faces[k], age=age)
 
 
 def _apply_edits(p: PhotoRecord, edits: Edits, state: ScanState) -> None:
-    """Crop, raw age estimate, date and edited age of one photo (the timeline does the rest)."""
+    """Crop, raw age estimate, date and edited age of one photo (`p`: this finalize's copy of
+    the scan's record, whose date is the scan's; the timeline does the rest)."""
     edit = edits.get(p.file)
     p.crop, p.age_estimate = None, None
     if p.status == STATUS_OK and p.chosen_face is not None:
-        key = (p.file, p.chosen_face)
-        p.crop = state.crops.get(key)
-        p.age_estimate = state.ages.get(key)
-    scanned = state.scan_dates.setdefault(
-        p.file, (p.date, p.date_source, state.date_precision.get(p.file, ""))
-    )
-    p.date, p.date_source, precision = (
-        (edit.date, "edit", "day") if edit.date is not None else scanned
-    )
-    p.date_precision = precision if p.date else ""
+        face = state.faces.get((p.file, p.chosen_face))
+        if face is not None:
+            p.crop, p.age_estimate = face.crop, face.age
+    if edit.date is not None:
+        p.date, p.date_source, p.date_precision = edit.date, "edit", "day"
     p.age, p.age_source, p.order_source = (
         (edit.age, "edit", "edit") if edit.age is not None else (None, None, None)
     )

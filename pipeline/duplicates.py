@@ -83,8 +83,8 @@ _COLOUR = 4.0
 
 def keep_best_copies(
     photos: list[PhotoRecord], images: dict[str, np.ndarray] | None = None
-) -> None:
-    """Point every copy of a duplicated photo at the best copy, which is kept.
+) -> dict[str, str | None]:
+    """Which copy of each duplicated photo is kept: the best one.
 
     Copies are the groups linked by `duplicate_of` (as the scan found them, or
     as a previous call left them: the groups stay the same, so this is safe to
@@ -96,6 +96,10 @@ def keep_best_copies(
         images (dict | None): per file, an RGB view of the photo (e.g. the aligned
             face crop) to judge colour by; default each photo's `aligned` crop, read
             only for the photos that have copies.
+
+    Returns:
+        dict[str, str | None]: for every photo with copies, its new `duplicate_of`: the
+        best copy's file, or None for the best copy itself (the records are not changed).
     """
     parent: dict[str, str] = {}
 
@@ -114,6 +118,7 @@ def keep_best_copies(
     for p in photos:
         groups.setdefault(root(p.file), []).append(p)
     rank = {p.file: i for i, p in enumerate(photos)}
+    kept: dict[str, str | None] = {}
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -128,4 +133,5 @@ def keep_best_copies(
             ),
         )
         for p in members:
-            p.duplicate_of = None if p is best else best.file
+            kept[p.file] = None if p is best else best.file
+    return kept

@@ -11,7 +11,8 @@ its scan from the cache, then date, age, order and check the photos and
 apply the one selection policy) and `render` (the one lifespan decision, then
 frames into the video). The command line, the page and the API are thin
 front ends over them; each stage returns a new value and mutates nothing the
-caller holds apart from the analysis it was given to finalize.
+caller holds (finalizing again starts from the scan's records, which stay as
+the scan left them).
 
 The face, age and matte models are loaded once per process by their cached
 factories (`pipeline.models`), lazily, and shared by every pipeline; the scan
@@ -213,7 +214,7 @@ class Timelapse:
     ) -> Analysed:
         """The cheap half of `analyse`, safe to run again: target person, flags, dates, ages and
         order with the user's edits, then the one selection policy (at most `limit` photos)."""
-        finalize(analysis, birth_date=birth_date, edits=edits, progress=progress)
+        analysis = finalize(analysis, birth_date=birth_date, edits=edits, progress=progress)
         analysis, left = select_photos(analysis, limit, birth_date=birth_date, edits=edits)
         return Analysed(analysis, tuple(left), limit)
 

@@ -31,7 +31,9 @@ photos of nearby ages (`identity.check_through_time`), with provisional ages
 from this module.
 
 Everything here is cheap (1,000 photos in a few tens of milliseconds) and is
-re-run on every edit.
+re-run on every edit. No function here changes the records it is handed: each
+returns new values (`IdentityCheck`, `Timeline`, the ordered copies of
+`order_photos`), which `analysis.finalize` keeps in its own records.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from pipeline.likeness import (  # noqa: F401  (re-exported: the timeline's publ
     likeness_order,
     spread_like_estimates,
 )
-from pipeline.types import STATUS_OK, Analysis, BirthEstimate, PhotoRecord
+from pipeline.types import STATUS_OK, BirthEstimate, PhotoRecord
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,37 @@ _INTERVAL_Z = 1.645
 _MIN_GRAPH = 3
 
 ORDER_SOURCES = ("edit", "date", "likeness", "estimate")
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """The person re-checked photo by photo against photos of nearby ages (`check_identity`).
+
+    Attributes:
+        limit (float): the album's identity limit (distances above it are another person).
+        distances (dict[str, float]): per checked file, how far its chosen face is from the
+            person at its age.
+        matched (dict[str, bool]): per checked file, whether it is the person.
+    """
+
+    limit: float
+    distances: dict[str, float]
+    matched: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Where the photos go on the time axis (`place_photos`).
+
+    Attributes:
+        photos (list[PhotoRecord]): new records, one per record handed in and in its order,
+            with the timeline's `age`, `age_source`, `order_source` and date warnings.
+        birth_estimate (BirthEstimate | None): the birth date inferred from the dated photos
+            (None when one was given or no included photo is dated).
+    """
+
+    photos: list[PhotoRecord]
+    birth_estimate: BirthEstimate | None
 
 
 @dataclass
@@ -221,13 +254,18 @@ def check_identity(
     *,
     birth: dt.date | None,
     chosen_by_user: set[str] | None = None,
-) -> float | None:
+) -> IdentityCheck | None:
     """Re-check the target person photo by photo against photos of nearby ages.
 
-    Updates `matched` (file -> is the person) and each photo's
-    `identity_distance` / `identity_limit`; returns the album's limit (None
-    when the album is too small for an age-aware check, which keeps the
-    album-wide verdicts).
+    Args:
+        photos: the photos with a chosen face (read only).
+        matched: file -> is the person, by the album-wide check (read only).
+        birth: the person's birth date, if known (for provisional ages).
+        chosen_by_user: files whose face the user chose: the person whatever it says.
+
+    Returns:
+        IdentityCheck | None: the new verdicts, distances and the album's limit (None when
+        the album is too small for an age-aware check, which keeps the album-wide verdicts).
     """
     cands = [p for p in photos if p.face is not None and p.face.descriptor is not None]
     if not cands:
@@ -242,25 +280,26 @@ def check_identity(
     )
     if result is None:
         return None
-    for p, dist, ok in zip(cands, result.distances, result.matched):
-        p.identity_distance, p.identity_limit = float(dist), result.limit
-        matched[p.file] = bool(ok)
-    return result.limit
+    return IdentityCheck(
+        limit=result.limit,
+        distances={p.file: float(d) for p, d in zip(cands, result.distances)},
+        matched={p.file: bool(ok) for p, ok in zip(cands, result.matched)},
+    )
 
 
-def place_photos(
-    photos: Sequence[PhotoRecord], *, birth_date: dt.date | None
-) -> BirthEstimate | None:
-    """Give every placeable photo its timeline age, `age_source` and `order_source`.
+def place_photos(photos: Sequence[PhotoRecord], *, birth_date: dt.date | None) -> Timeline:
+    """Every placeable photo's timeline age, `age_source` and `order_source`, on new records.
 
     Expects `age_estimate`, `date`, `date_precision`, `include` and any edited
     age (``age_source == "edit"``) set. A given `birth_date` always wins;
     without one, the birth date is inferred from the included dated photos.
+    The records handed in are not changed: the placing works on copies.
 
     Returns:
-        BirthEstimate | None: the inferred birth date (None when one was given
-        or no included photo is dated).
+        Timeline: the copies, placed, and the inferred birth date (None when one
+        was given or no included photo is dated).
     """
+    photos = [p.copy() for p in photos]
     placeable = [
         p for p in photos
         if p.status == STATUS_OK and p.chosen_face is not None and p.crop is not None
@@ -296,7 +335,7 @@ def place_photos(
     _place_undated(
         undated, [p for p in evidence if p.age is not None], given=birth_date is not None
     )
-    return estimate
+    return Timeline(photos, estimate)
 
 
 def _date_problem(p: PhotoRecord, birth: dt.date, *, given: bool, outlier: bool) -> str:
@@ -356,8 +395,9 @@ def _descriptor(p: PhotoRecord) -> np.ndarray | None:
     return None if face is None else face.descriptor
 
 
-def order_photos(analysis: Analysis) -> None:
-    """Included photos on the time axis (ties by date, then name) first, then the rest."""
+def order_photos(photos: Sequence[PhotoRecord]) -> list[PhotoRecord]:
+    """New records in video order: included photos on the time axis (ties by date, then
+    name) first, numbered by `order`, then the rest (`order` None)."""
 
     def key(p: PhotoRecord) -> tuple:
         return (
@@ -366,10 +406,6 @@ def order_photos(analysis: Analysis) -> None:
             p.file,
         )
 
-    included = sorted((p for p in analysis.photos if p.usable), key=key)
-    rest = sorted((p for p in analysis.photos if not p.usable), key=key)
-    for i, p in enumerate(included):
-        p.order = i
-    for p in rest:
-        p.order = None
-    analysis.photos = included + rest
+    included = sorted((p for p in photos if p.usable), key=key)
+    rest = sorted((p for p in photos if not p.usable), key=key)
+    return [p.copy(order=i) for i, p in enumerate(included)] + [p.copy(order=None) for p in rest]

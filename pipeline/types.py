@@ -26,6 +26,15 @@ STATUS_OK = Status.OK
 STATUS_CODES = tuple(Status)
 
 
+def _shallow(obj: Any) -> Any:
+    """A shallow copy of a dataclass instance (not slotted): nine times faster than
+    `dataclasses.replace`, which runs `__init__` again; finalize copies every record three
+    times (from the scan, placing, ordering), and a thousand photos should stay cheap."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
 @dataclass
 class FaceRecord:
     """One detected face in a photo.
@@ -53,6 +62,12 @@ class FaceRecord:
     eye_distance: float = 0.0
     yaw: float = 0.0
 
+    def copy(self) -> FaceRecord:
+        """A copy whose `flags` and `reasons` are its own (arrays shared, read-only)."""
+        new = _shallow(self)
+        new.flags, new.reasons = list(self.flags), list(self.reasons)
+        return new
+
     def to_json(self) -> dict[str, Any]:
         return {
             "box": [int(v) for v in self.box],
@@ -73,7 +88,9 @@ class PhotoRecord:
         file (str): display name (the file name, unique within the album).
         path (str | None): where it was read from (None for in-memory images).
         status (str): one of `STATUS_CODES`.
-        message (str): human explanation of the status (empty when ok).
+        message (str): what the status code alone does not say: an unreadable file's
+            cause, or a note on its date (empty when there is nothing more, e.g. ``no_face``).
+            Front ends word the code from their own tables.
         width, height (int): size of the EXIF-rotated full-resolution photo.
         sha256 (str): hash of the file's bytes (or of the pixels for in-memory images).
         faces (list[FaceRecord]): every face found.
@@ -131,6 +148,21 @@ class PhotoRecord:
     order: int | None = None
     crop: AlignedCrop | None = field(default=None, repr=False)
     credits: dict[str, Any] | None = None
+
+    def copy(self, **changes: Any) -> PhotoRecord:
+        """A copy with `changes` whose lists are its own (`warnings`, `faces` with their `flags`
+        and `reasons`, `credits`): changing the copy never changes this record, so a stage can
+        work on copies of the records it is handed. Arrays (descriptors, landmarks) and the crop
+        are shared, read-only."""
+        unknown = [name for name in changes if name not in self.__dataclass_fields__]
+        if unknown:
+            raise TypeError(f"PhotoRecord has no field(s) {sorted(unknown)}")
+        new = _shallow(self)
+        new.warnings = list(self.warnings)
+        new.faces = [f.copy() for f in self.faces]
+        new.credits = dict(self.credits) if self.credits is not None else None
+        new.__dict__.update(changes)
+        return new
 
     @property
     def aligned(self) -> np.ndarray | None:
@@ -224,29 +256,42 @@ class BirthEstimate:
         return f"born about {self.date.year}{spread}, estimated from {self.n_photos} {what}"
 
 
+@dataclass(frozen=True)
+class AlignedFace:
+    """One face aligned for the video, as `ScanState` keeps it.
+
+    Attributes:
+        crop (AlignedCrop): the FFHQ-aligned crop and its landmarks (pixels in the store).
+        age (float | None): the age model's estimate of the face (None until it is made).
+    """
+
+    crop: AlignedCrop
+    age: float | None = None
+
+
 @dataclass
 class ScanState:
-    """What the scan found besides the records, which `analysis.finalize` reads again on each run.
+    """What the scan found, which `analysis.finalize` reads again on each run.
 
-    Owned by `pipeline.analysis`: the scan fills it; finalize adds the crops and age estimates
-    of faces the scan did not align (a cache of the scan's own work), nothing else.
+    Owned by `pipeline.analysis`: the scan fills it; finalize only adds the crops and age
+    estimates of faces the scan did not align (a cache of the scan's own work). The scan's
+    records are never changed after the scan: each finalize works on its own copies.
 
     Attributes:
         sources (dict[str, PhotoSource]): the photos by file name.
         store (CropStore): where the crops' pixels live (dropped with the last crop handle).
-        crops, ages (dict[tuple[str, int], ...]): aligned crop and age estimate per (file, face).
-        date_precision (dict[str, str]): ``day`` or ``year`` per dated file.
-        scan_dates (dict[str, tuple]): (date, source, precision) as the scan found them, so
-            that a date edit taken back restores them.
+        scanned (dict[str, PhotoRecord]): the scan's record of each photo by file name (size,
+            hash, faces, the date it came with and its precision, duplicates, unreadable or
+            faceless files), read-only: every finalize starts from copies of these.
+        faces (dict[tuple[str, int], AlignedFace]): the aligned faces per (file, face index):
+            face 0 (the largest) by the scan, another face once a finalize chooses it.
         use_cnn (bool): the scan ran dlib's CNN detector too.
     """
 
     sources: dict[str, Any] = field(default_factory=dict)
     store: CropStore = field(default_factory=CropStore)
-    crops: dict[tuple[str, int], AlignedCrop] = field(default_factory=dict)
-    ages: dict[tuple[str, int], float] = field(default_factory=dict)
-    date_precision: dict[str, str] = field(default_factory=dict)
-    scan_dates: dict[str, tuple[dt.date | None, str | None, str]] = field(default_factory=dict)
+    scanned: dict[str, PhotoRecord] = field(default_factory=dict)
+    faces: dict[tuple[str, int], AlignedFace] = field(default_factory=dict)
     use_cnn: bool = False
 
 

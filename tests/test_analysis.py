@@ -13,7 +13,9 @@ from PIL import Image, ImageEnhance
 
 from pipeline.analysis import analyze, finalize
 from pipeline.cli import main
+from pipeline.dates import age_between
 from pipeline.edits import Edits, PhotoEdit
+from tests.support.scans import frozen
 
 pytestmark = pytest.mark.slow  # whole albums through the real models
 
@@ -120,8 +122,11 @@ def test_bad_files_get_their_own_status(result) -> None:
     assert by["notes.jpg"].status == "not_image"
     assert by["cut.jpg"].status == "truncated"
     assert by["coffee.png"].status == "no_face"
-    for name in ("empty.jpg", "notes.jpg", "cut.jpg", "coffee.png"):
+    for name in ("empty.jpg", "notes.jpg", "cut.jpg"):
         assert name in by[name].message and not by[name].include
+    # No face: the code alone, worded by each audience's table, not a sentence of the analysis.
+    assert by["coffee.png"].message == "" and not by["coffee.png"].include
+    assert by["coffee.png"].reason == "no_face" and by["coffee.png"].recommended_remove
 
 
 def test_target_is_the_person_in_most_photos(result) -> None:
@@ -203,8 +208,8 @@ def test_edits_win_and_refinalize_is_cheap(result) -> None:
             "astro_1.jpg": PhotoEdit(age=45.0),
         }
     )
-    finalize(result, birth_date=BIRTH, edits=edits)
-    by = _by_name(result)
+    edited = finalize(result, birth_date=BIRTH, edits=edits)
+    by = _by_name(edited)
     assert (
         by["a_hanks_1.jpg"].include
         and by["a_hanks_1.jpg"].age == 5.0
@@ -213,10 +218,62 @@ def test_edits_win_and_refinalize_is_cheap(result) -> None:
     assert by["a_hanks_1.jpg"].recommended_remove  # still flagged, but kept by the user
     assert not by["astro_4.png"].include
     assert by["group_with_astro.jpg"].chosen_face == other
-    assert result.usable[0].file == "a_hanks_1.jpg" and result.usable[-1].file == "astro_1.jpg"
+    assert edited.usable[0].file == "a_hanks_1.jpg" and edited.usable[-1].file == "astro_1.jpg"
     # Back to automatic choices.
-    finalize(result, birth_date=BIRTH)
-    assert _by_name(result)["group_with_astro.jpg"].chosen_face != other
+    assert _by_name(finalize(edited, birth_date=BIRTH))["group_with_astro.jpg"].chosen_face != other
+
+
+def test_finalize_leaves_the_scan_and_its_input_as_they_were(result) -> None:
+    scan_records = list(result.state.scanned.values())
+    scan_before, input_before = frozen(scan_records), frozen(result.photos)
+    facts_before = (result.birth_date, result.birth_estimate, dict(result.timings), result.size)
+    g = _by_name(result)["group_with_astro.jpg"]
+    other = next(i for i in range(len(g.faces)) if i != g.chosen_face)
+    new_date = dt.date(2001, 2, 3)
+    edits = Edits(
+        photos={
+            "astro_4.png": PhotoEdit(include=False),  # leave a photo out
+            "astro_2.jpg": PhotoEdit(date=new_date),  # change a date
+            "group_with_astro.jpg": PhotoEdit(face=other),  # choose a face
+        }
+    )
+    edited = finalize(result, birth_date=BIRTH, edits=edits)
+    plain = finalize(result, birth_date=BIRTH)
+    # Neither finalize changed the scan's records nor the analysis it was handed.
+    assert frozen(scan_records) == scan_before and frozen(result.photos) == input_before
+    assert (
+        result.birth_date,
+        result.birth_estimate,
+        dict(result.timings),
+        result.size,
+    ) == facts_before
+    # The two results are independent of each other, of the input and of the scan.
+    ids = [{id(p) for p in a.photos} for a in (edited, plain, result)] + [
+        set(map(id, scan_records))
+    ]
+    assert sum(len(i) for i in ids) == len(set().union(*ids))
+    e, p = _by_name(edited), _by_name(plain)
+    assert not e["astro_4.png"].include and p["astro_4.png"].include
+    assert (e["astro_2.jpg"].date, e["astro_2.jpg"].date_source) == (new_date, "edit")
+    assert (p["astro_2.jpg"].date, p["astro_2.jpg"].date_source) == (dt.date(2012, 6, 1), "exif")
+    assert e["astro_2.jpg"].age == pytest.approx(age_between(BIRTH, new_date))
+    assert p["astro_2.jpg"].age == pytest.approx(22.0, abs=0.01)
+    assert e["group_with_astro.jpg"].chosen_face == other
+    assert p["group_with_astro.jpg"].chosen_face == g.chosen_face
+    # Without edits, finalizing again gives the same album.
+    assert {**plain.to_json(), "timings": {}} == {**result.to_json(), "timings": {}}
+    # Changing one result's records (lists included) reaches neither the other nor the scan.
+    plain_before = frozen(plain.photos)
+    e["astro_1.jpg"].warnings.append("changed by the caller")
+    e["astro_1.jpg"].faces[0].flags.append("changed")
+    e["astro_1.jpg"].age = 99.0
+    assert frozen(plain.photos) == plain_before and frozen(scan_records) == scan_before
+    # And a later finalize does not see them either.
+    again = _by_name(finalize(edited, birth_date=BIRTH))["astro_1.jpg"]
+    assert (
+        again.age == pytest.approx(20.0, abs=0.01) and "changed by the caller" not in again.warnings
+    )
+    assert "changed" not in again.faces[0].flags
 
 
 def test_cli_analyze_json_faces_and_exit_codes(album: Path, tmp_path: Path, capsys) -> None:

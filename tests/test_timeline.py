@@ -9,7 +9,6 @@ names, with EXIF capture dates written by Pillow for the dated albums.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import importlib.util
 import json
@@ -22,16 +21,19 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
+from pipeline import timeline
 from pipeline.analysis import analyze, finalize
 from pipeline.commands.analyze import print_summary
 from pipeline.dates import age_between
+from pipeline.duplicates import keep_best_copies
 from pipeline.edits import Edits, PhotoEdit
 from pipeline.errors import UsageError
 from pipeline.identity import check_through_time
 from pipeline.render import RenderSettings, render
 from pipeline.render.captions import Captioner
 from pipeline.timeline import fit_birth, likeness_ages
-from pipeline.types import Analysis, Keyframe
+from pipeline.types import Analysis, Keyframe, PhotoRecord
+from tests.support.scans import changed_scan, frozen, undated_scan
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 BIRTH = {"001": dt.date(1951, 3, 14), "002": dt.date(1958, 9, 2)}
@@ -199,7 +201,7 @@ def test_inferred_birth_date_is_close_and_reported(dated, capsys) -> None:
 @pytest.mark.slow
 def test_given_birth_date_wins_and_gives_exact_ages(dated) -> None:
     analysis, truth = dated
-    a = finalize(copy.deepcopy(analysis), birth_date=BIRTH["002"])
+    a = finalize(analysis, birth_date=BIRTH["002"])
     assert a.birth_estimate is None and a.birth_date == BIRTH["002"]
     for p in a.usable:
         assert p.age_source == "date"
@@ -209,13 +211,12 @@ def test_given_birth_date_wins_and_gives_exact_ages(dated) -> None:
 @pytest.mark.slow
 def test_three_weeks_of_daily_photos_span_three_weeks(dated) -> None:
     analysis, truth = dated
-    a = copy.deepcopy(analysis)
     names = sorted(truth)[:6]
     days = {n: dt.date(2008, 4, 8) + dt.timedelta(days=4 * i) for i, n in enumerate(names)}
     # Kept by the user: these faces are decades apart, which real daily photos are not.
     edits = Edits(photos={n: PhotoEdit(date=days[n], include=True) for n in names})
     edits.photos.update({n: PhotoEdit(include=False) for n in truth if n not in days})
-    finalize(a, edits=edits)
+    a = finalize(analysis, edits=edits)
     used = a.usable
     assert [p.file for p in used] == names  # the days' order, not the faces'
     assert used[-1].age - used[0].age == pytest.approx(20 / 365.25, abs=0.01)
@@ -256,30 +257,58 @@ def test_every_childhood_photo_stays_in(undated) -> None:
 @pytest.mark.slow
 def test_an_age_edit_still_moves_its_photo(undated) -> None:
     analysis, truth = undated["002"]
-    a = copy.deepcopy(analysis)
     youngest = min(truth, key=lambda n: truth[n][0])
-    finalize(a, edits=Edits(photos={youngest: PhotoEdit(age=70.0)}))
+    a = finalize(analysis, edits=Edits(photos={youngest: PhotoEdit(age=70.0)}))
     assert a.usable[-1].file == youngest and a.usable[-1].order_source == "edit"
-    finalize(a)
+    a = finalize(a)
     assert a.usable[-1].file != youngest
 
 
 @pytest.mark.slow
 def test_undated_photos_slot_between_the_dated_ones(dated) -> None:
     analysis, truth = dated
-    a = copy.deepcopy(analysis)
     # Take the dates off every other photo: they must land among the dated ones by likeness.
     names = sorted(truth, key=lambda n: truth[n][0])
     undated_names = names[1:-1:2]
-    for n in undated_names:
-        a.state.scan_dates[n] = (None, None, "")
-    finalize(a)
+    a = finalize(undated_scan(analysis, undated_names))
     used = a.usable
     assert {p.file for p in used if p.order_source == "likeness"} == set(undated_names)
     dated_order = [p.file for p in used if p.order_source == "date"]
     assert dated_order == [n for n in names if n not in undated_names]
     rho = spearmanr([p.order for p in used], [truth[p.file][0] for p in used])[0]
     assert rho > 0.95, rho  # measured 0.97
+
+
+@pytest.mark.slow
+def test_timeline_functions_return_new_values_and_leave_their_inputs(dated) -> None:
+    analysis, truth = dated
+    names = sorted(truth, key=lambda n: truth[n][0])
+    half = finalize(undated_scan(analysis, names[1:-1:2]))  # dated and undated photos
+    photos = list(reversed(half.photos))  # not in video order: order_photos has work to do
+    before = frozen(photos)
+    matched = {p.file: True for p in photos}
+    matched[names[0]] = False
+    check = timeline.check_identity(photos, matched, birth=None)
+    assert check is not None and set(check.distances) == {p.file for p in photos}
+    assert matched[names[0]] is False and check.matched[names[0]]  # the child is the person
+    placed = timeline.place_photos(photos, birth_date=None)
+    given = timeline.place_photos(photos, birth_date=BIRTH["002"])
+    ordered = timeline.order_photos(placed.photos)
+    kept = keep_best_copies(photos)
+    assert frozen(photos) == before  # nothing written into the records handed in
+    assert kept == {}  # no copies in this album
+    for result in (placed.photos, given.photos, ordered):
+        assert not {id(p) for p in result} & {id(p) for p in photos}
+        assert not {id(p.warnings) for p in result} & {id(p.warnings) for p in photos}
+    # The new values are the timeline finalize found (the same photos, the same ages).
+    assert [p.file for p in placed.photos] == [p.file for p in photos]
+    assert placed.birth_estimate == half.birth_estimate and given.birth_estimate is None
+    assert [p.file for p in ordered] == [p.file for p in half.photos]
+    # (the likeness fit's solution moves by 1e-4 years with the order the photos come in)
+    assert [p.age for p in ordered] == pytest.approx([p.age for p in half.photos], abs=1e-3)
+    assert [p.order for p in ordered] == [p.order for p in half.photos]
+    assert {p.order_source for p in given.photos} == {"date", "likeness"}
+    assert {p.age_source for p in given.photos if p.order_source == "date"} == {"date"}
 
 
 # ----------------------------------------------------------------- other people, duplicates, warnings
@@ -313,19 +342,24 @@ def test_strangers_mixed_into_an_album_are_flagged(tmp_path, astronaut) -> None:
     assert copy_.duplicate_of == colour_name and copy_.recommended_remove and not copy_.include
     assert by[colour_name].duplicate_of is None and by[colour_name].include
     # Finalising again keeps the same choice (the groups are stable).
-    finalize(analysis)
-    assert by["aaa_copy.jpg"].duplicate_of == colour_name
+    again = {p.file: p for p in finalize(analysis).photos}
+    assert again["aaa_copy.jpg"].duplicate_of == colour_name
 
 
 @pytest.mark.slow
 def test_small_faces_are_warnings_and_stay_in(undated) -> None:
     analysis, truth = undated["001"]
-    a = copy.deepcopy(analysis)
-    p = a.usable[3]
-    face = p.faces[p.chosen_face]
-    face.flags.append("small")
-    face.reasons.append("the face is small in the photo")
-    finalize(a)
+    target = analysis.usable[3]
+
+    def small(rec: PhotoRecord) -> PhotoRecord:
+        if rec.file == target.file:
+            face = rec.faces[target.chosen_face]
+            face.flags.append("small")
+            face.reasons.append("the face is small in the photo")
+        return rec
+
+    a = finalize(changed_scan(analysis, small))
+    p = next(r for r in a.photos if r.file == target.file)
     assert p.include and not p.recommended_remove and p.reason == ""
     assert "the face is small in the photo" in p.warnings
     assert p.to_json()["warnings"] == p.warnings

@@ -28,6 +28,7 @@ from scipy.stats import spearmanr
 from pipeline import timeline
 from pipeline.analysis import analyze, finalize
 from pipeline.types import Analysis
+from tests.support.scans import undated_scan
 
 AGES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ages"
 PEOPLE = ("001", "002", "004", "005", "012", "028", "048", "071")
@@ -68,10 +69,7 @@ def albums(tmp_path_factory) -> dict[str, tuple[Analysis, Analysis, dict[str, fl
     for person in PEOPLE:
         truth = _build(root / person, person)
         dated = analyze(root / person)
-        undated = copy.deepcopy(dated)
-        for name in list(undated.state.scan_dates):
-            undated.state.scan_dates[name] = (None, None, "")
-        finalize(undated)
+        undated = finalize(undated_scan(dated))
         out[person] = (dated, undated, truth)
     return out
 
@@ -138,8 +136,8 @@ def test_undated_sub_albums_on_average_as_good_as_today(albums) -> None:
         for _ in range(6):
             a = copy.copy(undated)
             k = int(rng.integers(6, len(undated.photos) + 1))
-            a.photos = [copy.deepcopy(p) for p in rng.choice(undated.photos, k, replace=False)]
-            finalize(a)
+            a.photos = list(rng.choice(undated.photos, k, replace=False))
+            a = finalize(a)
             f = _figures(a.photos, truth)
             new.append(f["new"])
             today.append(f["today"])

@@ -60,9 +60,9 @@ class _Entry:
 class ScanCache:
     """A small LRU of scanned albums with per-album locks.
 
-    `use` yields the shared scan with its lock held, so `finalize` (which
-    rewrites the records) never runs twice at once on one album; callers take
-    a `snapshot` before releasing it.
+    `use` yields the shared scan with its lock held, so `finalize` never runs
+    twice at once on one album (it leaves the scan's records as they are, but
+    adds the crops and ages of faces the scan did not align to its state).
 
     Args:
         max_entries (int): albums kept at most.
@@ -125,7 +125,8 @@ class ScanCache:
 
 
 def snapshot(analysis: Analysis) -> Analysis:
-    """A copy of a finalized analysis whose records later finalizes do not touch.
+    """A copy of an analysis whose records can be changed without changing `analysis`'s
+    (e.g. to add credits before a render).
 
     Records are copied shallowly: aligned crops and faces are shared, read-only.
     """

@@ -9,7 +9,8 @@ environment variable reaches a visitor: owner-facing detail goes to the log.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from pipeline.codes import AgeSource, OrderSource, Status
 from pipeline.errors import (
@@ -22,9 +23,6 @@ from pipeline.errors import (
 from pipeline.photos import MAX_PIXELS
 from pipeline.types import STATUS_OK, PhotoRecord
 from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS
-
-if TYPE_CHECKING:
-    from pipeline.webapp.review import Review
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +132,27 @@ def not_enough(exc: NotEnoughPhotosError, *, api: bool = False) -> str:
     return text + " Add more photos."
 
 
-def photo_note(p: PhotoRecord, review: Review | None = None) -> str:
+class ReviewFacts(Protocol):
+    """What the notes need to know of a review (`review.Review` has it). Declared here, below
+    the review, so that imports go one way: review -> table -> messages."""
+
+    @property
+    def not_selected(self) -> Sequence[str]:
+        """Good photos left out by the proposed selection."""
+        ...
+
+    @property
+    def skipped(self) -> Sequence[str]:
+        """Files not checked at all (over the count limit)."""
+        ...
+
+    @property
+    def unusable(self) -> Sequence[PhotoRecord]:
+        """Photos that cannot be used at all."""
+        ...
+
+
+def photo_note(p: PhotoRecord, review: ReviewFacts | None = None) -> str:
     """Why a photo is left out or flagged, in a few words for its card ("" when all is well)."""
     if p.status != STATUS_OK:
         return STATUS_NOTES.get(p.status, STATUS_NOTES["unreadable"])
@@ -157,7 +175,7 @@ def photo_note(p: PhotoRecord, review: Review | None = None) -> str:
     return " ".join(n if n.endswith(".") else n + "." for n in notes)
 
 
-def problems_warning(review: Review) -> str:
+def problems_warning(review: ReviewFacts) -> str:
     """One toast for the files that cannot be used at all ("" when none)."""
     bad = review.unusable
     if not bad and not review.skipped:

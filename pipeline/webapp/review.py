@@ -22,7 +22,8 @@ from pipeline.errors import UsageError
 from pipeline.progress import Progress
 from pipeline.timelapse import Timelapse
 from pipeline.types import STATUS_OK, Analysis, PhotoRecord
-from pipeline.webapp.cache import ScanCache, album_key, snapshot
+from pipeline.webapp.cache import ScanCache, album_key
+from pipeline.webapp.messages import photo_note
 from pipeline.webapp.table import prune_edits
 from pipeline.webapp.uploads import MAX_VIDEO_PHOTOS, album_from_files
 
@@ -73,7 +74,7 @@ def parse_birth_date(text: str | dt.date | None) -> dt.date | None:
 
 @dataclass
 class Review:
-    """An album after (re-)finalizing: a private snapshot plus what to tell the visitor.
+    """An album after (re-)finalizing: its own finalized analysis plus what to tell the visitor.
 
     Attributes:
         analysis (Analysis): finalized records, safe to read while others edit the album.
@@ -100,8 +101,6 @@ class Review:
 
     def left_out(self) -> list[tuple[str, str]]:
         """(file, why) for every photo that is not in the video, in a visitor's words."""
-        from pipeline.webapp.messages import photo_note
-
         out = [(p.file, photo_note(p, self)) for p in self.analysis.photos if not p.usable]
         out += [(name, "not checked: over the limit of photos per album") for name in self.skipped]
         return out
@@ -161,8 +160,8 @@ def review_album(
         done = PIPELINE.finalize(
             shared, birth_date=birth, edits=edits, limit=max_photos, progress=progress
         )
-        result = snapshot(shared)
-    return Review(result, key, album.skipped, list(done.not_selected), ran)
+    # `done.analysis` is this request's own: finalize leaves the shared scan as it was.
+    return Review(done.analysis, key, album.skipped, list(done.not_selected), ran)
 
 
 def metadata_to_json(metadata: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:

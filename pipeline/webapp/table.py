@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.dates import format_age, format_date
 from pipeline.edits import Edits, PhotoEdit, parse_json, parse_row
 from pipeline.errors import UsageError
 from pipeline.types import Analysis, PhotoRecord
 from pipeline.webapp import messages
-
-if TYPE_CHECKING:
-    from pipeline.webapp.review import Review
 
 HEADERS = ["use", "photo", "age", "date", "age from", "face", "notes", "credit"]
 DATATYPES = ["bool", "str", "number", "str", "str", "number", "str", "str"]
@@ -39,14 +36,12 @@ AGE_SOURCES, ORDER_SOURCES = messages.AGE_SOURCES, messages.ORDER_SOURCES
 PhotoEdits = dict[str, dict[str, Any]]
 
 
-def table_rows(analysis: Analysis, review: Review | None = None) -> list[list[Any]]:
+def table_rows(analysis: Analysis, review: messages.ReviewFacts | None = None) -> list[list[Any]]:
     """One row per photo, in video order (the photos left out last)."""
     return [_row(p, review) for p in analysis.photos]
 
 
-def _row(p: PhotoRecord, review: Review | None) -> list[Any]:
-    from pipeline.webapp.messages import photo_note
-
+def _row(p: PhotoRecord, review: messages.ReviewFacts | None) -> list[Any]:
     return [
         bool(p.include),
         p.file,
@@ -54,7 +49,7 @@ def _row(p: PhotoRecord, review: Review | None) -> list[Any]:
         p.date.isoformat() if p.date else "",
         AGE_SOURCES.get(p.age_source or "", ""),
         p.chosen_face,
-        photo_note(p, review),
+        messages.photo_note(p, review),
         credit_line(p.credits),
     ]
 
