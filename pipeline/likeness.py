@@ -7,19 +7,26 @@ where the estimates' spread is mostly the age model's noise (grown-ups over a
 few years, or many photos close together) the fit tends to the graph's
 smoothest mode, a spectral seriation of the faces that the estimates only turn
 the right way round; where they span childhood to middle age they keep their
-say. `pipeline.timeline` places the photos with it.
+say. An album with no dated photo also weighs that fit against the seriation
+of its faces itself (`undated_order`): whichever predicts the estimates it
+has not seen clearly better orders it, so a few misread faces cannot pull a
+grown-up's album out of the order its faces show. `pipeline.timeline` places
+the photos with it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import eigsh, spsolve
+from scipy.sparse.linalg import ArpackError, eigsh, spsolve
 
 from pipeline.identity import pairwise_distances
+
+log = logging.getLogger(__name__)
 
 # Typical error of one age estimate, in years (about 6 on UTKFace): the
 # uncertainty of a birth date inferred from a single photo.
@@ -176,7 +183,13 @@ def seriation(lap: sparse.spmatrix) -> np.ndarray:
     # Shift-invert just below 0 (every eigenvalue of a Laplacian is >= 0):
     # the two modes nearest the shift are the constant one and the Fiedler
     # vector. A fixed start vector keeps the result the same run to run.
-    values, vectors = eigsh(lap.tocsc(), k=2, sigma=-1e-3, which="LM", v0=np.linspace(1.0, 2.0, n))
+    try:
+        values, vectors = eigsh(
+            lap.tocsc(), k=2, sigma=-1e-3, which="LM", v0=np.linspace(1.0, 2.0, n)
+        )
+    except ArpackError as err:  # no line found: a constant says nothing, the fit is kept
+        log.warning("no seriation of %d faces (%s); their estimates order them", n, err)
+        return np.zeros(n)
     return vectors[:, int(np.argmax(values))]
 
 
@@ -292,7 +305,7 @@ def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrde
     line_score = _correlation(line, e)
     # Fisher's z of each score, and the standard error of one over n photos.
     z = np.arctanh(np.clip([fit_score, line_score], -0.999, 0.999))
-    use_line = float(z[1] - z[0]) > 1.0 / math.sqrt(max(n - 3, 1))
+    use_line = float(np.ptp(line)) > 0 and float(z[1] - z[0]) > 1.0 / math.sqrt(max(n - 3, 1))
     return UndatedOrder(
         line if use_line else fit,
         "seriation" if use_line else "fit",

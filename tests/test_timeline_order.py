@@ -148,9 +148,11 @@ def test_adult_albums_with_a_new_faces_estimates_follow_the_likeness(albums) -> 
     """The estimates a new face would get (true age, a bias for the whole person and a
     photo-to-photo error of the model's documented size), ten draws per album: the order
     must beat them clearly, and do as well as today's fit. Measured (today / likeness /
-    estimates / new): 004 .948/.965/.902/.948, 005 .949/.936/.903/.949,
-    028 .837/.773/.791/.837 (these adults span 30 to 45 years: wider than the noise,
-    so the estimates keep their say)."""
+    estimates / new): 004 .948/.965/.902/.948, 005 .953/.936/.897/.949,
+    028 .837/.773/.791/.836 (these adults span 30 to 45 years: wider than the noise,
+    so the estimates keep their say; over 11 or 12 photos the seriation's lead on 004
+    is within the sampling error of its agreement with the estimates, so the fit
+    stays)."""
     rng = np.random.default_rng(22)
     for person in ADULTS:
         _, undated, truth = albums[person]
