@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import ArpackError, eigsh, spsolve
+from scipy.stats import rankdata
 
 from pipeline.identity import pairwise_distances
 
@@ -216,17 +217,21 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b)) / den if den > 1e-12 else 0.0
 
 
-def held_out_agreement(lap: sparse.spmatrix, estimates: np.ndarray, strength: float) -> float:
-    """How well the likeness fit predicts estimates it has not seen.
+def held_out_predictions(
+    lap: sparse.spmatrix, estimates: np.ndarray, strength: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The likeness fit's predictions of estimates it has not seen.
 
     Each photo's estimate is left out in turn (in `_FOLDS` interleaved folds
-    for large albums) and predicted by `likeness_ages` from the others; the
-    score is the correlation of the predictions with the left-out estimates,
-    both taken relative to the mean of the estimates kept (which alone would
-    predict a left-out estimate the wrong way round). The age model's noise
-    is independent photo to photo, so the ordering that agrees best with
-    left-out estimates is, on average, the one that agrees best with the true
-    ages.
+    for large albums) and predicted by `likeness_ages` from the others. Both
+    the predictions and the left-out estimates are returned relative to the
+    mean of the estimates kept (which alone would predict a left-out estimate
+    the wrong way round). The age model's noise is independent photo to
+    photo, so the ordering that agrees best with left-out estimates is, on
+    average, the one that agrees best with the true ages.
+
+    Returns:
+        (predictions, left-out estimates), each [N].
     """
     e = np.asarray(estimates, dtype=np.float64)
     n = len(e)
@@ -243,7 +248,7 @@ def held_out_agreement(lap: sparse.spmatrix, estimates: np.ndarray, strength: fl
         fit = np.atleast_1d(spsolve(system, kept * e + 1e-9 * mean))
         predicted[out] = fit[out] - mean
         left_out[out] = e[out] - mean
-    return _correlation(predicted, left_out)
+    return predicted, left_out
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,7 @@ class UndatedOrder:
     coordinate: np.ndarray  # [N] grows with age; `spread_like_estimates` maps it to ages
     source: str  # "fit" (smoothed estimates) or "seriation" (the faces' line)
     strength: float  # the fit's `album_strength`
-    fit_agreement: float  # `held_out_agreement` of the fit
+    fit_agreement: float  # correlation of the fit's `held_out_predictions` with the estimates
     seriation_agreement: float  # correlation of the turned seriation with the estimates
 
 
@@ -267,23 +272,25 @@ def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrde
     to photo, so the better predictor of them is on average the better order):
 
     - the estimates smoothed along the likeness graph at `album_strength`
-      (children, wide spans: the estimates keep their say), scored by
-      `held_out_agreement`;
+      (children, wide spans: the estimates keep their say), by its
+      `held_out_predictions`;
     - the seriation of the faces (`likeness_order`): it does not use the
-      estimates but for which end is young, so its correlation with them is
-      already a held-out score. It wins where the faces drift evenly along
-      one line and the estimates are noisy or hold misreadings (a grown-up
-      read 21 years off pulls the fit, not the seriation); it loses on
-      childhood albums, where a child's face changes faster than the
-      descriptors drift evenly.
+      estimates but for which end is young, so it is already held out. It
+      wins where the faces drift evenly along one line and the estimates are
+      noisy or hold misreadings (a grown-up read 21 years off pulls the fit,
+      not the seriation); it loses on childhood albums, where a child's face
+      changes faster than the descriptors drift evenly.
 
-    The seriation replaces the fit only when its score is higher by more than
-    the sampling error of a correlation over the album's photos (one standard
-    error of Fisher's z, 1/sqrt(n - 3)): on a small album two scores close
-    together say nothing, and the fit, which keeps the estimates' say, is the
-    safer default. Nothing here is tuned to an album: the strength follows
-    the album's spread (`album_strength`), the rest is the album's own
-    agreement.
+    The seriation replaces the fit only when its correlation with the
+    estimates is higher by more than the sampling error of a correlation over
+    the album's photos (one standard error of Fisher's z, 1/sqrt(n - 3): on a
+    small album two scores close together say nothing, and the fit, which
+    keeps the estimates' say, is the safer default), and when it also orders
+    them at least as well (rank correlation): a seriation that only sets a
+    few faces apart (a childhood cluster far from the rest) can correlate
+    with the estimates through those few while the order of the others is
+    chance. Nothing here is tuned to an album: the strength follows the
+    album's spread (`album_strength`), the rest is the album's own agreement.
 
     Args:
         descriptors (np.ndarray): [N, D] identity descriptors.
@@ -301,11 +308,15 @@ def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrde
     system = (sparse.identity(n, format="csc") + strength * lap).tocsc()
     fit = np.atleast_1d(spsolve(system, e))
     line = _turned(seriation(lap), e)
-    fit_score = held_out_agreement(lap, e, strength)
-    line_score = _correlation(line, e)
+    predicted, left_out = held_out_predictions(lap, e, strength)
+    fit_score, line_score = _correlation(predicted, left_out), _correlation(line, e)
     # Fisher's z of each score, and the standard error of one over n photos.
     z = np.arctanh(np.clip([fit_score, line_score], -0.999, 0.999))
-    use_line = float(np.ptp(line)) > 0 and float(z[1] - z[0]) > 1.0 / math.sqrt(max(n - 3, 1))
+    clearly_better = float(z[1] - z[0]) > 1.0 / math.sqrt(max(n - 3, 1))
+    orders_as_well = _correlation(rankdata(line), rankdata(e)) >= _correlation(
+        rankdata(predicted), rankdata(left_out)
+    )
+    use_line = float(np.ptp(line)) > 0 and clearly_better and orders_as_well
     return UndatedOrder(
         line if use_line else fit,
         "seriation" if use_line else "fit",
