@@ -218,26 +218,29 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def held_out_predictions(
-    lap: sparse.spmatrix, estimates: np.ndarray, strength: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The likeness fit's predictions of estimates it has not seen.
+    lap: sparse.spmatrix, estimates: np.ndarray, strength: float, line: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both candidates' predictions of estimates they have not seen.
 
     Each photo's estimate is left out in turn (in `_FOLDS` interleaved folds
-    for large albums) and predicted by `likeness_ages` from the others. Both
-    the predictions and the left-out estimates are returned relative to the
-    mean of the estimates kept (which alone would predict a left-out estimate
-    the wrong way round). The age model's noise is independent photo to
-    photo, so the ordering that agrees best with left-out estimates is, on
-    average, the one that agrees best with the true ages.
+    for large albums) and predicted from the others: by `likeness_ages` at
+    `strength`, and by the seriation `line` turned by the others' estimates
+    (the turn is the only thing it takes from them; judged on the estimates
+    that turned it, a line would look better than it is on a small album).
+    Predictions and left-out estimates are relative to the mean of the
+    estimates kept (which alone would predict a left-out estimate the wrong
+    way round). The age model's noise is independent photo to photo, so the
+    ordering that agrees best with left-out estimates is, on average, the one
+    that agrees best with the true ages.
 
     Returns:
-        (predictions, left-out estimates), each [N].
+        (the fit's predictions, the line's, the left-out estimates), each [N].
     """
     e = np.asarray(estimates, dtype=np.float64)
     n = len(e)
     folds = min(n, _FOLDS)
     fold = np.arange(n) % folds
-    predicted, left_out = np.empty(n), np.empty(n)
+    by_fit, by_line, left_out = np.empty(n), np.empty(n), np.empty(n)
     for k in range(folds):
         out = fold == k
         kept = (~out).astype(np.float64)
@@ -246,9 +249,11 @@ def held_out_predictions(
         # predictable (by that mean) and the system non-singular.
         system = (sparse.diags(kept + 1e-9) + strength * lap).tocsc()
         fit = np.atleast_1d(spsolve(system, kept * e + 1e-9 * mean))
-        predicted[out] = fit[out] - mean
+        by_fit[out] = fit[out] - mean
+        centre = float(line[~out].mean())
+        by_line[out] = _turned(line - centre, e * kept + mean * (1 - kept))[out]
         left_out[out] = e[out] - mean
-    return predicted, left_out
+    return by_fit, by_line, left_out
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ class UndatedOrder:
     source: str  # "fit" (smoothed estimates) or "seriation" (the faces' line)
     strength: float  # the fit's `album_strength`
     fit_agreement: float  # correlation of the fit's `held_out_predictions` with the estimates
-    seriation_agreement: float  # correlation of the turned seriation with the estimates
+    seriation_agreement: float  # the same for the seriation (turned by the others' estimates)
 
 
 def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrder:
@@ -274,15 +279,15 @@ def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrde
     - the estimates smoothed along the likeness graph at `album_strength`
       (children, wide spans: the estimates keep their say), by its
       `held_out_predictions`;
-    - the seriation of the faces (`likeness_order`): it does not use the
-      estimates but for which end is young, so it is already held out. It
-      wins where the faces drift evenly along one line and the estimates are
-      noisy or hold misreadings (a grown-up read 21 years off pulls the fit,
-      not the seriation); it loses on childhood albums, where a child's face
-      changes faster than the descriptors drift evenly.
+    - the seriation of the faces (`likeness_order`): it takes from the
+      estimates only which end is young (for a left-out photo, as the others
+      say). It wins where the faces drift evenly along one line and the
+      estimates are noisy or hold misreadings (a grown-up read 21 years off
+      pulls the fit, not the seriation); it loses on childhood albums, where
+      a child's face changes faster than the descriptors drift evenly.
 
     The seriation replaces the fit only when its correlation with the
-    estimates is higher by more than the sampling error of a correlation over
+    left-out estimates is higher by more than the sampling error of a correlation over
     the album's photos (one standard error of Fisher's z, 1/sqrt(n - 3): on a
     small album two scores close together say nothing, and the fit, which
     keeps the estimates' say, is the safer default), and when it also orders
@@ -308,14 +313,13 @@ def undated_order(descriptors: np.ndarray, estimates: np.ndarray) -> UndatedOrde
     system = (sparse.identity(n, format="csc") + strength * lap).tocsc()
     fit = np.atleast_1d(spsolve(system, e))
     line = _turned(seriation(lap), e)
-    predicted, left_out = held_out_predictions(lap, e, strength)
-    fit_score, line_score = _correlation(predicted, left_out), _correlation(line, e)
+    by_fit, by_line, left_out = held_out_predictions(lap, e, strength, line)
+    fit_score, line_score = _correlation(by_fit, left_out), _correlation(by_line, left_out)
     # Fisher's z of each score, and the standard error of one over n photos.
     z = np.arctanh(np.clip([fit_score, line_score], -0.999, 0.999))
     clearly_better = float(z[1] - z[0]) > 1.0 / math.sqrt(max(n - 3, 1))
-    orders_as_well = _correlation(rankdata(line), rankdata(e)) >= _correlation(
-        rankdata(predicted), rankdata(left_out)
-    )
+    ranks = rankdata(left_out)
+    orders_as_well = _correlation(rankdata(by_line), ranks) >= _correlation(rankdata(by_fit), ranks)
     use_line = float(np.ptp(line)) > 0 and clearly_better and orders_as_well
     return UndatedOrder(
         line if use_line else fit,
