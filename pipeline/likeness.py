@@ -57,10 +57,12 @@ _GRAPH_NEIGHBOURS = 12
 # (milliseconds); beyond, a sparse shift-invert solve for the two smallest
 # modes (a dense one takes seconds at 1,000 photos on one core).
 _DENSE_EIGEN = 200
-# Held-out checks of the fit: one photo at a time up to this many photos
-# (exact leave-one-out), else this many interleaved folds (a sparse solve
-# each: tens of milliseconds for 1,000 photos).
-_FOLDS = 20
+# Held-out checks of the candidates: one photo at a time up to this many
+# photos (exact leave-one-out: small albums need every photo's say), else
+# `_FOLDS` interleaved folds. A fold costs a sparse solve (5 ms at 1,000
+# photos); the check's sampling error is set by the photos, not the folds.
+_LEAVE_ONE_OUT = 20
+_FOLDS = 5
 
 
 def likeness_laplacian(descriptors: np.ndarray) -> sparse.csr_matrix:
@@ -222,9 +224,10 @@ def held_out_predictions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both candidates' predictions of estimates they have not seen.
 
-    Each photo's estimate is left out in turn (in `_FOLDS` interleaved folds
-    for large albums) and predicted from the others: by `likeness_ages` at
-    `strength`, and by the seriation `line` turned by the others' estimates
+    Each photo's estimate is left out in turn (in `_FOLDS` interleaved
+    folds beyond `_LEAVE_ONE_OUT` photos) and predicted from the others: by
+    `likeness_ages` at `strength`, and by the seriation `line` turned by the
+    others' estimates
     (the turn is the only thing it takes from them; judged on the estimates
     that turned it, a line would look better than it is on a small album).
     Predictions and left-out estimates are relative to the mean of the
@@ -238,7 +241,7 @@ def held_out_predictions(
     """
     e = np.asarray(estimates, dtype=np.float64)
     n = len(e)
-    folds = min(n, _FOLDS)
+    folds = n if n <= _LEAVE_ONE_OUT else _FOLDS
     fold = np.arange(n) % folds
     by_fit, by_line, left_out = np.empty(n), np.empty(n), np.empty(n)
     for k in range(folds):
