@@ -227,9 +227,9 @@ def held_out_predictions(
     Each photo's estimate is left out in turn (in `_FOLDS` interleaved
     folds beyond `_LEAVE_ONE_OUT` photos) and predicted from the others: by
     `likeness_ages` at `strength`, and by the seriation `line` turned by the
-    others' estimates
-    (the turn is the only thing it takes from them; judged on the estimates
-    that turned it, a line would look better than it is on a small album).
+    others' estimates (the turn is the only thing it takes from them; judged
+    on the estimates that turned it, a line would look better than it is on
+    a small album).
     Predictions and left-out estimates are relative to the mean of the
     estimates kept (which alone would predict a left-out estimate the wrong
     way round). The age model's noise is independent photo to photo, so the
