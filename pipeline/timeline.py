@@ -24,7 +24,7 @@ Each photo is placed by the best evidence it has, in this order:
    childhood to middle age they keep their say. Without dated photos the
    album chooses between that fit and the seriation of its faces, by which
    of the two predicts its left-out estimates clearly better
-   (`undated_order`: the seriation is immune to a single misread face), and
+   (`undated_order`: a misread face pulls the fit, not the seriation), and
    the order is spread linearly onto the estimates' range. The raw estimate
    stays in ``age_estimate``.
 
