@@ -163,6 +163,15 @@ def print_albums(root: Path, count: int) -> None:
             + "  ".join(f"{f[k]:>9.3f}" for k in KEYS)
             + f"   {err:+5.1f} y / {est.uncertainty_years if est else 0:4.1f} y"
         )  # fmt: skip
+        used = [p for p in a.photos if p.usable and p.face is not None]
+        chosen = timeline.undated_order(
+            np.stack([p.face.descriptor for p in used]),  # type: ignore[union-attr]
+            np.array([float(p.age_estimate) for p in used]),  # type: ignore[arg-type]
+        )
+        print(
+            f"  ordered by its {chosen.source}: held-out agreement of the fit "
+            f"{chosen.fit_agreement:.2f}, of the seriation {chosen.seriation_agreement:.2f}"
+        )
         subs = sub_albums(a, truth, count, int(person))
         mean = "  ".join(f"{np.mean([s[k] for s in subs]):>9.3f}" for k in KEYS)
         p10 = "  ".join(f"{np.percentile([s[k] for s in subs], 10):>9.3f}" for k in KEYS)
@@ -183,7 +192,7 @@ def new_face_estimates(
     age plus a bias for the whole person (sd 3 years) and a photo-to-photo error of sd 7.8
     years (UTKFace's), which cannot tell 19 from 27; and the timeline's own error model
     (`estimate_sd`, proportional to the age, with a whole-person bias of `PERSON_BIAS`).
-    "new" is what `_place_undated` does for an all-undated album."""
+    "new" is what `_place_undated` does for an all-undated album (`undated_order`)."""
     rng = np.random.default_rng(seed)
     used = [p for p in photos if p.usable and p.file in truth and p.face is not None]
     true = np.array([truth[p.file] for p in used])
@@ -204,7 +213,7 @@ def new_face_estimates(
                 "today": timeline.likeness_ages(x, e),
                 "likeness": timeline.likeness_order(x, e),
                 "estimates": e,
-                "new": timeline.likeness_ages(x, e, strength=timeline.album_strength(e)),
+                "new": timeline.undated_order(x, e).coordinate,
                 "evidence": timeline.likeness_ages(x, e, strength=evidence_strength(x, e)),
             }
             out[kind].append({k: float(spearmanr(v, true)[0]) for k, v in order.items()})
@@ -256,7 +265,8 @@ def dense_adult(seeds: int = 3) -> None:
         true = np.sort(rng.uniform(16, 34, 142))
         faces = np.cumsum(rng.normal(0, 0.02, (142, 128)), axis=0) + rng.normal(0, 0.03, (142, 128))
         e = true + rng.normal(0, 3) + rng.normal(0, timeline.ESTIMATE_SD_YEARS, 142)
-        new = timeline.likeness_ages(faces, e, strength=timeline.album_strength(e))
+        chosen = timeline.undated_order(faces, e)
+        new = chosen.coordinate
         f = {
             "today": timeline.likeness_ages(faces, e),
             "likeness": timeline.likeness_order(faces, e),
@@ -267,6 +277,7 @@ def dense_adult(seeds: int = 3) -> None:
         print(
             f"synthetic adult {seed}:".ljust(26) + "142  "
             + "  ".join(f"{spearmanr(f[k], true)[0]:>9.3f}" for k in KEYS)
+            + f"   {chosen.source}"
         )  # fmt: skip
 
 

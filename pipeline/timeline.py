@@ -21,9 +21,12 @@ Each photo is placed by the best evidence it has, in this order:
    spread is mostly the age model's noise (grown-ups over a few years) the
    fit tends to the graph's smoothest mode, a spectral seriation of the faces
    that the estimates only turn the right way round; where they span
-   childhood to middle age they keep their say. Without dated photos
-   the fitted ages are spread linearly onto the estimates' range. The raw
-   estimate stays in ``age_estimate``.
+   childhood to middle age they keep their say. Without dated photos the
+   album chooses between that fit and the seriation of its faces, by which
+   of the two predicts its left-out estimates clearly better
+   (`undated_order`: a misread face pulls the fit, not the seriation), and
+   the order is spread linearly onto the estimates' range. The raw estimate
+   stays in ``age_estimate``.
 
 The identity check follows the person through time for the same reason: a
 child's face is far from the adult ones, so each photo is compared with the
@@ -56,6 +59,7 @@ from pipeline.likeness import (  # noqa: F401  (re-exported: the timeline's publ
     likeness_ages,
     likeness_order,
     spread_like_estimates,
+    undated_order,
 )
 from pipeline.types import STATUS_OK, BirthEstimate, PhotoRecord
 
@@ -376,12 +380,25 @@ def _place_undated(undated: list[PhotoRecord], placed: list[PhotoRecord], *, giv
         est = np.array(
             [float(p.age_estimate) + offset if p.age_estimate is not None else 0.0 for p in nodes]
         )
-        fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
-        strength = album_strength(est, fixed)
-        ages = likeness_ages(desc, est, fixed, strength=strength)[: len(graph_free)]
-        log.debug("undated photos placed by likeness, strength %.3g", strength)
-        if not graph_fixed:
-            ages = spread_like_estimates(ages, est)
+        if graph_fixed:
+            # Dated photos anchor the fit: the undated ones slot in between
+            # the dated faces they resemble.
+            fixed = np.array([np.nan] * len(graph_free) + [float(p.age) for p in graph_fixed])  # type: ignore[arg-type]
+            strength = album_strength(est, fixed)
+            ages = likeness_ages(desc, est, fixed, strength=strength)[: len(graph_free)]
+            log.debug("undated photos placed by likeness, strength %.3g", strength)
+        else:
+            # Nothing anchors the album: its smoothed estimates or the
+            # seriation of its faces, whichever the album shows to be better.
+            chosen = undated_order(desc, est)
+            ages = spread_like_estimates(chosen.coordinate, est)
+            log.debug(
+                "undated album placed by its %s (strength %.3g; held-out agreement: fit %.2f, seriation %.2f)",
+                chosen.source,
+                chosen.strength,
+                chosen.fit_agreement,
+                chosen.seriation_agreement,
+            )
         for p, age in zip(graph_free, ages):
             p.age, p.age_source, p.order_source = max(0.0, float(age)), "estimate", "likeness"
     for p in todo:

@@ -29,6 +29,7 @@ from pipeline.duplicates import keep_best_copies
 from pipeline.edits import Edits, PhotoEdit
 from pipeline.errors import UsageError
 from pipeline.identity import check_through_time
+from pipeline.likeness import likeness_laplacian, seriation
 from pipeline.render import RenderSettings, render
 from pipeline.render.captions import Captioner
 from pipeline.timeline import fit_birth, likeness_ages
@@ -153,6 +154,18 @@ def test_likeness_ages_average_noise_between_look_alikes_and_respect_fixed_ages(
     fixed[[0, 59]] = [2.0, 40.0]
     held = likeness_ages(path, noisy, fixed)
     assert held[0] == 2.0 and held[59] == 40.0
+
+
+def test_seriation_of_a_large_album_follows_its_likeness_line() -> None:
+    """Beyond 200 photos the seriation takes the sparse solver: the same line as
+    the dense eigendecomposition, and the faces' order along it."""
+    rng = np.random.default_rng(3)
+    path = np.cumsum(rng.normal(0, 0.02, (300, 128)), axis=0) + rng.normal(0, 0.01, (300, 128))
+    lap = likeness_laplacian(path)
+    sparse_line = seriation(lap)
+    dense_line = np.linalg.eigh(lap.toarray())[1][:, 1]
+    assert abs(np.corrcoef(sparse_line, dense_line)[0, 1]) > 0.999
+    assert abs(spearmanr(sparse_line, np.arange(300))[0]) > 0.99
 
 
 def test_age_aware_check_needs_enough_members() -> None:

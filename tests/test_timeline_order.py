@@ -83,8 +83,9 @@ def _figures(photos, truth, estimates=None) -> dict[str, float]:
     if estimates is None:
         new = np.array([p.order for p in used], dtype=float)
     else:
-        # What _place_undated does for an all-undated album.
-        new = timeline.likeness_ages(x, e, strength=timeline.album_strength(e))
+        # What _place_undated does for an all-undated album (the spreading onto
+        # the estimates' range after it keeps the order).
+        new = timeline.undated_order(x, e).coordinate
     rho = lambda v: float(spearmanr(v, true)[0])  # noqa: E731
     return {
         "today": rho(timeline.likeness_ages(x, e)),
@@ -97,7 +98,11 @@ def _figures(photos, truth, estimates=None) -> dict[str, float]:
 # Measured (Spearman with the true ages; today's fit / likeness order alone / estimates / new):
 #   001 .976/.838/.924/.976  002 .909/.862/.879/.909  012 .925/.042/.833/.938
 #   048 .967/.940/.786/.967  071 .982/.755/.964/.982
-#   adults: 004 .979/.965/.986/.979  005 .818/.936/.564/.818  028 .882/.773/.873/.882
+#   adults: 004 .979/.965/.986/.979  005 .818/.936/.564/.936  028 .882/.773/.873/.882
+# 005 is ordered by the seriation of its faces: its estimates hold misreadings
+# (one 21 years off, two by 11 and 13), and the seriation predicts its
+# left-out estimates far better than the smoothed fit (0.70 against 0.34,
+# `undated_order`); on the other seven the fit predicts them better and stays.
 # One swap of two photos moves Spearman by about 0.01 at these sizes.
 SWAP = 0.01
 
@@ -107,19 +112,7 @@ def test_undated_order_is_as_good_as_today_and_as_likeness(albums) -> None:
         _, undated, truth = albums[person]
         f = _figures(undated.photos, truth)
         assert f["new"] >= f["today"] - SWAP, (person, f)
-        if person != "005":
-            assert f["new"] >= f["likeness"] - SWAP, (person, f)
-        else:
-            # Not met: 005's likeness order alone (0.936) beats the new order
-            # (0.818, as today): its estimates spread wider than the model's
-            # noise (one misread by 21 years, two by 11 and 13), so the album
-            # keeps the estimates' say; nothing in the album tells this apart
-            # from a real wide span. The strength that makes its estimates most
-            # probable (type-II maximum likelihood of a Gaussian field on the
-            # likeness graph, `evidence_strength` in the bench) is weak, 1.3,
-            # and gives 0.809: to that model the misreadings look like a real
-            # spread, not noise.
-            assert f["new"] >= f["likeness"] - 0.12, (person, f)
+        assert f["new"] >= f["likeness"] - SWAP, (person, f)
         used = undated.usable
         assert {p.order_source for p in used} == {"likeness"}
         ages = [p.age for p in used]
@@ -153,9 +146,11 @@ def test_adult_albums_with_a_new_faces_estimates_follow_the_likeness(albums) -> 
     """The estimates a new face would get (true age, a bias for the whole person and a
     photo-to-photo error of the model's documented size), ten draws per album: the order
     must beat them clearly, and do as well as today's fit. Measured (today / likeness /
-    estimates / new): 004 .948/.965/.902/.948, 005 .949/.936/.903/.949,
-    028 .837/.773/.791/.837 (these adults span 30 to 45 years: wider than the noise,
-    so the estimates keep their say)."""
+    estimates / new): 004 .948/.965/.902/.948, 005 .953/.936/.897/.949,
+    028 .837/.773/.791/.836 (these adults span 30 to 45 years: wider than the noise,
+    so the estimates keep their say; over 11 or 12 photos the seriation's lead on 004
+    is within the sampling error of its agreement with the estimates, so the fit
+    stays)."""
     rng = np.random.default_rng(22)
     for person in ADULTS:
         _, undated, truth = albums[person]
@@ -186,7 +181,7 @@ def test_dense_adult_album_follows_its_likeness_line() -> None:
         faces += rng.normal(0, 0.03, (142, 128))
         e = true + rng.normal(0, 3) + rng.normal(0, timeline.ESTIMATE_SD_YEARS, 142)
         strength = timeline.album_strength(e)
-        new = timeline.likeness_ages(faces, e, strength=strength)
+        new = timeline.undated_order(faces, e).coordinate
         rho = {
             "estimates": spearmanr(e, true)[0],
             "today": spearmanr(timeline.likeness_ages(faces, e), true)[0],
