@@ -47,9 +47,10 @@ log = logging.getLogger(__name__)
 class RenderPlan:
     """Everything decided before the first frame: keyframes, timing, captions, blend strength.
 
-    `backdrop` (the steady backdrop, or None for the photos' own
-    backgrounds), the keyframes' mattes and `matte_seconds` are filled by
-    `prepare`.
+    `keyframes` are the plan's own (each carrying its `time` in the video);
+    `prepare` fills `backdrop` (the steady backdrop, or None for the photos'
+    own backgrounds) and `matte_seconds`, and replaces the keyframes with new
+    ones carrying their mattes. Keyframes handed to `plan_render` stay as they were.
     """
 
     settings: RenderSettings
