@@ -73,6 +73,7 @@ def matte_cost(keyframes: list[Keyframe], **options: object) -> list[Keyframe]:
         f"wall, {statistics.median(cpus) * 1000:.0f} ms CPU; best {min(walls) * 1000:.0f} ms wall "
         f"({len(walls)} runs)"
     )
+    return matted
 
 
 def morph_rate(
