@@ -364,9 +364,13 @@ class ImaginedFrom:
     source: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Keyframe:
-    """One photo of the time-lapse, aligned and ready to render.
+    """One photo of the time-lapse, aligned and ready to render: a value.
+
+    Frozen: a stage that knows more about a keyframe (the renderer its time in the
+    video and its matte, SAM its latent) makes a new one with `copy` and keeps it in
+    its own list, so the keyframes a caller hands in stay as they were.
 
     Attributes:
         image (np.ndarray): [S, S, 3] uint8 aligned face at the output size.
@@ -376,8 +380,8 @@ class Keyframe:
         date (datetime.date | None): capture date, if known.
         label (str): the photo's file name.
         key (str): stable identifier of the source photo (content hash), for caches.
-        matte (np.ndarray | None): [S, S] float32 person matte in [0, 1], set by
-            the renderer when the video uses a steady backdrop.
+        matte (np.ndarray | None): [S, S] float32 person matte in [0, 1]; the render
+            plan's own keyframes carry one when the video uses a steady backdrop.
         birth_date (datetime.date | None): the person's birth date, when known
             (captions count age from it).
         date_precision (str): how precise `date` is: ``day``, ``year`` or ``""``
@@ -386,14 +390,14 @@ class Keyframe:
             pixels, of the photo's other faces: the matte keeps their people out.
         photo_corners (np.ndarray | None): [4, 2] float32 corners of the photo in
             `image` (beyond them the crop holds the photo's reflection).
-        time (float | None): seconds into the video, set by the renderer before a
-            method's `prepare` so motion can be smooth in video time.
+        time (float | None): seconds into the video; the render plan's own keyframes
+            carry it (methods read it in `prepare` so motion can be smooth in video time).
         eye_ratio (float | None): photo-a-day: the eye distance (share of the
             side) the photo is aligned to.
         imagined (ImaginedFrom | None): set on a face generated at an age no photo
             shows: the photo it was imagined from.
-        wplus (np.ndarray | None): [n_latent, 512] float32 SAM latent, set by
-            `imagine_keyframes` on imagined keyframes and on their sources.
+        wplus (np.ndarray | None): [n_latent, 512] float32 SAM latent, on the keyframes
+            `imagine_keyframes` returns for imagined faces and their sources.
     """
 
     image: np.ndarray
@@ -412,6 +416,23 @@ class Keyframe:
     eye_ratio: float | None = None
     imagined: ImaginedFrom | None = None
     wplus: np.ndarray | None = None
+
+    def copy(self, **changes: Any) -> Keyframe:
+        """A new keyframe with `changes` (field names); arrays not changed are shared, read-only.
+
+        Unlike `dataclasses.replace`, which reads every field to build the copy, the copy
+        goes through the instance dict: a photo-a-day keyframe (`render.daily`), whose
+        pixels are built when read, stays one that builds them when read.
+        """
+        unknown = [name for name in changes if name not in self.__dataclass_fields__]
+        if unknown:
+            raise TypeError(f"Keyframe has no field(s) {sorted(unknown)}")
+        new = _shallow(self)
+        for name, value in changes.items():
+            # object.__setattr__: the fields are frozen, and a subclass's properties
+            # (a streamed keyframe's image and matte) still take what they are given.
+            object.__setattr__(new, name, value)
+        return new
 
 
 def is_imagined(kf: Keyframe) -> bool:

@@ -57,7 +57,8 @@ def _album(paths: list[Path], size: int = SIZE, matte: bool = True) -> list[Keyf
         aligned, landmarks = _aligned(image, found[0], size)
         kf = Keyframe(aligned, landmarks, float(i), label=path.name)
         if matte:
-            kf.matte = person_matte(aligned, landmarks, photo=_photo_corners(image, found[0], size))
+            corners = _photo_corners(image, found[0], size)
+            kf = kf.copy(matte=person_matte(aligned, landmarks, photo=corners))
         out.append(kf)
     return out
 

@@ -246,9 +246,7 @@ def _three_poses(astro):
 @pytest.mark.parametrize("smooth", [True, False])
 def test_landmark_paths_do_not_kink_at_a_keyframe(astro, smooth):
     """The face moves about 4 px then 16 px: a smooth path changes speed gradually, a linear one jumps."""
-    keyframes = _three_poses(astro)
-    for i, kf in enumerate(keyframes):
-        kf.time = float(i)
+    keyframes = [kf.copy(time=float(i)) for i, kf in enumerate(_three_poses(astro))]
     morph = get_method("morph")(smooth=smooth)
     morph.prepare(keyframes, size=SIZE)
     d = 24
@@ -280,10 +278,9 @@ def test_colour_harmonisation_makes_lighting_flow(astro):
     d = 12
 
     def brightness(harmonize: bool) -> tuple[float, float]:
-        for i, kf in enumerate(keyframes):
-            kf.time = float(i)
+        timed = [kf.copy(time=float(i)) for i, kf in enumerate(keyframes)]
         morph = get_method("morph")(harmonize=harmonize)
-        morph.prepare(keyframes, size=SIZE)
+        morph.prepare(timed, size=SIZE)
         lams = np.array([1 - 1 / d, 1.0 - 1e-9])
         tail = [colour.stats(f, mask)[0] for f in morph.transition(0, lams)]  # mean luma
         head = [colour.stats(f, mask)[0] for f in morph.transition(1, np.array([1e-9, 1 / d]))]

@@ -296,6 +296,35 @@ def test_extend_after_80_adds_generated_keyframes_after_the_last_photo_only(
     assert LATENT_CACHE.stats().hits >= hits + 3
 
 
+def test_imagined_faces_are_new_keyframes_and_those_handed_in_stay(
+    sam_env: Path, photo_keyframes: list[Keyframe]
+) -> None:
+    """SAM's faces and latents are on new keyframes: the plan takes them from the method, and
+    neither the photos handed in nor the plan's stand-ins before preparing change."""
+    LATENT_CACHE.clear()
+    given = [(kf.image.tobytes(), kf.wplus, kf.time) for kf in photo_keyframes]
+    settings = RenderSettings(
+        size=SIZE, frames_between=3, extend_after=80, age_step=10, background="original"
+    )
+    plan = plan_render(photo_keyframes, settings)
+    stand_ins = plan.keyframes
+    images = [kf.image for kf in stand_ins]
+    method = plan.new_method()
+    plan.prepare(method)
+    assert [(kf.image.tobytes(), kf.wplus, kf.time) for kf in photo_keyframes] == given
+    assert all(kf.image is image and kf.wplus is None for kf, image in zip(stand_ins, images))
+    mine = plan.keyframes
+    assert mine is not stand_ins and [kf.age for kf in mine] == [30.0, 60.0, 70.0, 80.0]
+    # The last photo (the source) and its two imagined ages carry latents; the first does not.
+    assert [kf.wplus is not None for kf in mine] == [False, True, True, True]
+    assert mine[0] is stand_ins[0] and mine[1].image is stand_ins[1].image
+    for kf, stand_in in zip(mine[2:], stand_ins[2:]):
+        assert kf.time == stand_in.time and kf.wplus.shape[1] == 512
+        assert np.abs(kf.image.astype(int) - stand_in.image).mean() > 10  # a SAM face
+    assert len(mine) == len(method.keyframes)
+    assert all(a is b for a, b in zip(mine, method.keyframes))
+
+
 def test_cli_extension_without_sam_stops_before_the_analysis(
     isolated_env: None, edison_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -427,11 +427,9 @@ def test_date_captions_are_as_precise_as_the_dates() -> None:
     # Ages: months only with a day-precise date and a given birth date.
     birth = dt.date(1988, 1, 10)
     exact = [
-        _kf(dt.date(2008, 4, 24), 20.29, exact=True),
-        _kf(dt.date(2009, 4, 24), 21.29, exact=True),
+        _kf(dt.date(2008, 4, 24), 20.29, exact=True).copy(birth_date=birth),
+        _kf(dt.date(2009, 4, 24), 21.29, exact=True).copy(birth_date=birth),
     ]
-    for kf in exact:
-        kf.birth_date = birth
     assert Captioner(exact, "age", 256).keyframe_texts() == ["20 y 3 m", "21 y 3 m"]
     inferred = [_kf(dt.date(2008, 4, 24), 20.29), _kf(dt.date(2009, 4, 24), 21.29)]
     assert Captioner(inferred, "age", 256).keyframe_texts() == ["20 y", "21 y"]

@@ -35,9 +35,10 @@ class TransitionMethod(ABC):
     interpolation positions in [0, 1) of that transition's frames, and
     finally `transition(n - 2, [1.0])` once for the video's last frame. The
     renderer applies holds and the cosine keyframe blend itself, for every
-    method. It sets ``keyframe.time`` (seconds into the video) on
-    every keyframe before `prepare`, so a method can make motion smooth in
-    video time.
+    method. The keyframes it hands to `prepare` carry ``keyframe.time``
+    (seconds into the video), so a method can make motion smooth in video
+    time. Keyframes are values (frozen): a method reads them and keeps what it
+    derives from them itself.
     """
 
     name: ClassVar[str] = ""

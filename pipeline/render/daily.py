@@ -211,11 +211,6 @@ class PhotoWindow:
         with self._lock:
             return self._mattes.get(i, lambda: self._unpack(i))
 
-    def set_matte(self, i: int, matte: np.ndarray) -> None:
-        with self._lock:
-            self._packed[i] = self._pack(matte)
-            self._mattes = _Recent(self._mattes.keep)
-
     def _unpack(self, i: int) -> np.ndarray:
         if i not in self._packed:
             # No colour model: a thousand photos, each on screen for a few frames.
@@ -260,7 +255,9 @@ class StreamedKeyframe(Keyframe):
 
     `image` (and `matte`, when read) are photo `index` of `window`; with
     ``layer="shown"`` the image is the one on the backdrop. An image or matte
-    given explicitly (e.g. by `dataclasses.replace`) is kept as given.
+    given explicitly (e.g. by `dataclasses.replace` or `Keyframe.copy`) is kept as
+    given; `Keyframe.copy` with other changes (the renderer's `time`) keeps the
+    window, so the copy still builds its pixels when read.
     """
 
     def __init__(
@@ -293,10 +290,7 @@ class StreamedKeyframe(Keyframe):
 
     @matte.setter
     def matte(self, value: np.ndarray | None) -> None:
-        if value is not None and self._window is not None and self._image is None:
-            self._window.set_matte(self._index, value)
-        else:
-            self._matte = value
+        self._matte = value
 
     @property
     def window(self) -> PhotoWindow | None:

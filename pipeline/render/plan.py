@@ -47,9 +47,10 @@ log = logging.getLogger(__name__)
 class RenderPlan:
     """Everything decided before the first frame: keyframes, timing, captions, blend strength.
 
-    `backdrop` (the steady backdrop, or None for the photos' own
-    backgrounds), the keyframes' mattes and `matte_seconds` are filled by
-    `prepare`.
+    `keyframes` are the plan's own (each carrying its `time` in the video);
+    `prepare` fills `backdrop` (the steady backdrop, or None for the photos'
+    own backgrounds) and `matte_seconds`, and replaces the keyframes with new
+    ones carrying their mattes. Keyframes handed to `plan_render` stay as they were.
     """
 
     settings: RenderSettings
@@ -104,7 +105,12 @@ class RenderPlan:
         )
 
     def apply_background(self) -> None:
-        """Person mattes for every keyframe and the steady backdrop (once; nothing for ``original``)."""
+        """Person mattes for every keyframe and the steady backdrop (once; nothing for ``original``).
+
+        The plan's keyframes become new ones carrying their mattes, their images given
+        the person's own colours at the soft edge (`foreground_colours`); the keyframes
+        the plan was made from stay as they were.
+        """
         if self._shown is not None:
             return
         window = self.keyframes[0].window if self.streamed else None  # type: ignore[attr-defined]
@@ -112,14 +118,14 @@ class RenderPlan:
             self._shown = ShownPhotos(window) if window else [kf.image for kf in self.keyframes]
             return
         t0 = time.perf_counter()
-        for kf in self.keyframes:
-            if kf.matte is None:
-                kf.matte = person_matte(
-                    kf.image,
-                    kf.landmarks,
-                    others=kf.other_faces,
-                    photo=kf.photo_corners,
-                )
+        if window:
+            for kf in self.keyframes:
+                kf.matte  # noqa: B018 - the window computes each matte once, kept compressed
+        else:
+            self.keyframes = [
+                kf if kf.matte is not None else kf.copy(matte=_matte_of(kf))
+                for kf in self.keyframes
+            ]
         self.matte_seconds = time.perf_counter() - t0
         self.backdrop = make_backdrop(self.background, self.keyframes, self.settings.size)
         assert self.backdrop is not None
@@ -127,8 +133,10 @@ class RenderPlan:
             window.backdrop = self.backdrop
             self._shown = ShownPhotos(window)
         else:
-            for kf in self.keyframes:  # strands at the soft edge lose the old background's colour
-                kf.image = foreground_colours(kf.image, kf.matte)
+            # Strands at the soft edge lose the old background's colour.
+            self.keyframes = [
+                kf.copy(image=foreground_colours(kf.image, kf.matte)) for kf in self.keyframes
+            ]
             self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
         log.debug(
             "mattes for %d keyframes in %.2f s; background %s",
@@ -142,14 +150,21 @@ class RenderPlan:
         return self._shown
 
     def prepare(self, method: TransitionMethod) -> None:
-        """Prepare `method` for this plan, applying the background setting its way."""
+        """Prepare `method` for this plan, applying the background setting its way.
+
+        A method given the plan's keyframes themselves that imagines faces (SAM, for an
+        imagined keyframe) made new keyframes for them: the plan takes those as its own,
+        so that the contact sheet and the report show what the video shows.
+        """
         self.apply_background()
         size = self.settings.size
         if self.backdrop is None:
             method.prepare(self.keyframes, size=size)
+            self._take_imagined(method)
         elif method.backdrop_mode == "method":
             method.backdrop = self.backdrop
             method.prepare(self.keyframes, size=size)
+            self._take_imagined(method)
         elif self.streamed:
             method.prepare([kf.on_backdrop() for kf in self.keyframes], size=size)  # type: ignore[attr-defined]
         else:
@@ -158,6 +173,15 @@ class RenderPlan:
                 for kf, img in zip(self.keyframes, self.shown_keyframes())
             ]
             method.prepare(shown, size=size)
+
+    def _take_imagined(self, method: TransitionMethod) -> None:
+        """The keyframes with their imagined faces, from the method that made them."""
+        if not self.imagined:
+            return
+        from pipeline.methods.stylegan.aging import AgeExtendedMethod
+
+        if isinstance(method, AgeExtendedMethod):
+            self.keyframes = list(method.keyframes)
 
     def _on_backdrop(self, frame: np.ndarray, j: int, lam: float) -> np.ndarray:
         """A generated frame composited onto the backdrop through a matte computed on it."""
@@ -304,6 +328,11 @@ def _daily_plan(
     return _finish_plan(keyframes, timing, settings, cls)
 
 
+def _matte_of(kf: Keyframe) -> np.ndarray:
+    """The keyframe's person matte, keeping the people of its other faces out."""
+    return person_matte(kf.image, kf.landmarks, others=kf.other_faces, photo=kf.photo_corners)
+
+
 def _check_age(kf: Keyframe) -> None:
     if not is_number(kf.age):
         raise UsageError(
@@ -314,9 +343,11 @@ def _check_age(kf: Keyframe) -> None:
 def _finish_plan(
     keyframes: list[Keyframe], timing: Timing, settings: RenderSettings, cls: type[TransitionMethod]
 ) -> RenderPlan:
-    # Each keyframe's time in the video lets methods shape motion smoothly in video time.
-    for kf, t in zip(keyframes, timing.keyframe_times):
-        kf.time = float(t)
+    # Each keyframe's time in the video lets methods shape motion smoothly in video time:
+    # the plan's own keyframes carry it (new ones; those it was given stay as they were).
+    keyframes = [
+        kf.copy(time=float(t)) for kf, t in zip(keyframes, timing.keyframe_times, strict=True)
+    ]
     captioner = Captioner(keyframes, settings.caption, settings.size)
     gamma = float(cls.default_gamma if settings.gamma is None else settings.gamma)
     background = parse_background(settings.background)

@@ -117,7 +117,7 @@ class MorphMethod(TransitionMethod):
         """Fit the shape, outline and colour paths.
 
         Keyframe times come from ``keyframe.time`` (seconds into the
-        video, set by the renderer) so that motion is smooth in video time;
+        video, on the render plan's keyframes) so that motion is smooth in video time;
         without them keyframes are spaced evenly. When `backdrop` is set,
         every keyframe must carry a matte.
         """

@@ -10,17 +10,17 @@ W+ through the chain of SAM latents (not straight hops from one generated face
 to the next), parametrised by the keyframes' times in the video.
 
 Keyframe fields used here: ``imagined`` (the source photo's key and label),
-``wplus`` ([n_latent, 512] float32, set by :func:`imagine_keyframes` on
-imagined keyframes and on their sources) and ``time``.
+``wplus`` ([n_latent, 512] float32, on the new keyframes :func:`imagine_keyframes`
+returns for imagined faces and their sources) and ``time``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -261,15 +261,16 @@ def imagine_keyframes(
         batch_size (int | None): frames per generator call.
 
     Returns:
-        tuple[list[Keyframe], str]: new keyframes (images and ``wplus``
-        filled) and the SAM checkpoint id.
+        tuple[list[Keyframe], str]: the keyframes in a new list, the imagined ones and
+        their sources as new keyframes (faces and ``wplus`` filled; those given stay as
+        they were), and the SAM checkpoint id.
 
     Raises:
         MethodUnavailableError: SAM cannot be loaded.
         UsageError: an imagined keyframe without its source photo.
     """
     dev = torch.device(device) if device is not None else default_device()
-    kfs = [dataclasses.replace(kf) for kf in keyframes]
+    kfs = list(keyframes)  # keyframes are values: the ones filled in below are new
     real = {kf.key: i for i, kf in enumerate(kfs) if not is_imagined(kf) and kf.key}
     wanted: list[tuple[int, int, float]] = []  # (keyframe index, source keyframe index, age)
     for i, kf in enumerate(kfs):
@@ -307,13 +308,15 @@ def imagine_keyframes(
         for (i, src, age), code in zip(todo, codes):
             LATENT_CACHE.put(_cache_key(crop_digest(kfs[src].image), age, ckpt), code)
             latents[i] = code
-    for i, latent in latents.items():
-        kfs[i].wplus = np.asarray(latent, np.float32)
     imagined = [i for i, _, _ in wanted if is_imagined(kfs[i])]
     batch = batch_size or default_batch_size(dev)
     faces = sam_render(str(dev), ckpt, np.stack([latents[i] for i in imagined]), int(size), batch)
-    for i, face in zip(imagined, faces):
-        kfs[i].image = np.ascontiguousarray(face)
+    made = dict(zip(imagined, faces))
+    for i, latent in latents.items():
+        changes: dict[str, Any] = {"wplus": np.asarray(latent, np.float32)}
+        if i in made:
+            changes["image"] = np.ascontiguousarray(made[i])
+        kfs[i] = kfs[i].copy(**changes)
     return kfs, ckpt
 
 
@@ -341,7 +344,7 @@ class AgeExtendedMethod(TransitionMethod):
         self.device = torch.device(device) if device else default_device()
         self.batch_size = int(batch_size) if batch_size else default_batch_size(self.device)
         self.checkpoint_id = ""
-        self._keyframes: list[Keyframe] = []
+        self.keyframes: list[Keyframe] = []
         self._real_pos: dict[int, int] = {}
         self._chains: list[tuple[int, int]] = []
         self._size = 0
@@ -351,19 +354,19 @@ class AgeExtendedMethod(TransitionMethod):
         return sam_availability()
 
     def prepare(self, keyframes: list[Keyframe], *, size: int) -> None:
-        """Imagine the generated keyframes (in place of their stand-ins) and prepare the inner method.
+        """Imagine the generated keyframes and prepare the inner method.
 
-        The imagined faces replace the images of the imagined keyframes in
-        `keyframes` (the list is updated), so the caller's contact sheet and report
-        show what the video shows.
+        `keyframes` (the list and its keyframes) stay as they were: the keyframes with
+        the imagined faces and the SAM latents are new ones, in `self.keyframes`, where
+        the render plan takes them from so its contact sheet and report show what the
+        video shows.
         """
         if len(keyframes) < 2:
             raise UsageError("A video needs at least two keyframes (photos or imagined ages).")
         filled, self.checkpoint_id = imagine_keyframes(
             keyframes, size=size, device=self.device, batch_size=self.batch_size
         )
-        keyframes[:] = filled
-        self._keyframes = filled
+        self.keyframes = filled
         self._size = int(size)
         real = [i for i, kf in enumerate(filled) if not is_imagined(kf)]
         self._real_pos = {i: n for n, i in enumerate(real)}
@@ -386,7 +389,7 @@ class AgeExtendedMethod(TransitionMethod):
             self._chains.append((start, len(filled) - 1))
 
     def _is_real_pair(self, j: int) -> bool:
-        kfs = self._keyframes
+        kfs = self.keyframes
         return not is_imagined(kfs[j]) and not is_imagined(kfs[j + 1])
 
     def _chain_of(self, j: int) -> tuple[int, int]:
@@ -397,16 +400,16 @@ class AgeExtendedMethod(TransitionMethod):
 
     def transition(self, j: int, lambdas: np.ndarray) -> Iterator[np.ndarray]:
         """Frames of transition j: the inner method's between two photos, else the SAM path."""
-        if not self._keyframes:
+        if not self.keyframes:
             raise RuntimeError("AgeExtendedMethod.prepare() must be called before rendering")
-        if not 0 <= j < len(self._keyframes) - 1:
-            raise IndexError(f"transition {j} does not exist with {len(self._keyframes)} keyframes")
+        if not 0 <= j < len(self.keyframes) - 1:
+            raise IndexError(f"transition {j} does not exist with {len(self.keyframes)} keyframes")
         if self._is_real_pair(j):
             assert self.inner is not None
             yield from self.inner.transition(self._real_pos[j], lambdas)
             return
         a, b = self._chain_of(j)
-        chain = self._keyframes[a : b + 1]
+        chain = self.keyframes[a : b + 1]
         missing = [kf.label for kf in chain if kf.wplus is None]
         if missing:
             raise RuntimeError(f"no SAM latent for {', '.join(missing)}")
