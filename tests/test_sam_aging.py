@@ -270,6 +270,45 @@ def test_one_photo_lifespan_video(
 
 
 @pytest.mark.slow
+def test_one_photo_lifespan_on_the_soft_backdrop_shows_the_sam_faces(
+    sam_env: Path, photo_keyframes: list[Keyframe], tmp_path: Path
+) -> None:
+    """With the default steady backdrop SAM imagines its faces from the photo on the backdrop
+    and the video puts each generated frame on the backdrop: the plan takes the faces (not the
+    photo standing in for them), so its keyframes (the contact sheet) and its shown keyframes
+    are what the video shows; the photo's own keyframe stays as it was."""
+    LATENT_CACHE.clear()
+    photo = photo_keyframes[0]
+    settings = RenderSettings(size=SIZE, frames_between=4, lifespan=(20, 60), age_step=20)
+    assert settings.background == "soft"  # the default
+    plan = plan_render([photo], settings)
+    plan.apply_background()
+    stand_ins, shown_before = list(plan.keyframes), list(plan.shown_keyframes())
+    plan.prepare(plan.new_method())
+    kfs, shown = plan.keyframes, plan.shown_keyframes()
+    assert plan.backdrop is not None and [kf.age for kf in kfs] == [20.0, 30.0, 40.0, 60.0]
+    assert kfs[1] is stand_ins[1] and shown[1] is shown_before[1]  # the photo: unchanged
+    result = render([photo], settings=settings, video=tmp_path / "soft.mp4")
+    frames = list(read_frames(result.video, SIZE))
+    top = slice(0, SIZE // 2)  # above the caption
+    corner = (slice(0, 16), slice(0, 16))
+    for i, k in enumerate(result.report["keyframes"]):
+        frame = frames[k["frame"]].astype(int)
+        # The video shows the plan's keyframe there (up to H.264 loss)...
+        assert np.abs(frame[top] - shown[i][top]).mean() < 6.0, k["caption"]
+        if not k["imagined"]:
+            continue
+        kf = kfs[i]
+        # ...a SAM face with its own matte, on the backdrop...
+        assert kf.imagined and kf.wplus is not None and kf.matte is not None
+        assert kf.time == stand_ins[i].time and kf.matte is not stand_ins[i].matte
+        assert np.abs(kf.image[top].astype(int) - photo.image[top]).mean() > 10
+        assert np.abs(frame[corner] - plan.backdrop[corner]).mean() < 6.0
+        # ...not the photo on the backdrop standing in for it.
+        assert np.abs(shown[i][top].astype(int) - shown_before[i][top]).mean() > 10
+
+
+@pytest.mark.slow
 def test_extend_after_80_adds_generated_keyframes_after_the_last_photo_only(
     sam_env: Path, photo_keyframes: list[Keyframe], tmp_path: Path
 ) -> None:

@@ -133,10 +133,7 @@ class RenderPlan:
             window.backdrop = self.backdrop
             self._shown = ShownPhotos(window)
         else:
-            # Strands at the soft edge lose the old background's colour.
-            self.keyframes = [
-                kf.copy(image=foreground_colours(kf.image, kf.matte)) for kf in self.keyframes
-            ]
+            self.keyframes = [_soft_edged(kf) for kf in self.keyframes]
             self._shown = [composite(kf.image, kf.matte, self.backdrop) for kf in self.keyframes]
         log.debug(
             "mattes for %d keyframes in %.2f s; background %s",
@@ -152,9 +149,10 @@ class RenderPlan:
     def prepare(self, method: TransitionMethod) -> None:
         """Prepare `method` for this plan, applying the background setting its way.
 
-        A method given the plan's keyframes themselves that imagines faces (SAM, for an
-        imagined keyframe) made new keyframes for them: the plan takes those as its own,
-        so that the contact sheet and the report show what the video shows.
+        A method that imagines faces (SAM, for an imagined keyframe) made new keyframes
+        for them: the plan takes those as its own, so that the contact sheet and the
+        report show what the video shows. A method given the keyframes on the backdrop
+        imagined its faces from those; the plan takes only the faces, with mattes of their own.
         """
         self.apply_background()
         size = self.settings.size
@@ -168,20 +166,35 @@ class RenderPlan:
         elif self.streamed:
             method.prepare([kf.on_backdrop() for kf in self.keyframes], size=size)  # type: ignore[attr-defined]
         else:
-            shown = [
-                dataclasses.replace(kf, image=img)
-                for kf, img in zip(self.keyframes, self.shown_keyframes())
-            ]
+            shown = [kf.copy(image=img) for kf, img in zip(self.keyframes, self.shown_keyframes())]
             method.prepare(shown, size=size)
+            self._take_imagined(method, faces_only=True)
 
-    def _take_imagined(self, method: TransitionMethod) -> None:
-        """The keyframes with their imagined faces, from the method that made them."""
+    def _take_imagined(self, method: TransitionMethod, *, faces_only: bool = False) -> None:
+        """The keyframes with their imagined faces, from the method that made them.
+
+        With `faces_only` the method was given the keyframes on the backdrop: the photos'
+        keyframes stay the plan's, and each imagined face gets its own matte, soft edge and
+        place among the shown keyframes.
+        """
         if not self.imagined:
             return
         from pipeline.methods.stylegan.aging import AgeExtendedMethod
 
-        if isinstance(method, AgeExtendedMethod):
+        if not isinstance(method, AgeExtendedMethod):
+            return
+        if not faces_only:
             self.keyframes = list(method.keyframes)
+            return
+        assert self.backdrop is not None and self._shown is not None
+        keyframes, shown = list(self.keyframes), list(self._shown)
+        for i, made in enumerate(method.keyframes):
+            if is_imagined(made):
+                # No colour model, as for every generated frame (`_on_backdrop`).
+                matte = person_matte(made.image, made.landmarks, colour_model=False)
+                keyframes[i] = _soft_edged(made.copy(matte=matte))
+                shown[i] = composite(keyframes[i].image, matte, self.backdrop)
+        self.keyframes, self._shown = keyframes, shown
 
     def _on_backdrop(self, frame: np.ndarray, j: int, lam: float) -> np.ndarray:
         """A generated frame composited onto the backdrop through a matte computed on it."""
@@ -326,6 +339,11 @@ def _daily_plan(
         blend=settings.blend,
     )
     return _finish_plan(keyframes, timing, settings, cls)
+
+
+def _soft_edged(kf: Keyframe) -> Keyframe:
+    """The keyframe (with its matte) whose strands at the soft edge lose the old background's colour."""
+    return kf.copy(image=foreground_colours(kf.image, kf.matte))
 
 
 def _matte_of(kf: Keyframe) -> np.ndarray:
