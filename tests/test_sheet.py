@@ -99,11 +99,10 @@ def test_photo_a_day_sheet_of_a_big_album(tmp_path: Path) -> None:
     picks = spread_picks([kf.time for kf in plan.keyframes], MAX_TILES)
     assert len(picks) == MAX_TILES and picks[0] == 0 and picks[-1] == 59
     pixels = np.asarray(sheet)
+    shown = plan.shown_keyframes()  # as the video shows them: eye-locked, on the backdrop
     for tile in (0, 1, 20, MAX_TILES - 1):
         x, y = _tile_origin(tile, MAX_TILES, True)
-        want = cv2.resize(
-            plan.keyframes[picks[tile]].image, (THUMB, THUMB), interpolation=cv2.INTER_AREA
-        )
+        want = cv2.resize(shown[picks[tile]], (THUMB, THUMB), interpolation=cv2.INTER_AREA)
         assert np.array_equal(pixels[y : y + THUMB, x : x + THUMB], want), tile
     assert sheet.height < 8 * (THUMB * 1.3) + THUMB
 
@@ -117,3 +116,26 @@ def test_the_gpu_estimate_counts_only_the_tiles_shown() -> None:
     capped = GpuWork(**{**work.__dict__, "sheet_tiles": MAX_TILES})
     saved = work_seconds(work) - work_seconds(capped)
     assert saved == pytest.approx(SHEET_PER_PHOTO_S * (1000 - MAX_TILES))
+
+
+def test_the_sheet_shows_the_photos_as_the_video_does(tmp_path: Path, edison_dir: Path) -> None:
+    """On the default steady backdrop each tile is the keyframe on that backdrop, as in the
+    video, not the aligned photo with its old background (whose soft edge carries the person's
+    colours, which only look right composited)."""
+    analysis = analyze(edison_dir)
+    settings = RenderSettings(size=256, frames_between=2)
+    assert settings.background == "soft"
+    out = render(analysis, settings=settings, video=None, contact_sheet=tmp_path / "sheet.png")
+    pixels = np.asarray(Image.open(out.contact_sheet).convert("RGB"))
+    plan = plan_render(analysis, settings)
+    shown = plan.shown_keyframes()
+    assert plan.backdrop is not None
+    for tile, (kf, picture) in enumerate(zip(plan.keyframes, shown)):
+        x, y = _tile_origin(tile, len(shown), False)
+        got = pixels[y : y + THUMB, x : x + THUMB].astype(int)
+        want = cv2.resize(picture, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(got, want), tile
+        corner = cv2.resize(plan.backdrop, (THUMB, THUMB), interpolation=cv2.INTER_AREA)[:8, :8]
+        assert np.abs(got[:8, :8] - corner).mean() < 2, tile  # the backdrop, not the photo's wall
+        photo = cv2.resize(kf.image, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+        assert np.abs(got - photo).mean() > 3, tile

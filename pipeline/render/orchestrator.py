@@ -180,7 +180,9 @@ def render(
             if settings.caption != "none"
             else Captioner(plan.keyframes, "age", size).keyframe_texts()
         )
-        write_contact_sheet(contact_sheet, plan.keyframes, labels)
+        # The pictures the video shows (on its backdrop): a keyframe's own image has the
+        # person's colours pushed into its soft edge, which only looks right composited.
+        write_contact_sheet(contact_sheet, plan.keyframes, labels, images=plan.shown_keyframes())
         timings["contact_sheet"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
 

@@ -54,6 +54,7 @@ def contact_sheet(
     thumb: int = 192,
     columns: int | None = None,
     max_tiles: int = MAX_TILES,
+    images: Sequence[np.ndarray] | None = None,
 ) -> Image.Image:
     """A grid of keyframe thumbnails in video order, each labelled ``N. caption`` and its file name.
 
@@ -64,6 +65,9 @@ def contact_sheet(
         columns (int | None): grid width; default about sqrt(n) * 1.5, at most 6.
         max_tiles (int): photos shown at most; beyond, `spread_picks` along the video's time
             (`Keyframe.time`, else their place), under a line saying so.
+        images (Sequence[np.ndarray] | None): the picture to show for each keyframe, read only
+            for the tiles shown; default each keyframe's own image. A render passes the
+            video's own pictures (on its backdrop), so the sheet looks like the video.
     """
     total = len(keyframes)
     times = [float(i if kf.time is None else kf.time) for i, kf in enumerate(keyframes)]
@@ -88,7 +92,8 @@ def contact_sheet(
         kf, text = keyframes[i], captions[i]
         x = gap + (tile % cols) * (thumb + gap)
         y = head_h + gap + (tile // cols) * (thumb + label_h + gap)
-        img = cv2.resize(kf.image, (thumb, thumb), interpolation=cv2.INTER_AREA)
+        picture = kf.image if images is None else images[i]
+        img = cv2.resize(picture, (thumb, thumb), interpolation=cv2.INTER_AREA)
         sheet.paste(Image.fromarray(img), (x, y))
         draw.text((x, y + thumb + gap // 2), f"{i + 1}. {text}", font=title, fill=(20, 20, 20))
         name = kf.label if len(kf.label) <= 28 else kf.label[:25] + "..."
@@ -99,11 +104,18 @@ def contact_sheet(
 
 
 def write_contact_sheet(
-    path: Path, keyframes: Sequence[Keyframe], captions: Sequence[str], *, thumb: int = 192
+    path: Path,
+    keyframes: Sequence[Keyframe],
+    captions: Sequence[str],
+    *,
+    thumb: int = 192,
+    images: Sequence[np.ndarray] | None = None,
 ) -> Path:
     """Write `contact_sheet(...)` as PNG (atomically) and return the path."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.part.png")
-    contact_sheet(keyframes, captions, thumb=thumb).save(tmp, format="PNG", optimize=False)
+    contact_sheet(keyframes, captions, thumb=thumb, images=images).save(
+        tmp, format="PNG", optimize=False
+    )
     tmp.replace(path)
     return path
