@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from pipeline.faces.imaging import as_rgb
-from pipeline.matte_edges import disk, refine_edges, settle_outline
+from pipeline.matte_edges import beside_turned_cheek, disk, refine_edges, settle_outline
 from pipeline.models import matte_model_path, matte_net
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ GUESS_IN = 0.75
 # shoulders) the network's confident core is sure person; a lit wall beside the cheek the
 # network took for a person, further out, is left to the colours.
 SURE_NEAR_FACE = 0.2
+FOREHEAD = 0.35  # the face's hull reaches this many jaw widths above the brows
 # The network finds people, not which person: beside a neighbour its certainty may be the
 # neighbour's body or the background between them, so its confident core is sure person only
 # where the target is this much nearer than any neighbour (ratio of distances). Measured on
@@ -149,7 +150,7 @@ def face_region(landmarks: np.ndarray, side: int) -> np.ndarray:
     lm = np.asarray(landmarks, np.float64)
     centre, _, ey, width = _face_frame(lm)
     brows = lm[17:27]
-    forehead = brows - ey * 0.35 * width
+    forehead = brows - ey * FOREHEAD * width
     pts = np.concatenate([lm[0:17], brows, forehead])
     hull = cv2.convexHull(np.round(pts).astype(np.int32))
     mask = np.zeros((side, side), np.uint8)
@@ -237,6 +238,10 @@ def _colour_cut(
     GrabCut's outline the network's log-odds and the colour models then decide together
     (`pipeline.matte_edges.settle_outline`).
     """
+    # Beside a turned cheek the network counts as it does nearer a neighbour: never sure,
+    # at the outline only its "no one" (the colours tell the cheek from a wall).
+    cheek = beside_turned_cheek(small, face, lm, _face_frame(lm), FOREHEAD)
+    ratio = np.where(cheek, np.maximum(ratio, np.float32(1.01)), ratio)
     person = prob >= THRESHOLD
     trusted = _near_face_or_below(face, lm)
     mask = np.where((prob >= GUESS_IN) & trusted, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
