@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.faces.landmarks import estimate_yaw
+
 # The guided filter runs on the coarse grid (its coefficients then applied
 # to the full-resolution photo). Where the photo has no edge the filter is a box blur of the
 # mask over its window (2 GUIDE_RADIUS + 1 px of the coarse grid), so the window is kept small
@@ -100,13 +102,14 @@ def refine_edges(image: np.ndarray, small: np.ndarray, coarse: np.ndarray) -> np
     return alpha.astype(np.float32)
 
 
-# A face turned well aside (its nose tip nearer one end of the jaw line than this share of the
-# jaw's width) shows its cheek as the head's outline on that side, the ear hidden behind it.
-# Beside that cheek, from the forehead to the middle of the jaw, between CHEEK_MARGIN and
-# CHEEK_REACH jaw widths from the face, a lit wall of the skin's colour the network is sure
-# of is left to the colours. Hanks is at 0.75 and young Edison at 0.30 (both doubted); 0.3
-# leaves the group photo's three-quarter views (0.303, 0.305) and the frontal faces as they were.
-TURNED = 0.3
+# A face turned well aside (`estimate_yaw` beyond this many degrees: its nose tip within 0.3
+# of the jaw line's width from one end) shows its cheek as the head's outline on that side,
+# the ear hidden behind it. Beside that cheek, from the forehead to the middle of the jaw,
+# between CHEEK_MARGIN and CHEEK_REACH jaw widths from the face, a lit wall of the skin's
+# colour the network is sure of is left to the colours. In that share of the jaw's width
+# Hanks is at 0.75 and young Edison at 0.296 (both doubted); 0.3 leaves the group photo's
+# three-quarter views (0.303, 0.305) and the frontal faces as they were.
+TURNED_DEGREES = 21.3
 CHEEK_MARGIN = 0.04
 CHEEK_REACH = 0.3
 # Only pixels at least this bright (grey level over the face's median) are doubted: a lit tan
@@ -122,18 +125,18 @@ def beside_turned_cheek(
     frame: tuple[np.ndarray, np.ndarray, np.ndarray, float],
     forehead: float,
 ) -> np.ndarray:
-    """[N, N] bool: beside the cheek of a face turned well aside (`TURNED`) in `small` ([N, N, 3]
+    """[N, N] bool: beside the cheek of a face turned well aside (`TURNED_DEGREES`) in `small` ([N, N, 3]
     uint8 RGB), where it is bright like skin or a lit wall (`LIT`), at face height
     (from the `face` hull's top, `forehead` jaw widths above the brows, to the middle of the
     jaw): there the cheek is the head's outline, so the network's "a person" may be the wall.
     `frame` is the face's (eye centre, unit x along the eyes, unit y down, jaw width)."""
     lm = np.asarray(landmarks, np.float64)
+    yaw = estimate_yaw(lm)  # negative: the nose towards the image's left, that cheek the outline
+    if abs(yaw) <= TURNED_DEGREES:
+        return np.zeros_like(face)
     centre, ex, ey, width = frame
     lateral, along = (lm - centre) @ ex, (lm - centre) @ ey
-    turn = (lateral[30] - lateral[0]) / max(lateral[16] - lateral[0], 1e-6)
-    if TURNED <= turn <= 1.0 - TURNED:
-        return np.zeros_like(face)
-    sign, jaw = (-1.0, [0, 1, 2, 3, 4]) if turn < 0.5 else (1.0, [16, 15, 14, 13, 12])
+    sign, jaw = (-1.0, [0, 1, 2, 3, 4]) if yaw < 0 else (1.0, [16, 15, 14, 13, 12])
     side = face.shape[0]
     ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
     dx, dy = xs - np.float32(centre[0]), ys - np.float32(centre[1])
